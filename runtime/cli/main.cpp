@@ -1,0 +1,18 @@
+// `ingot`: run, inspect and verify .ingot containers.
+#include <cstdio>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ingot: inspect, verify and run .ingot model containers"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ingot 0.1.0 (container format 1.0)");
+  ingot::cli::add_inspect(app);
+  ingot::cli::add_verify(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return ingot::cli::kExitOk;
+}
