@@ -285,6 +285,7 @@ Status Writer::add_tensor(const TensorDesc& tensor, const BlobSource& data, cons
   }
   names_.insert(tensor.name);
   index_.tensors.push_back(std::move(t));
+  if (options_.on_progress) options_.on_progress({"tensor", index_.tensors.size(), spill_size_});
   return Status::success();
 }
 
@@ -328,6 +329,7 @@ Status Writer::finish() {
   if (ftruncate(fd, off_t(h.data_offset + h.data_size)) != 0) return cleanup(errno_status("cannot size", tmp));
   if (fchmod(fd, default_file_mode()) != 0) return cleanup(errno_status("cannot set the mode of", tmp));
   if (fsync(fd) != 0) return cleanup(errno_status("cannot sync", tmp));
+  if (options_.on_progress) options_.on_progress({"publish", index_.tensors.size(), spill_size_});
   if (detail::interrupted()) return cleanup(fail(StatusCode::interrupted, "interrupted while writing '", path_, "'"));
   if (rename(tmp.c_str(), path_.c_str()) != 0) return cleanup(errno_status("cannot rename the output to", path_));
   detail::unregister_temp_file(slot);

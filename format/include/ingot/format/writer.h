@@ -20,6 +20,14 @@
 
 namespace ingot::format {
 
+// What the writer has done so far, for progress lines.
+struct WriterProgress {
+  const char* stage;   // "tensor": a tensor's blobs are on disk; "publish": the complete file is
+                       // synced under its temporary name and about to be renamed into place
+  uint64_t n_tensors;  // tensors written so far
+  uint64_t data_bytes; // bytes of the data section so far
+};
+
 struct WriterOptions {
   uint32_t alignment = kDefaultAlignment;  // power of two in [kMinAlignment, kMaxAlignment]
   // Try zstd on every in-memory blob and keep the result when it saves at least min_saving of
@@ -27,6 +35,7 @@ struct WriterOptions {
   bool compress = false;
   int zstd_level = 3;
   double min_saving = 0.05;
+  std::function<void(const WriterProgress&)> on_progress{};  // optional
 };
 
 // A blob's bytes: a span in memory, or `size` bytes produced in order by `fill` (fill(offset,
