@@ -12,6 +12,7 @@
 #include <new>
 
 #include "ingot/format/layout.h"
+#include "validate.h"
 
 namespace ingot::format {
 
@@ -45,12 +46,15 @@ Status check_blob(const Header& h, const fb::Blob& b, const std::string& what, u
                     " != raw_size ", b.raw_size());
       }
       break;
-    case Compression::Zstd:
-      if (b.size() == 0 || b.raw_size() / kMaxZstdRatio > b.size() || b.raw_size() > kMaxBlobRawSize) {
+    case Compression::Zstd: {
+      uint64_t bound = 0;
+      if (b.size() == 0 || (!__builtin_mul_overflow(b.size(), kMaxZstdRatio, &bound) && b.raw_size() > bound) ||
+          b.raw_size() > kMaxBlobRawSize) {
         return fail(StatusCode::invalid_index, "blob '", what, "': zstd size ", b.size(), " cannot hold raw_size ",
                     b.raw_size());
       }
       break;
+    }
     default:
       return fail(StatusCode::invalid_index, "blob '", what, "': unknown compression ", int(b.compression()));
   }
@@ -69,76 +73,9 @@ Status check_blob(const Header& h, const fb::Blob& b, const std::string& what, u
 Status check_zero(std::span<const uint8_t> bytes, uint64_t file_offset, const char* where) {
   for (size_t i = 0; i < bytes.size(); ++i) {
     if (bytes[i] != 0) {
+      // Padding is covered by no checksum; zero is its check.
       return fail(StatusCode::checksum_mismatch, "padding byte at file offset ", file_offset + i, " (", where,
                   ") is not zero");
-    }
-  }
-  return Status::success();
-}
-
-template <typename Vec>
-size_t size_of(const Vec* v) {
-  return v == nullptr ? 0 : v->size();
-}
-
-Status check_config(const fb::ModelConfig& c) {
-  if (c.n_head_kv() > c.n_head() || (c.n_head_kv() != 0 && c.n_head() % c.n_head_kv() != 0)) {
-    return fail(StatusCode::invalid_index, "config: n_head ", c.n_head(), " is not a multiple of n_head_kv ",
-                c.n_head_kv());
-  }
-  const int64_t vocab = c.vocab_size();
-  const std::pair<const char*, int32_t> ids[] = {
-      {"bos_id", c.bos_id()}, {"eos_id", c.eos_id()}, {"pad_id", c.pad_id()}, {"unk_id", c.unk_id()}};
-  for (const auto& [name, id] : ids) {
-    if (id < -1 || id >= vocab) {
-      return fail(StatusCode::invalid_index, "config: ", name, " ", id, " is outside the vocabulary (", vocab, ")");
-    }
-  }
-  if (c.extra_eos_ids() != nullptr) {
-    for (int32_t id : *c.extra_eos_ids()) {
-      if (id < 0 || id >= vocab) {
-        return fail(StatusCode::invalid_index, "config: extra_eos_ids has ", id, ", outside the vocabulary (", vocab,
-                    ")");
-      }
-    }
-  }
-  if (c.rope_scaling() != nullptr && rope_scaling_name(c.rope_scaling()->type())[0] == '?') {
-    return fail(StatusCode::invalid_index, "config: unknown rope scaling type ", int(c.rope_scaling()->type()));
-  }
-  if (rope_form_name(c.rope_form())[0] == '?') {
-    return fail(StatusCode::invalid_index, "config: unknown rope form ", int(c.rope_form()));
-  }
-  return Status::success();
-}
-
-Status check_tokenizer(const fb::Tokenizer& t, const fb::ModelConfig* config) {
-  if (tokenizer_kind_name(t.kind())[0] == '?') {
-    return fail(StatusCode::invalid_index, "tokenizer: unknown kind ", int(t.kind()));
-  }
-  const size_t n = size_of(t.pieces());
-  if (size_of(t.scores()) != 0 && size_of(t.scores()) != n) {
-    return fail(StatusCode::invalid_index, "tokenizer: ", size_of(t.scores()), " scores for ", n, " pieces");
-  }
-  if (size_of(t.types()) != 0 && size_of(t.types()) != n) {
-    return fail(StatusCode::invalid_index, "tokenizer: ", size_of(t.types()), " token types for ", n, " pieces");
-  }
-  if (t.types() != nullptr) {
-    for (size_t i = 0; i < n; ++i) {
-      if (uint8_t(t.types()->Get(i)) > uint8_t(TokenType::MAX)) {
-        return fail(StatusCode::invalid_index, "tokenizer: token ", i, " has unknown type ", int(t.types()->Get(i)));
-      }
-    }
-  }
-  if (config != nullptr && n > config->vocab_size()) {
-    return fail(StatusCode::invalid_index, "tokenizer: ", n, " pieces exceed the config's vocab_size ",
-                config->vocab_size());
-  }
-  if (t.special_tokens() != nullptr) {
-    for (const fb::SpecialToken* s : *t.special_tokens()) {
-      if (s->id() < 0 || uint64_t(s->id()) >= n) {
-        return fail(StatusCode::invalid_index, "tokenizer: special token '", s->content()->string_view(), "' has id ",
-                    s->id(), ", outside the ", n, " pieces");
-      }
     }
   }
   return Status::success();
@@ -216,8 +153,7 @@ Status Container::validate() {
   }
   index_ = fb::GetIndex(index.data());
 
-  if (index_->config() != nullptr) INGOT_RETURN_IF_ERROR(check_config(*index_->config()));
-  if (index_->tokenizer() != nullptr) INGOT_RETURN_IF_ERROR(check_tokenizer(*index_->tokenizer(), index_->config()));
+  INGOT_RETURN_IF_ERROR(detail::check_model_fields(*index_));
 
   std::vector<Extent> extents;
   by_name_.clear();
@@ -316,6 +252,9 @@ Status Container::read_blob(const fb::Blob& blob, std::string_view what, bool ve
     return Status::success();
   }
   const unsigned long long content = ZSTD_getFrameContentSize(stored.data(), stored.size());
+  if (content == ZSTD_CONTENTSIZE_ERROR) {
+    return fail(StatusCode::decompression_failed, "blob '", what, "': not a zstd frame");
+  }
   if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != blob.raw_size()) {
     return fail(StatusCode::decompression_failed, "blob '", what, "': zstd frame declares ", content,
                 " bytes, the index says ", blob.raw_size());

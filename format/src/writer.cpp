@@ -15,6 +15,7 @@
 #include "ingot/format/header.h"
 #include "ingot/format/layout.h"
 #include "temp_files.h"
+#include "validate.h"
 
 namespace ingot::format {
 
@@ -297,6 +298,10 @@ Status Writer::finish() {
   flatbuffers::FlatBufferBuilder fbb(1 << 16);
   fbb.Finish(fb::Index::Pack(fbb, &index_), kFileIdentifier);
   const std::span<const uint8_t> index(fbb.GetBufferPointer(), fbb.GetSize());
+  // What the reader would refuse is refused here, before anything is published.
+  if (Status s = detail::check_model_fields(*fb::GetIndex(index.data())); !s.ok()) {
+    return Status(StatusCode::invalid_argument, s.message());
+  }
   if (index.size() > kMaxIndexSize) {
     return fail_with(fail(StatusCode::invalid_argument, "index of ", index.size(), " bytes exceeds the 2 GiB limit"));
   }
@@ -316,12 +321,20 @@ Status Writer::finish() {
   const int fd = mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return fail_with(errno_status("cannot create a temporary file in", dir_));
   const int slot = detail::register_temp_file(tmp.c_str());
+  if (slot < 0) {
+    close(fd);
+    unlink(tmp.c_str());
+    return fail_with(fail(StatusCode::io_error, "too many containers are being published at once to guard '", tmp,
+                          "' against signals"));
+  }
   const auto cleanup = [&](Status s) {
     close(fd);
     unlink(tmp.c_str());
     detail::unregister_temp_file(slot);
     return fail_with(std::move(s));
   };
+  // The spill file ends at its last written byte; a trailing all-zero blob left a hole past it.
+  if (ftruncate(spill_fd_, off_t(spill_size_)) != 0) return cleanup(errno_status("cannot size the data of", tmp));
   Status s = pwrite_all(fd, {head, kHeaderSize}, 0, tmp);
   if (s.ok()) s = pwrite_all(fd, index, h.index_offset, tmp);
   if (s.ok()) s = copy_sparse(spill_fd_, spill_size_, fd, h.data_offset, tmp);

@@ -48,7 +48,7 @@ void resign(Bytes& f, bool index_too) {
 Result run_case(const Bytes& f) {
   // A fresh heap copy of exactly the file's size: ASan sees any read past it.
   const std::unique_ptr<uint8_t[]> copy(new uint8_t[f.size() + (f.empty() ? 1 : 0)]);
-  std::memcpy(copy.get(), f.data(), f.size());
+  if (!f.empty()) std::memcpy(copy.get(), f.data(), f.size());
   std::unique_ptr<Container> c;
   Status s = Container::open_memory({copy.get(), f.size()}, {}, &c);
   if (!s.ok()) return {Outcome::open_failed, s};
@@ -311,6 +311,7 @@ TEST_F(CorruptionMatrix, AbsurdCountsOffsetsAndSizesInsideTheIndex) {
       set_len(idx->tensors(), v, "tensors", false);
       set_len(idx->tokenizer()->pieces(), v, "pieces", false);
       set_len(idx->tokenizer()->scores(), v, "scores", v == 0);
+      set_len(idx->tokenizer()->types(), v, "types", v == 0);
       set_len(idx->tensors()->Get(0)->shape(), v, "shape", false);
       set_len(idx->tensors()->Get(1)->name(), v, "name", false);
       set_len(idx->metadata(), v, "metadata", true);

@@ -175,3 +175,31 @@ INSTANTIATE_TEST_SUITE_P(Signals, FormatWriterSignal,
 
 }  // namespace
 }  // namespace ingot::test
+
+namespace ingot::test {
+namespace {
+
+TEST(FormatWriter, RefusesAConfigOrTokenizerTheReaderWouldRefuse) {
+  TempDir dir;
+  const Sample s = make_sample(9);
+  std::unique_ptr<Writer> w;
+  ASSERT_TRUE(Writer::create(dir.file("o.ingot"), {}, &w).ok());
+  fb::ModelConfigT c = s.config();
+  c.eos_id = 4000;  // vocabulary is 40
+  w->set_config(std::move(c));
+  Status st = w->finish();
+  EXPECT_EQ(st.code(), StatusCode::invalid_argument);
+  EXPECT_NE(st.message().find("eos_id"), std::string::npos) << st.message();
+  EXPECT_TRUE(dir.entries().empty());
+  // Fixed, the same writer publishes.
+  w->set_config(s.config());
+  fb::TokenizerT t = s.tokenizer();
+  t.scores.pop_back();
+  w->set_tokenizer(std::move(t));
+  EXPECT_EQ(w->finish().code(), StatusCode::invalid_argument);
+  w->set_tokenizer(s.tokenizer());
+  EXPECT_TRUE(w->finish().ok());
+}
+
+}  // namespace
+}  // namespace ingot::test
