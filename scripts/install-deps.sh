@@ -12,26 +12,35 @@ packages=(
   libsentencepiece-dev
   libgtest-dev libgmock-dev
 )
-# Optional extras: clang builds the libFuzzer target (and its runtime brings the sanitizers).
-if [ "${INGOT_WITH_CLANG:-0}" = 1 ]; then
-  packages+=(clang libclang-rt-14-dev)
+# Optional: clang and its runtime build the libFuzzer target (scripts/install-deps.sh --with-clang).
+# Installed when the archive has them; their absence is not an error.
+optional=()
+if [ "${1:-}" = "--with-clang" ]; then
+  optional+=(clang libclang-rt-14-dev)
 fi
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
+missing=()
+for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
+missing_optional=()
+for p in "${optional[@]}"; do installed "$p" || missing_optional+=("$p"); done
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ]; then
+  echo "install-deps: all packages present"
   exit 0
 fi
 
-echo "install-deps: installing ${missing[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [ ${#missing_optional[@]} -gt 0 ]; then
+  echo "install-deps: installing optional ${missing_optional[*]}"
+  $sudo apt-get install -y -qq --no-install-recommends "${missing_optional[@]}" ||
+    echo "install-deps: optional packages unavailable; continuing without them"
+fi
