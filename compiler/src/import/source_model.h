@@ -1,0 +1,54 @@
+// What an importer hands to the compiler: the model's config, tokenizer and tensors in ingot's
+// canonical naming (below), with tensor bytes viewed in place (mmap) where the source allows.
+//
+// Canonical tensor names and shapes (a linear weight is (out, in), row-major, as nn.Linear):
+//   tok_embeddings.weight                (vocab, dim)
+//   layers.{i}.attention_norm.weight     (dim)
+//   layers.{i}.attention.wq.weight       (n_head * head_dim, dim)
+//   layers.{i}.attention.wk.weight       (n_head_kv * head_dim, dim)
+//   layers.{i}.attention.wv.weight       (n_head_kv * head_dim, dim)
+//   layers.{i}.attention.wo.weight       (dim, n_head * head_dim)
+//   layers.{i}.ffn_norm.weight           (dim)
+//   layers.{i}.feed_forward.w1.weight    (ffn_dim, dim)   gate
+//   layers.{i}.feed_forward.w2.weight    (dim, ffn_dim)   down
+//   layers.{i}.feed_forward.w3.weight    (ffn_dim, dim)   up
+//   norm.weight                          (dim)
+//   output.weight                        (vocab, dim)     absent when config.tied_embeddings
+// q/k rows stay in the order the source uses; config.rope_form records which RoPE pairing that
+// order implies (llama2.c/Meta: Interleaved; Hugging Face: Half).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ingot/format/constants.h"
+
+namespace ingot::compiler {
+
+struct SourceTensor {
+  std::string name;
+  fb::DType dtype = fb::DType::F32;  // F32, F16 or BF16
+  std::vector<uint64_t> shape;
+  std::span<const uint8_t> bytes;    // into a mapping owned by SourceModel, or into `owned`
+  std::vector<uint8_t> owned;
+};
+
+// Keeps a read-only mapping alive for as long as tensors view it.
+class Mapping {
+ public:
+  virtual ~Mapping() = default;
+  virtual std::span<const uint8_t> bytes() const = 0;
+};
+
+struct SourceModel {
+  fb::ModelConfigT config;
+  fb::TokenizerT tokenizer;
+  std::vector<SourceTensor> tensors;
+  std::vector<std::unique_ptr<fb::DigestT>> sources;  // every file read, for provenance
+  std::vector<std::unique_ptr<Mapping>> mappings;
+};
+
+}  // namespace ingot::compiler

@@ -1,0 +1,2 @@
+target_sources(ingot_runtime PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer/tokenizer.cpp)
