@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from a fresh clone: installs what is missing, builds (Release, CUDA when nvcc is
-# found) and runs the most complete path that exists today: write a container with the format
-# library, then inspect and verify it with the `ingot` tool.
+# found) and runs the most complete path that exists today: compile the stories260K checkpoint
+# into a container, verify it, and generate text from it on the CPU. Without ../shared (the
+# model), it writes a small container with the format library and inspects that instead.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -13,6 +14,16 @@ cmake -S "$root" -B "$build" -G "$INGOT_GENERATOR" -DCMAKE_BUILD_TYPE=Release -D
 cmake --build "$build" -j "$INGOT_JOBS"
 
 mkdir -p "$root/out"
-"$build/samples/write-container" "$root/out/sample.ingot"
-"$build/runtime/ingot" inspect "$root/out/sample.ingot"
-"$build/runtime/ingot" verify "$root/out/sample.ingot"
+shared="${INGOT_SHARED:-$root/../shared}"
+model="$shared/models/stories260K"
+if [ -f "$model/stories260K.bin" ]; then
+  "$build/compiler/ingotc" build "$model/stories260K.bin" --tokenizer "$model/tok512.model" \
+      -o "$root/out/stories260K.ingot"
+  "$build/runtime/ingot" verify "$root/out/stories260K.ingot"
+  "$build/runtime/ingot" run "$root/out/stories260K.ingot" -p "Once upon a time" -n 120 --temp 0
+else
+  echo "quickstart: $model not found (set INGOT_SHARED); writing a sample container instead"
+  "$build/samples/write-container" "$root/out/sample.ingot"
+  "$build/runtime/ingot" inspect "$root/out/sample.ingot"
+  "$build/runtime/ingot" verify "$root/out/sample.ingot"
+fi

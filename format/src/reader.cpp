@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBound (exported by libzstd since 1.4)
 #include <zstd.h>
 
 #include <algorithm>
@@ -121,6 +122,10 @@ Status Container::open(const std::string& path, const OpenOptions& options, std:
 
 Status Container::open_memory(std::span<const uint8_t> bytes, const OpenOptions& options,
                               std::unique_ptr<Container>* out) {
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % kIndexAlignment != 0) {
+    return fail(StatusCode::invalid_argument, "open_memory: the buffer must be ", kIndexAlignment,
+                "-byte aligned (the index holds 8-byte fields)");
+  }
   std::unique_ptr<Container> c(new Container());
   c->file_ = bytes;
   INGOT_RETURN_IF_ERROR(c->validate());
@@ -165,6 +170,11 @@ Status Container::validate() {
     if (name.empty()) return fail(StatusCode::invalid_index, "tensor ", i, " has an empty name");
     if (!by_name_.emplace(name, uint32_t(i)).second) {
       return fail(StatusCode::invalid_index, "tensor name '", name, "' appears twice");
+    }
+    // FlatBuffers 2.0.8's Verifier checks a vector's length word, not the alignment of 8-byte
+    // elements: a crafted offset could make every read of the shape misaligned.
+    if (t.shape() != nullptr && reinterpret_cast<uintptr_t>(t.shape()->data()) % alignof(uint64_t) != 0) {
+      return fail(StatusCode::invalid_index, "tensor '", name, "': shape vector is misaligned");
     }
     const std::span<const uint64_t> shape =
         t.shape() == nullptr ? std::span<const uint64_t>() : std::span(t.shape()->data(), t.shape()->size());
@@ -258,6 +268,12 @@ Status Container::read_blob(const fb::Blob& blob, std::string_view what, bool ve
   if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != blob.raw_size()) {
     return fail(StatusCode::decompression_failed, "blob '", what, "': zstd frame declares ", content,
                 " bytes, the index says ", blob.raw_size());
+  }
+  // Block headers bound what the frames can produce: refuse before allocating for a lie.
+  const unsigned long long bound = ZSTD_decompressBound(stored.data(), stored.size());
+  if (bound == ZSTD_CONTENTSIZE_ERROR || bound < blob.raw_size()) {
+    return fail(StatusCode::decompression_failed, "blob '", what, "': its zstd frames cannot produce ",
+                blob.raw_size(), " bytes");
   }
   try {
     result.owned_.resize(blob.raw_size());

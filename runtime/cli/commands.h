@@ -16,6 +16,9 @@ inline constexpr int kExitUsage = 2;    // CLI11 parse errors use 2 as well
 
 void add_inspect(CLI::App& app);
 void add_verify(CLI::App& app);
+void add_run(CLI::App& app);
+void add_perplexity(CLI::App& app);
+void add_bench(CLI::App& app);
 
 // Everything `inspect` reports, as JSON (the text view is rendered from this).
 nlohmann::json describe(const format::Container& c);

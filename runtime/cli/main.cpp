@@ -4,11 +4,14 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ingot: inspect, verify and run .ingot model containers"};
+  CLI::App app{"ingot: run, score, benchmark, inspect and verify .ingot model containers"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ingot 0.1.0 (container format 1.0)");
   ingot::cli::add_inspect(app);
   ingot::cli::add_verify(app);
+  ingot::cli::add_run(app);
+  ingot::cli::add_perplexity(app);
+  ingot::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,2 +1,7 @@
 target_sources(ingot_runtime PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/generate.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/session.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sampling/sampler.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer/tokenizer.cpp)
+target_link_libraries(ingot_runtime PUBLIC ingot_kernels_cpu)

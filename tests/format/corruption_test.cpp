@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <random>
 
@@ -344,6 +345,38 @@ TEST_F(CorruptionMatrix, RandomIndexDamageBehindAValidChecksum) {
     }
   }
   EXPECT_GE(cases_, 800);
+}
+
+}  // namespace
+}  // namespace ingot::test
+
+namespace ingot::test {
+namespace {
+
+// Inputs the fuzzer once crashed on (tests/fuzz/regressions): each must now fail cleanly.
+TEST(CorruptionRegressions, FuzzerFindingsFailCleanly) {
+  const std::filesystem::path dir = std::filesystem::path(INGOT_SOURCE_DIR) / "tests/fuzz/regressions";
+  size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const Result r = run_case(read_file(entry.path().string()));
+    EXPECT_EQ(r.outcome, Outcome::open_failed) << entry.path();
+    EXPECT_FALSE(r.status.message().empty());
+    ++n;
+  }
+  EXPECT_GE(n, 1u);
+}
+
+TEST(CorruptionRegressions, MisalignedBuffersAreRefusedByOpenMemory) {
+  TempDir dir;
+  ASSERT_TRUE(write_sample(make_sample(1), dir.file("a.ingot"), {}).ok());
+  const Bytes f = read_file(dir.file("a.ingot"));
+  std::vector<uint64_t> storage(f.size() / 8 + 2);
+  uint8_t* misaligned = reinterpret_cast<uint8_t*>(storage.data()) + 4;
+  std::memcpy(misaligned, f.data(), f.size());
+  std::unique_ptr<Container> c;
+  const Status s = Container::open_memory({misaligned, f.size()}, {}, &c);
+  EXPECT_EQ(s.code(), StatusCode::invalid_argument);
+  EXPECT_NE(s.message().find("aligned"), std::string::npos) << s.message();
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 # Runs fuzz_reader briefly: fresh seeds from make_seeds, then libFuzzer for SECONDS seconds.
 # cmake -DFUZZER=... -DMAKE_SEEDS=... -DDICT=... -DWORK_DIR=... -DSECONDS=30 -P run_smoke.cmake
-foreach(var FUZZER MAKE_SEEDS DICT WORK_DIR SECONDS)
+foreach(var FUZZER MAKE_SEEDS DICT WORK_DIR SECONDS REGRESSIONS)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_smoke.cmake: -D${var}=... is required")
   endif()
@@ -19,7 +19,7 @@ endif()
 
 # New inputs go to the first directory (corpus); the seeds stay as written. One process.
 execute_process(
-  COMMAND ${FUZZER} ${corpus} ${seeds}
+  COMMAND ${FUZZER} ${corpus} ${seeds} ${REGRESSIONS}
           -dict=${DICT}
           -max_total_time=${SECONDS}
           -timeout=25

@@ -43,7 +43,8 @@ class Container {
  public:
   // Maps `path` and validates it. On failure *out is untouched and the Status names the problem.
   static Status open(const std::string& path, const OpenOptions& options, std::unique_ptr<Container>* out);
-  // Validates a container already in memory; `bytes` must outlive the Container (not copied).
+  // Validates a container already in memory; `bytes` must outlive the Container (not copied) and
+  // start at an 8-byte aligned address.
   static Status open_memory(std::span<const uint8_t> bytes, const OpenOptions& options,
                             std::unique_ptr<Container>* out);
   ~Container();

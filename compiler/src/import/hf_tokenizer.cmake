@@ -1,0 +1,2 @@
+target_sources(ingot_compiler PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/hf_tokenizer.cpp)

@@ -1,0 +1,488 @@
+#include "import/hf_tokenizer.h"
+
+#include <algorithm>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+
+#include "import/file.h"
+
+namespace ingot::compiler {
+
+namespace {
+
+using format::Status;
+using format::StatusCode;
+using nlohmann::json;
+
+// The regex tokenizers' ByteLevel pre-tokenizer applies when use_regex is true (GPT-2's).
+constexpr std::string_view kGpt2Pattern =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+template <typename... Args>
+Status bad(Args&&... args) {
+  return format::fail(StatusCode::invalid_argument, "tokenizer.json: ", std::forward<Args>(args)...);
+}
+template <typename... Args>
+Status bad_config(Args&&... args) {
+  return format::fail(StatusCode::invalid_argument, "tokenizer_config.json: ", std::forward<Args>(args)...);
+}
+
+// The value of `key`, or null when the key is absent.
+const json& field(const json& object, const char* key) {
+  static const json null_value;
+  if (!object.is_object()) return null_value;
+  const auto it = object.find(key);
+  return it == object.end() ? null_value : *it;
+}
+
+std::string type_of(const json& step) {
+  const json& t = field(step, "type");
+  return t.is_string() ? t.get<std::string>() : std::string("(no type)");
+}
+
+bool flag(const json& object, const char* key) {
+  const json& v = field(object, key);
+  return v.is_boolean() && v.get<bool>();
+}
+
+// The steps of a component that may be a "Sequence" of steps (pre_tokenizers, normalizers, ...).
+std::vector<const json*> steps(const json& component, const char* list_key) {
+  std::vector<const json*> out;
+  if (component.is_null()) return out;
+  if (type_of(component) == "Sequence" && field(component, list_key).is_array()) {
+    for (const json& s : field(component, list_key)) out.push_back(&s);
+  } else {
+    out.push_back(&component);
+  }
+  return out;
+}
+
+// Why the file is a SentencePiece-style tokenizer.json (Metaspace "▁", byte fallback), or "".
+std::string sentencepiece_style(const json& root) {
+  const json& model = field(root, "model");
+  if (flag(model, "byte_fallback")) return "model.byte_fallback is true";
+  for (const json* s : steps(field(root, "pre_tokenizer"), "pretokenizers")) {
+    if (type_of(*s) == "Metaspace") return "pre_tokenizer Metaspace";
+  }
+  for (const json* s : steps(field(root, "normalizer"), "normalizers")) {
+    const std::string t = type_of(*s);
+    const json& content = field(*s, "content");
+    const json& prepend = field(*s, "prepend");
+    if ((t == "Replace" && content.is_string() && content.get<std::string>() == "\u2581") ||
+        (t == "Prepend" && prepend.is_string() && prepend.get<std::string>() == "\u2581")) {
+      return "normalizer " + t + " with \"\u2581\"";
+    }
+  }
+  for (const json* s : steps(field(root, "decoder"), "decoders")) {
+    const std::string t = type_of(*s);
+    if (t == "Metaspace" || t == "ByteFallback") return "decoder " + t;
+  }
+  return "";
+}
+
+// An id read from the file: an integer in [0, INT32_MAX].
+bool read_id(const json& v, int32_t* id) {
+  if (!v.is_number_integer()) return false;
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u > uint64_t(std::numeric_limits<int32_t>::max())) return false;
+    *id = int32_t(u);
+    return true;
+  }
+  const int64_t s = v.get<int64_t>();
+  if (s < 0 || s > std::numeric_limits<int32_t>::max()) return false;
+  *id = int32_t(s);
+  return true;
+}
+
+Status check_pre_tokenizer(const json& root, std::string* pattern) {
+  const json& pre = field(root, "pre_tokenizer");
+  if (pre.is_null()) return bad("pre_tokenizer is null; a byte-level BPE needs ByteLevel");
+  const std::vector<const json*> s = steps(pre, "pretokenizers");
+  // ByteLevel with use_regex: GPT-2's regex, then the byte mapping.
+  if (s.size() == 1 && type_of(*s[0]) == "ByteLevel") {
+    if (flag(*s[0], "add_prefix_space")) return bad("pre_tokenizer ByteLevel add_prefix_space true is not supported");
+    const json& use_regex = field(*s[0], "use_regex");
+    if (!use_regex.is_null() && !use_regex.get<bool>()) {
+      return bad("pre_tokenizer ByteLevel without a regex (use_regex false, no Split) is not supported");
+    }
+    *pattern = kGpt2Pattern;
+    return Status::success();
+  }
+  if (s.size() != 2 || type_of(*s[0]) != "Split" || type_of(*s[1]) != "ByteLevel") {
+    std::string names;
+    for (const json* step : s) names += (names.empty() ? "" : ", ") + type_of(*step);
+    return bad("pre_tokenizer [", names, "] is not supported (expected Sequence [Split, ByteLevel] or ByteLevel)");
+  }
+  const json& split = *s[0];
+  const json& regex = field(field(split, "pattern"), "Regex");
+  if (!regex.is_string()) return bad("pre_tokenizer Split: only a pattern {\"Regex\": ...} is supported");
+  const json& behavior = field(split, "behavior");
+  if (!behavior.is_string() || behavior.get<std::string>() != "Isolated") {
+    return bad("pre_tokenizer Split behavior ", behavior.dump(), " is not supported (only \"Isolated\")");
+  }
+  if (flag(split, "invert")) return bad("pre_tokenizer Split invert true is not supported");
+  const json& byte_level = *s[1];
+  if (flag(byte_level, "add_prefix_space")) {
+    return bad("pre_tokenizer ByteLevel add_prefix_space true is not supported");
+  }
+  if (flag(byte_level, "use_regex")) {
+    return bad("pre_tokenizer ByteLevel use_regex true after a Split (two regexes) is not supported");
+  }
+  *pattern = regex.get<std::string>();
+  if (pattern->empty()) return bad("pre_tokenizer Split has an empty regex");
+  return Status::success();
+}
+
+Status check_normalizer_decoder(const json& root) {
+  const json& normalizer = field(root, "normalizer");
+  if (!normalizer.is_null()) return bad("normalizer ", type_of(normalizer), " is not supported (only null)");
+  const json& decoder = field(root, "decoder");
+  if (type_of(decoder) != "ByteLevel") {
+    return bad("decoder ", decoder.is_null() ? std::string("null") : type_of(decoder),
+               " is not supported (only ByteLevel)");
+  }
+  return Status::success();
+}
+
+// A special-token value in tokenizer_config.json: "text", {"content": "text", ...} or null.
+Status config_token(const json& config, const char* key, std::string* text, bool* present) {
+  const json& v = field(config, key);
+  *present = false;
+  if (v.is_null()) return Status::success();
+  const json& content = v.is_object() ? field(v, "content") : v;
+  if (!content.is_string()) return bad_config(key, " is neither a string nor an object with a \"content\" string");
+  *text = content.get<std::string>();
+  *present = true;
+  return Status::success();
+}
+
+struct Parsed {
+  std::vector<std::string> pieces;                      // (vocab)
+  std::vector<fb::TokenType> types;                     // (vocab)
+  std::unordered_map<std::string, int32_t> by_content;  // added tokens
+  std::unordered_map<std::string, int32_t> by_piece;    // model vocabulary
+};
+
+Status parse_model(const json& root, Parsed* p, std::vector<std::string>* merges, int32_t* unk_id,
+                   std::vector<std::unique_ptr<fb::SpecialTokenT>>* specials) {
+  const json& model = field(root, "model");
+  if (model.is_null()) return bad("no \"model\"");
+  if (!model.is_object()) return bad("\"model\" is not an object");
+  const json& type = field(model, "type");
+  if (!type.is_null() && (!type.is_string() || type.get<std::string>() != "BPE")) {
+    return bad("model type ", type.dump(), " is not supported (only \"BPE\")");
+  }
+  const json& dropout = field(model, "dropout");
+  if (!dropout.is_null() && !(dropout.is_number() && dropout.get<double>() == 0.0)) {
+    return bad("model.dropout ", dropout.dump(), " is not supported (only null)");
+  }
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    const json& v = field(model, key);
+    if (!v.is_null() && !(v.is_string() && v.get<std::string>().empty())) {
+      return bad("model.", key, " ", v.dump(), " is not supported (only null)");
+    }
+  }
+  if (!flag(model, "ignore_merges")) {
+    return bad(
+        "model.ignore_merges is false or absent: ingot's byte-level BPE always emits a pre-token that is "
+        "itself in the vocabulary whole (tiktoken's and LLaMA-3's rule), and the container has no field "
+        "for the other behaviour");
+  }
+
+  // Vocabulary and added tokens, placed by id.
+  const json& vocab = field(model, "vocab");
+  if (!vocab.is_object()) return bad("model.vocab is not an object of piece -> id");
+  const json& added = field(root, "added_tokens");
+  if (!added.is_null() && !added.is_array()) return bad("added_tokens is not an array");
+  const size_t n_added = added.is_array() ? added.size() : 0;
+  const size_t n_entries = vocab.size() + n_added;  // an upper bound on the vocabulary size
+  std::vector<std::string> pieces(n_entries);
+  std::vector<fb::TokenType> types(n_entries, fb::TokenType::Normal);
+  std::vector<bool> seen(n_entries, false);
+  int64_t max_id = -1;
+  for (const auto& [piece, value] : vocab.items()) {
+    int32_t id = 0;
+    if (!read_id(value, &id)) return bad("model.vocab '", piece, "' has id ", value.dump(), ", not in [0, 2^31)");
+    max_id = std::max<int64_t>(max_id, id);
+    if (size_t(id) >= n_entries) continue;  // then some id below it has no token: reported below
+    if (seen[size_t(id)]) {
+      return bad("model.vocab id ", id, " is used by both '", pieces[size_t(id)], "' and '", piece, "'");
+    }
+    if (piece.empty()) return bad("model.vocab has an empty piece (id ", id, ")");
+    seen[size_t(id)] = true;
+    pieces[size_t(id)] = piece;
+    p->by_piece.emplace(piece, id);
+  }
+  for (size_t i = 0; i < n_added; ++i) {
+    const json& t = added[i];
+    const json& content = field(t, "content");
+    int32_t id = 0;
+    if (!content.is_string() || content.get<std::string>().empty()) {
+      return bad("added_tokens[", i, "] has no content string");
+    }
+    const std::string text = content.get<std::string>();
+    if (!read_id(field(t, "id"), &id)) {
+      return bad("added token '", text, "' has id ", field(t, "id").dump(), ", not in [0, 2^31)");
+    }
+    for (const char* key : {"lstrip", "rstrip", "single_word"}) {
+      if (flag(t, key)) return bad("added token '", text, "' has ", key, " true, which is not supported");
+    }
+    max_id = std::max<int64_t>(max_id, id);
+    if (size_t(id) >= n_entries) continue;
+    if (const auto it = p->by_piece.find(text); it != p->by_piece.end() && it->second != id) {
+      return bad("added token '", text, "' has id ", id, " but is the vocab piece with id ", it->second);
+    }
+    if (seen[size_t(id)] && pieces[size_t(id)] != text) {
+      return bad("added token '", text, "' has id ", id, ", which is already '", pieces[size_t(id)], "'");
+    }
+    if (!p->by_content.emplace(text, id).second) return bad("added token '", text, "' appears twice");
+    seen[size_t(id)] = true;
+    pieces[size_t(id)] = text;
+    types[size_t(id)] = flag(t, "special") ? fb::TokenType::Control : fb::TokenType::UserDefined;
+    auto s = std::make_unique<fb::SpecialTokenT>();
+    s->content = text;
+    s->id = id;
+    specials->push_back(std::move(s));
+  }
+  if (max_id < 0) return bad("model.vocab is empty");
+  // Ids must be 0..max_id without gaps. There are n_entries tokens, so an id >= n_entries
+  // leaves some id below n_entries unused; the first unused one is the gap to report.
+  for (int64_t id = 0; id <= max_id; ++id) {
+    if (id >= int64_t(n_entries) || !seen[size_t(id)]) {
+      return bad("no token has id ", id, " (ids run to ", max_id, ")");
+    }
+  }
+  pieces.resize(size_t(max_id) + 1);
+  types.resize(size_t(max_id) + 1);
+  p->pieces = std::move(pieces);
+  p->types = std::move(types);
+
+  const json& unk = field(model, "unk_token");
+  if (unk.is_string()) {
+    const auto it = p->by_piece.find(unk.get<std::string>());
+    if (it == p->by_piece.end()) return bad("model.unk_token '", unk.get<std::string>(), "' is not in model.vocab");
+    *unk_id = it->second;
+  }
+
+  // The GPT-2 byte alphabet must be complete, or some input bytes would have no token.
+  uint32_t next = 256;
+  for (uint32_t b = 0; b < 256; ++b) {
+    const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+    const uint32_t cp = printable ? b : next++;
+    std::string s;
+    if (cp < 0x80) {
+      s.push_back(char(cp));
+    } else {
+      s.push_back(char(0xC0 | (cp >> 6)));
+      s.push_back(char(0x80 | (cp & 0x3F)));
+    }
+    if (p->by_piece.count(s) == 0) {
+      return bad("model.vocab has no piece for byte 0x", std::hex, b, std::dec, " ('", s,
+                 "'); not a byte-level vocabulary");
+    }
+  }
+
+  const json& m = field(model, "merges");
+  if (!m.is_array()) return bad("model.merges is not an array");
+  merges->reserve(m.size());
+  for (size_t rank = 0; rank < m.size(); ++rank) {
+    const json& e = m[rank];
+    std::string left;
+    std::string right;
+    if (e.is_string()) {
+      const std::string text = e.get<std::string>();
+      const size_t space = text.find(' ');
+      if (space == std::string::npos || text.find(' ', space + 1) != std::string::npos) {
+        return bad("merge ", rank, " '", text, "' is not two pieces separated by one space");
+      }
+      left = text.substr(0, space);
+      right = text.substr(space + 1);
+    } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
+      left = e[0].get<std::string>();
+      right = e[1].get<std::string>();
+      if (left.find(' ') != std::string::npos || right.find(' ') != std::string::npos) {
+        return bad("merge ", rank, " [", e.dump(), "] has a piece with a space, which \"a b\" cannot store");
+      }
+    } else {
+      return bad("merge ", rank, " ", e.dump(), " is neither \"a b\" nor [\"a\", \"b\"]");
+    }
+    for (const std::string* s : {&left, &right}) {
+      if (p->by_piece.count(*s) == 0) {
+        return bad("merge ", rank, " '", left, " ", right, "' names the unknown piece '", *s, "'");
+      }
+    }
+    if (p->by_piece.count(left + right) == 0) {
+      return bad("merge ", rank, " '", left, " ", right, "' makes '", left + right, "', which is not in model.vocab");
+    }
+    merges->push_back(left + " " + right);
+  }
+  return Status::success();
+}
+
+// add_bos/add_eos from a TemplateProcessing post_processor: its "single" template may hold one
+// special token before the sequence and one after it.
+Status check_post_processor(const json& root, const Parsed& p, bool* template_bos, bool* template_eos, int32_t* bos_id,
+                            int32_t* eos_id) {
+  *template_bos = false;
+  *template_eos = false;
+  for (const json* s : steps(field(root, "post_processor"), "processors")) {
+    const std::string t = type_of(*s);
+    if (t == "ByteLevel") continue;  // offsets only
+    if (t != "TemplateProcessing") return bad("post_processor ", t, " is not supported");
+    const json& single = field(*s, "single");
+    if (!single.is_array()) return bad("post_processor TemplateProcessing has no \"single\" template");
+    bool after_sequence = false;
+    int n_sequence = 0;
+    for (const json& piece : single) {
+      if (piece.contains("Sequence")) {
+        after_sequence = true;
+        ++n_sequence;
+        continue;
+      }
+      const json& name = field(field(piece, "SpecialToken"), "id");
+      if (!name.is_string()) return bad("post_processor TemplateProcessing item ", piece.dump(), " is not supported");
+      const auto it = p.by_content.find(name.get<std::string>());
+      if (it == p.by_content.end()) {
+        return bad("post_processor TemplateProcessing adds '", name.get<std::string>(),
+                   "', which is not an added token");
+      }
+      bool& added = after_sequence ? *template_eos : *template_bos;
+      if (added) return bad("post_processor TemplateProcessing adds more than one token on one side of the text");
+      added = true;
+      int32_t& id = after_sequence ? *eos_id : *bos_id;
+      if (id < 0) id = it->second;
+      if (id != it->second) {
+        return bad("post_processor TemplateProcessing adds '", name.get<std::string>(), "', which is not the ",
+                   after_sequence ? "eos" : "bos", " token");
+      }
+    }
+    if (n_sequence != 1) return bad("post_processor TemplateProcessing \"single\" has ", n_sequence, " sequences");
+  }
+  return Status::success();
+}
+
+Status import(std::string_view tokenizer_json, std::string_view tokenizer_config_json, fb::TokenizerT* out,
+              HfTokenizerIds* ids) {
+  json root = json::parse(tokenizer_json, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return bad("not valid JSON");
+  if (!root.is_object()) return bad("not a JSON object");
+  if (const std::string why = sentencepiece_style(root); !why.empty()) {
+    return bad("a SentencePiece-style tokenizer.json (", why,
+               "; LLaMA-2 style) is not supported yet; only byte-level BPE (LLaMA-3 style) is");
+  }
+
+  fb::TokenizerT t;
+  t.kind = fb::TokenizerKind::ByteLevelBpe;
+  HfTokenizerIds found;
+  Parsed p;
+  INGOT_RETURN_IF_ERROR(parse_model(root, &p, &t.merges, &found.unk_id, &t.special_tokens));
+  INGOT_RETURN_IF_ERROR(check_pre_tokenizer(root, &t.pre_tokenizer_pattern));
+  INGOT_RETURN_IF_ERROR(check_normalizer_decoder(root));
+
+  json config = json::object();
+  if (!tokenizer_config_json.empty()) {
+    config = json::parse(tokenizer_config_json, nullptr, /*allow_exceptions=*/false);
+    if (config.is_discarded()) return bad_config("not valid JSON");
+    if (!config.is_object()) return bad_config("not a JSON object");
+  }
+  const auto lookup = [&](const char* key, int32_t* id) {
+    std::string text;
+    bool present = false;
+    INGOT_RETURN_IF_ERROR(config_token(config, key, &text, &present));
+    if (!present) return Status::success();
+    if (const auto it = p.by_content.find(text); it != p.by_content.end()) {
+      *id = it->second;
+    } else if (const auto jt = p.by_piece.find(text); jt != p.by_piece.end()) {
+      *id = jt->second;
+    } else {
+      return bad_config(key, " '", text, "' is not a token of tokenizer.json");
+    }
+    return Status::success();
+  };
+  INGOT_RETURN_IF_ERROR(lookup("bos_token", &found.bos_id));
+  INGOT_RETURN_IF_ERROR(lookup("eos_token", &found.eos_id));
+  INGOT_RETURN_IF_ERROR(lookup("pad_token", &found.pad_id));
+  INGOT_RETURN_IF_ERROR(lookup("unk_token", &found.unk_id));
+
+  bool template_bos = false;
+  bool template_eos = false;
+  INGOT_RETURN_IF_ERROR(check_post_processor(root, p, &template_bos, &template_eos, &found.bos_id, &found.eos_id));
+  const bool has_template = template_bos || template_eos;
+  for (const auto& [key, from_template, fallback, target] :
+       {std::tuple{"add_bos_token", template_bos, found.bos_id >= 0, &t.add_bos},
+        std::tuple{"add_eos_token", template_eos, false, &t.add_eos}}) {
+    const json& v = field(config, key);
+    if (v.is_boolean()) {
+      *target = v.get<bool>();
+    } else if (!v.is_null()) {
+      return bad_config(key, " is not a boolean");
+    } else {
+      *target = has_template ? from_template : fallback;
+    }
+  }
+  if (t.add_bos && found.bos_id < 0) return bad_config("add_bos_token is true but no bos_token is named");
+  if (t.add_eos && found.eos_id < 0) return bad_config("add_eos_token is true but no eos_token is named");
+
+  const json& chat = field(config, "chat_template");
+  if (chat.is_string()) {
+    t.chat_template = chat.get<std::string>();
+  } else if (chat.is_array()) {  // [{"name": ..., "template": ...}]: the one named "default"
+    for (const json& c : chat) {
+      if (field(c, "name") == "default" && field(c, "template").is_string()) {
+        t.chat_template = field(c, "template").get<std::string>();
+      }
+    }
+    if (t.chat_template.empty()) return bad_config("chat_template is a list without a \"default\" template");
+  } else if (!chat.is_null()) {
+    return bad_config("chat_template is neither a string nor a list of named templates");
+  }
+
+  t.pieces = std::move(p.pieces);
+  t.types = std::move(p.types);
+  *out = std::move(t);
+  if (ids != nullptr) *ids = found;
+  return Status::success();
+}
+
+}  // namespace
+
+format::Status import_hf_tokenizer(std::string_view tokenizer_json, std::string_view tokenizer_config_json,
+                                   fb::TokenizerT* out, HfTokenizerIds* ids) {
+  try {
+    return import(tokenizer_json, tokenizer_config_json, out, ids);
+  } catch (const json::exception& e) {  // a value of an unexpected JSON type somewhere
+    return bad("unexpected content: ", e.what());
+  } catch (const std::bad_alloc&) {
+    return format::fail(StatusCode::out_of_memory, "tokenizer.json: out of memory");
+  }
+}
+
+format::Status load_hf_tokenizer(const std::string& tokenizer_json_path, const std::string& tokenizer_config_path,
+                                 fb::TokenizerT* out, HfTokenizerIds* ids,
+                                 std::vector<std::unique_ptr<fb::DigestT>>* sources) {
+  std::unique_ptr<Mapping> json_file;
+  INGOT_RETURN_IF_ERROR(map_file(tokenizer_json_path, &json_file));
+  std::unique_ptr<Mapping> config_file;
+  if (!tokenizer_config_path.empty()) INGOT_RETURN_IF_ERROR(map_file(tokenizer_config_path, &config_file));
+  const auto text = [](const Mapping* m) {
+    return m == nullptr ? std::string_view()
+                        : std::string_view(reinterpret_cast<const char*>(m->bytes().data()), m->bytes().size());
+  };
+  const Status s = import_hf_tokenizer(text(json_file.get()), text(config_file.get()), out, ids);
+  if (!s.ok()) {
+    return format::fail(
+        s.code(), s.message(), " (",
+        s.message().rfind("tokenizer_config.json", 0) == 0 ? tokenizer_config_path : tokenizer_json_path, ")");
+  }
+  if (sources != nullptr) {
+    sources->push_back(digest(tokenizer_json_path, *json_file));
+    if (config_file != nullptr) sources->push_back(digest(tokenizer_config_path, *config_file));
+  }
+  return Status::success();
+}
+
+}  // namespace ingot::compiler

@@ -1,0 +1,88 @@
+#include "cpu/matmul.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "cpu/convert.h"
+
+namespace ingot::cpu {
+
+namespace {
+
+constexpr size_t kBlockRows = 256;  // rows widened per sgemm call for f16/bf16 weights
+
+template <typename Load>
+float dot(const float* x, size_t n, Load load) {
+  // Eight independent sums keep the loop vectorisable without -ffast-math.
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (size_t k = 0; k < 8; ++k) acc[k] += x[i + k] * load(i + k);
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += x[i] * load(i);
+  return s;
+}
+
+float row_dot(const WeightView& w, size_t r, const float* x) {
+  switch (w.dtype) {
+    case fb::DType::F16: {
+      const uint16_t* row = static_cast<const uint16_t*>(w.data) + r * w.cols;
+      return dot(x, w.cols, [row](size_t i) { return f16_to_f32(row[i]); });
+    }
+    case fb::DType::BF16: {
+      const uint16_t* row = static_cast<const uint16_t*>(w.data) + r * w.cols;
+      return dot(x, w.cols, [row](size_t i) { return bf16_to_f32(row[i]); });
+    }
+    default: {
+      const float* row = static_cast<const float*>(w.data) + r * w.cols;
+      return dot(x, w.cols, [row](size_t i) { return row[i]; });
+    }
+  }
+}
+
+}  // namespace
+
+void weight_row(const WeightView& w, size_t r, float* out) {
+  switch (w.dtype) {
+    case fb::DType::F16: {
+      const uint16_t* row = static_cast<const uint16_t*>(w.data) + r * w.cols;
+      for (size_t i = 0; i < w.cols; ++i) out[i] = f16_to_f32(row[i]);
+      break;
+    }
+    case fb::DType::BF16: {
+      const uint16_t* row = static_cast<const uint16_t*>(w.data) + r * w.cols;
+      for (size_t i = 0; i < w.cols; ++i) out[i] = bf16_to_f32(row[i]);
+      break;
+    }
+    default:
+      std::copy_n(static_cast<const float*>(w.data) + r * w.cols, w.cols, out);
+  }
+}
+
+void matmul(const float* x, size_t n, const WeightView& w, float* y) {
+  if (n == 1) {
+#pragma omp parallel for schedule(static) if (w.rows * w.cols > 32768)
+    for (size_t r = 0; r < w.rows; ++r) y[r] = row_dot(w, r, x);
+    return;
+  }
+  const int m = int(n), k = int(w.cols), ldy = int(w.rows);
+  if (w.dtype == fb::DType::F32) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, int(w.rows), k, 1.0f, x, k,
+                static_cast<const float*>(w.data), k, 0.0f, y, ldy);
+    return;
+  }
+  std::vector<float> block(std::min(kBlockRows, w.rows) * w.cols);
+  for (size_t r0 = 0; r0 < w.rows; r0 += kBlockRows) {
+    const size_t nr = std::min(kBlockRows, w.rows - r0);
+#pragma omp parallel for schedule(static) if (nr * w.cols > 32768)
+    for (size_t r = 0; r < nr; ++r) weight_row(w, r0 + r, block.data() + r * w.cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, int(nr), k, 1.0f, x, k, block.data(), k, 0.0f, y + r0,
+                ldy);
+  }
+}
+
+}  // namespace ingot::cpu

@@ -1,0 +1,70 @@
+// `ingot perplexity MODEL -f FILE`: the GPTQ paper's protocol; the last line is `ppl = X`.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "commands.h"
+#include "cpu/threads.h"
+#include "generate.h"
+
+namespace ingot::cli {
+
+void add_perplexity(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "perplexity",
+      "Perplexity of a text file. Protocol (the GPTQ paper's code): the whole file is tokenized once as "
+      "[BOS] + encode(text), split into non-overlapping windows of --ctx tokens (a partial last window is "
+      "dropped); each window is evaluated from an empty KV cache and every token after its first is scored; "
+      "ppl = exp(mean negative log-likelihood). The last line printed is `ppl = X`.");
+  static std::string model_path, file;
+  static size_t ctx = 0, max_chunks = 0;
+  static int threads = 0;
+  static bool as_json = false;
+  cmd->add_option("MODEL", model_path, "the .ingot file")->required();
+  cmd->add_option("-f,--file", file, "UTF-8 text to score")->required();
+  cmd->add_option("--ctx", ctx, "window length in tokens; default: min(2048, the model's context length)");
+  cmd->add_option("--max-chunks", max_chunks, "score at most this many windows; 0 = all")->capture_default_str();
+  cmd->add_option("--threads", threads, "CPU threads; 0 = all")->capture_default_str();
+  cmd->add_flag("--json", as_json, "print the result as JSON before the final line");
+  cmd->callback([] {
+    cpu::set_threads(threads);
+    std::unique_ptr<runtime::Model> model;
+    format::Status s = runtime::Model::load(model_path, {}, &model);
+    if (s.ok() && !model->has_tokenizer()) {
+      s = format::fail(format::StatusCode::invalid_argument, "'", model_path, "' has no tokenizer");
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (s.ok() && !in) s = format::fail(format::StatusCode::io_error, "cannot read '", file, "'");
+    if (!s.ok()) {
+      std::fprintf(stderr, "ingot perplexity: %s\n", s.message().c_str());
+      throw CLI::RuntimeError(kExitInvalid);
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::vector<int32_t> tokens = runtime::prompt_tokens(*model, text.str());
+    const size_t window = ctx != 0 ? ctx : std::min<size_t>(2048, model->dims().context);
+    runtime::PerplexityResult r;
+    s = runtime::perplexity(*model, tokens, window, max_chunks,
+                            [](size_t done, size_t total, double ppl) {
+                              std::fprintf(stderr, "\r[%zu/%zu] ppl %.4f", done, total, ppl);
+                              std::fflush(stderr);
+                            },
+                            &r);
+    std::fprintf(stderr, "\n");
+    if (!s.ok()) {
+      std::fprintf(stderr, "ingot perplexity: %s\n", s.message().c_str());
+      throw CLI::RuntimeError(kExitInvalid);
+    }
+    if (as_json) {
+      const nlohmann::json j = {{"model", model_path}, {"file", file},          {"ctx", window},
+                                {"tokens", tokens.size()}, {"chunks", r.n_chunks}, {"scored", r.n_scored},
+                                {"mean_nll", r.mean_nll}, {"ppl", r.ppl}};
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf("%zu tokens, %zu windows of %zu, %zu scored\n", tokens.size(), r.n_chunks, window, r.n_scored);
+    }
+    std::printf("ppl = %.6f\n", r.ppl);
+  });
+}
+
+}  // namespace ingot::cli

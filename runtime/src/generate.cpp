@@ -1,0 +1,112 @@
+#include "generate.h"
+
+#include <chrono>
+#include <cmath>
+
+namespace ingot::runtime {
+
+using format::fail;
+using format::Status;
+using format::StatusCode;
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+std::vector<int32_t> prompt_tokens(const Model& model, const std::string& text) {
+  std::vector<int32_t> ids;
+  const fb::Tokenizer* t = model.container().index().tokenizer();
+  const bool add_bos = t == nullptr || t->add_bos();
+  if (add_bos && model.dims().bos >= 0) ids.push_back(model.dims().bos);
+  if (model.has_tokenizer() && !text.empty()) {
+    const std::vector<int32_t> enc = model.tokenizer().encode(text);
+    ids.insert(ids.end(), enc.begin(), enc.end());
+  }
+  return ids;
+}
+
+Status generate(Session& session, const std::vector<int32_t>& prompt, const GenerateParams& params,
+                const std::function<bool(int32_t, const std::string&)>& on_token, GenerateStats* stats) {
+  const Model& model = session.model();
+  if (prompt.empty()) return fail(StatusCode::invalid_argument, "empty prompt (and the model has no BOS token)");
+  GenerateStats st;
+  st.n_prompt = prompt.size();
+  std::vector<float> logits(model.dims().vocab);
+  std::vector<int32_t> history = prompt;
+  auto t0 = std::chrono::steady_clock::now();
+  INGOT_RETURN_IF_ERROR(session.eval(prompt, logits.data()));
+  st.prompt_seconds = seconds_since(t0);
+  Sampler sampler(params.sampler);
+  t0 = std::chrono::steady_clock::now();
+  int32_t previous = prompt.back();
+  for (int32_t i = 0; i < params.n_predict; ++i) {
+    const int32_t next = sampler.sample(logits, history);
+    if (model.is_eos(next)) {
+      st.stopped_at_eos = true;
+      break;
+    }
+    history.push_back(next);
+    ++st.n_generated;
+    const std::string text = model.has_tokenizer() ? model.tokenizer().decode_token(previous, next) : std::string();
+    previous = next;
+    if (!on_token(next, text)) break;
+    if (i + 1 == params.n_predict) break;  // no need to evaluate a token nobody samples from
+    if (session.position() >= session.context()) {
+      st.generate_seconds = seconds_since(t0);
+      if (stats) *stats = st;
+      return fail(StatusCode::invalid_argument, "context length ", session.context(), " reached after ",
+                  st.n_generated, " generated tokens");
+    }
+    INGOT_RETURN_IF_ERROR(session.eval({&next, 1}, logits.data()));
+  }
+  st.generate_seconds = seconds_since(t0);
+  if (stats) *stats = st;
+  return Status::success();
+}
+
+Status perplexity(const Model& model, const std::vector<int32_t>& tokens, size_t ctx, size_t max_chunks,
+                  const std::function<void(size_t, size_t, double)>& progress, PerplexityResult* out) {
+  if (ctx < 2) return fail(StatusCode::invalid_argument, "--ctx must be at least 2");
+  if (ctx > model.dims().context) {
+    return fail(StatusCode::invalid_argument, "--ctx ", ctx, " exceeds the model's context length ",
+                model.dims().context);
+  }
+  size_t n_chunks = tokens.size() / ctx;
+  if (max_chunks > 0) n_chunks = std::min(n_chunks, max_chunks);
+  if (n_chunks == 0) {
+    return fail(StatusCode::invalid_argument, "the text has ", tokens.size(), " tokens, fewer than one window of ",
+                ctx);
+  }
+  PerplexityResult r;
+  Session session(model, ctx);
+  std::vector<float> logits;
+  const size_t vocab = model.dims().vocab;
+  double total = 0;
+  for (size_t c = 0; c < n_chunks; ++c) {
+    session.reset();
+    const std::span<const int32_t> window(tokens.data() + c * ctx, ctx);
+    INGOT_RETURN_IF_ERROR(session.eval(window, nullptr, &logits));
+    double chunk = 0;
+    for (size_t i = 0; i + 1 < ctx; ++i) {
+      const float* l = logits.data() + i * vocab;
+      double max = l[0];
+      for (size_t v = 1; v < vocab; ++v) max = std::max(max, double(l[v]));
+      double sum = 0;
+      for (size_t v = 0; v < vocab; ++v) sum += std::exp(double(l[v]) - max);
+      chunk += (max + std::log(sum)) - double(l[size_t(window[i + 1])]);
+    }
+    total += chunk;
+    r.n_scored += ctx - 1;
+    r.chunk_nll.push_back(chunk / double(ctx - 1));
+    if (progress) progress(c + 1, n_chunks, std::exp(total / double(r.n_scored)));
+  }
+  r.n_chunks = n_chunks;
+  r.mean_nll = total / double(r.n_scored);
+  r.ppl = std::exp(r.mean_nll);
+  *out = std::move(r);
+  return Status::success();
+}
+
+}  // namespace ingot::runtime

@@ -1,0 +1,109 @@
+#include "model/model.h"
+
+#include <algorithm>
+
+namespace ingot::runtime {
+
+using format::fail;
+using format::Status;
+using format::StatusCode;
+
+Status Model::bind(const std::string& name, std::vector<uint64_t> shape, cpu::WeightView* out) {
+  const fb::Tensor* t = container_->find_tensor(name);
+  if (t == nullptr) return fail(StatusCode::invalid_index, "the model has no tensor '", name, "'");
+  const std::vector<uint64_t> have(t->shape()->begin(), t->shape()->end());
+  if (have != shape) {
+    auto str = [](const std::vector<uint64_t>& s) {
+      std::string r = "(";
+      for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+      return r + ")";
+    };
+    return fail(StatusCode::invalid_index, "tensor '", name, "' has shape ", str(have), ", the config implies ",
+                str(shape));
+  }
+  if (t->quant() != nullptr || t->layout() != fb::Layout::DenseRowMajor ||
+      (t->dtype() != fb::DType::F32 && t->dtype() != fb::DType::F16 && t->dtype() != fb::DType::BF16)) {
+    return fail(StatusCode::invalid_index, "tensor '", name, "' is ", format::dtype_name(t->dtype()), " ",
+                format::layout_name(t->layout()), ": the CPU backend runs f32/f16/bf16 dense weights");
+  }
+  format::BlobBytes bytes;
+  INGOT_RETURN_IF_ERROR(container_->read_tensor(*t, false, &bytes));
+  out->data = bytes.bytes().data();
+  out->dtype = t->dtype();
+  out->rows = shape.size() == 2 ? shape[0] : 1;
+  out->cols = shape.back();
+  if (!bytes.is_view()) blobs_.push_back(std::move(bytes));  // keep decompressed bytes alive
+  return Status::success();
+}
+
+bool Model::is_eos(int32_t id) const {
+  return id == dims_.eos || std::find(dims_.extra_eos.begin(), dims_.extra_eos.end(), id) != dims_.extra_eos.end();
+}
+
+Status Model::load(const std::string& path, const LoadOptions& options, std::unique_ptr<Model>* out) {
+  std::unique_ptr<Model> m(new Model());
+  INGOT_RETURN_IF_ERROR(format::Container::open(path, {.verify_checksums = options.verify_checksums}, &m->container_));
+  const fb::ModelConfig* c = m->container_->index().config();
+  if (c == nullptr) return fail(StatusCode::invalid_index, "'", path, "' holds no model config");
+  ModelDims& d = m->dims_;
+  d = {c->dim(), c->n_layer(), c->n_head(), c->n_head_kv(), c->head_dim(), c->ffn_dim(), c->vocab_size(),
+       c->context_length(), c->norm_eps(), c->bos_id(), c->eos_id(), {}};
+  if (c->extra_eos_ids() != nullptr) d.extra_eos.assign(c->extra_eos_ids()->begin(), c->extra_eos_ids()->end());
+  if (d.dim == 0 || d.n_layer == 0 || d.n_head == 0 || d.n_head_kv == 0 || d.head_dim == 0 || d.head_dim % 2 != 0 ||
+      d.ffn_dim == 0 || d.vocab == 0 || d.context == 0) {
+    return fail(StatusCode::invalid_index, "'", path, "': config has a zero size or an odd head_dim (dim ", d.dim,
+                ", n_layer ", d.n_layer, ", n_head ", d.n_head, ", n_head_kv ", d.n_head_kv, ", head_dim ",
+                d.head_dim, ", ffn_dim ", d.ffn_dim, ", vocab ", d.vocab, ", context ", d.context, ")");
+  }
+  if (!(d.norm_eps > 0) || !(c->rope_theta() > 0)) {
+    return fail(StatusCode::invalid_index, "'", path, "': norm_eps and rope_theta must be positive");
+  }
+  m->rope_.head_dim = d.head_dim;
+  m->rope_.theta = c->rope_theta();
+  m->rope_.form = c->rope_form();
+  if (const fb::RopeScaling* r = c->rope_scaling()) {
+    m->rope_.scaling = r->type();
+    m->rope_.factor = r->factor();
+    m->rope_.low_freq_factor = r->low_freq_factor();
+    m->rope_.high_freq_factor = r->high_freq_factor();
+    m->rope_.original_context_length = float(r->original_context_length());
+    if (r->type() == fb::RopeScalingType::Dynamic || r->type() == fb::RopeScalingType::Yarn) {
+      return fail(StatusCode::invalid_index, "'", path, "': rope scaling '", format::rope_scaling_name(r->type()),
+                  "' is not supported by the CPU backend");
+    }
+    if (r->type() != fb::RopeScalingType::None && !(r->factor() > 0)) {
+      return fail(StatusCode::invalid_index, "'", path, "': rope scaling factor must be positive");
+    }
+  }
+  m->inv_freq_ = cpu::rope_inv_freq(m->rope_);
+
+  const uint64_t q_dim = d.n_head * d.head_dim, kv_dim = d.n_head_kv * d.head_dim;
+  INGOT_RETURN_IF_ERROR(m->bind("tok_embeddings.weight", {d.vocab, d.dim}, &m->tok_embeddings));
+  m->layers.resize(d.n_layer);
+  for (size_t i = 0; i < d.n_layer; ++i) {
+    const std::string p = "layers." + std::to_string(i) + ".";
+    LayerWeights& l = m->layers[i];
+    INGOT_RETURN_IF_ERROR(m->bind(p + "attention_norm.weight", {d.dim}, &l.attention_norm));
+    INGOT_RETURN_IF_ERROR(m->bind(p + "attention.wq.weight", {q_dim, d.dim}, &l.wq));
+    INGOT_RETURN_IF_ERROR(m->bind(p + "attention.wk.weight", {kv_dim, d.dim}, &l.wk));
+    INGOT_RETURN_IF_ERROR(m->bind(p + "attention.wv.weight", {kv_dim, d.dim}, &l.wv));
+    INGOT_RETURN_IF_ERROR(m->bind(p + "attention.wo.weight", {d.dim, q_dim}, &l.wo));
+    INGOT_RETURN_IF_ERROR(m->bind(p + "ffn_norm.weight", {d.dim}, &l.ffn_norm));
+    INGOT_RETURN_IF_ERROR(m->bind(p + "feed_forward.w1.weight", {d.ffn_dim, d.dim}, &l.w1));
+    INGOT_RETURN_IF_ERROR(m->bind(p + "feed_forward.w2.weight", {d.dim, d.ffn_dim}, &l.w2));
+    INGOT_RETURN_IF_ERROR(m->bind(p + "feed_forward.w3.weight", {d.ffn_dim, d.dim}, &l.w3));
+  }
+  INGOT_RETURN_IF_ERROR(m->bind("norm.weight", {d.dim}, &m->norm));
+  if (c->tied_embeddings()) {
+    m->output = m->tok_embeddings;
+  } else {
+    INGOT_RETURN_IF_ERROR(m->bind("output.weight", {d.vocab, d.dim}, &m->output));
+  }
+  if (const fb::Tokenizer* t = m->container_->index().tokenizer(); t != nullptr && t->kind() != fb::TokenizerKind::None) {
+    INGOT_RETURN_IF_ERROR(Tokenizer::create(*t, &m->tokenizer_));
+  }
+  *out = std::move(m);
+  return Status::success();
+}
+
+}  // namespace ingot::runtime
