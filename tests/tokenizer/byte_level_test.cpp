@@ -400,6 +400,19 @@ TEST(ByteLevelBpe, ImportsSmallTokenizerJson) {
 }
 
 // Each malformed or unsupported file fails with a message naming what is wrong.
+TEST(ByteLevelBpe, WithoutIgnoreMergesOnlyMergesBuildPieces) {
+  json j = tiny_tokenizer_json();
+  j["model"]["ignore_merges"] = false;
+  fb::TokenizerT t;
+  ASSERT_TRUE(import(j, json(), &t).ok());
+  EXPECT_FALSE(t.ignore_merges);
+  std::unique_ptr<Tokenizer> tok;
+  ASSERT_TRUE(build(t, &tok).ok());
+  // "xyz" is a piece no merge makes: bytes stay bytes; merges still apply.
+  EXPECT_EQ(tok->encode("xyz"), (std::vector<int32_t>{'x', 'y', 'z'}));
+  EXPECT_EQ(tok->encode("abc"), std::vector<int32_t>{257});
+}
+
 TEST(ByteLevelBpe, MalformedTokenizerJsonFails) {
   struct Case {
     const char* what;
@@ -425,7 +438,6 @@ TEST(ByteLevelBpe, MalformedTokenizerJsonFails) {
          j["model"]["vocab"]["zzz"] = int('a');
        },
        "no piece for byte 0x61"},
-      {"ignore_merges false", [](json& j) { j["model"]["ignore_merges"] = false; }, "ignore_merges"},
       {"dropout", [](json& j) { j["model"]["dropout"] = 0.1; }, "model.dropout"},
       {"normalizer",
        [](json& j) {

@@ -165,6 +165,7 @@ struct Parsed {
   std::vector<fb::TokenType> types;                     // (vocab)
   std::unordered_map<std::string, int32_t> by_content;  // added tokens
   std::unordered_map<std::string, int32_t> by_piece;    // model vocabulary
+  bool ignore_merges = true;
 };
 
 Status parse_model(const json& root, Parsed* p, std::vector<std::string>* merges, int32_t* unk_id,
@@ -186,12 +187,7 @@ Status parse_model(const json& root, Parsed* p, std::vector<std::string>* merges
       return bad("model.", key, " ", v.dump(), " is not supported (only null)");
     }
   }
-  if (!flag(model, "ignore_merges")) {
-    return bad(
-        "model.ignore_merges is false or absent: ingot's byte-level BPE always emits a pre-token that is "
-        "itself in the vocabulary whole (tiktoken's and LLaMA-3's rule), and the container has no field "
-        "for the other behaviour");
-  }
+  p->ignore_merges = flag(model, "ignore_merges");
 
   // Vocabulary and added tokens, placed by id.
   const json& vocab = field(model, "vocab");
@@ -380,6 +376,7 @@ Status import(std::string_view tokenizer_json, std::string_view tokenizer_config
   HfTokenizerIds found;
   Parsed p;
   INGOT_RETURN_IF_ERROR(parse_model(root, &p, &t.merges, &found.unk_id, &t.special_tokens));
+  t.ignore_merges = p.ignore_merges;
   INGOT_RETURN_IF_ERROR(check_pre_tokenizer(root, &t.pre_tokenizer_pattern));
   INGOT_RETURN_IF_ERROR(check_normalizer_decoder(root));
 

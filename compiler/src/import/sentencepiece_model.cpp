@@ -477,12 +477,7 @@ Status parse_sentencepiece_model(std::span<const uint8_t> bytes, fb::TokenizerT*
   t.byte_fallback = trainer.byte_fallback;
   INGOT_RETURN_IF_ERROR(check_sentencepiece_vocab(t));
 
-  if (infer_remove_extra_whitespaces(t.pieces, t.types) != normalizer.remove_extra_whitespaces) {
-    return format::fail(StatusCode::invalid_argument, "normalizer_spec.remove_extra_whitespaces is ",
-                        normalizer.remove_extra_whitespaces ? "true" : "false",
-                        " but the vocabulary suggests the opposite; the container format has no field for this "
-                        "flag yet, so the runtime could not reproduce this model");
-  }
+  t.remove_extra_whitespaces = normalizer.remove_extra_whitespaces;
 
   // Special ids: -1 means none; otherwise the piece must exist and have the type sentencepiece
   // requires (SentencePieceProcessor::bos_id() etc. return -1 for a piece of another type).

@@ -170,12 +170,14 @@ class ByteLevelBpe final : public Tokenizer {
   std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) -> rank, merged id
   std::vector<Special> specials_;               // longest first
   std::array<bool, 256> special_first_byte_{};
+  bool ignore_merges_ = true;
 };
 
 Status ByteLevelBpe::init(const fb::Tokenizer& data) {
   const auto bad = [](auto&&... args) {
     return format::fail(StatusCode::invalid_index, "byte-level BPE tokenizer: ", args...);
   };
+  ignore_merges_ = data.ignore_merges();
   const std::string_view pattern =
       data.pre_tokenizer_pattern() != nullptr ? data.pre_tokenizer_pattern()->string_view() : std::string_view();
   if (pattern != kLlama3Pattern) {
@@ -331,9 +333,11 @@ void ByteLevelBpe::encode_segment(std::string_view segment, std::vector<Unit>* u
 // lowest rank, leftmost first among equal ranks, until no adjacent pair has a merge.
 void ByteLevelBpe::encode_pre_token(std::string_view bytes, std::vector<int32_t>* out) const {
   // ignore_merges: a pre-token that is a piece is emitted whole.
-  if (const auto it = bytes_to_id_.find(bytes); it != bytes_to_id_.end()) {
-    out->push_back(it->second);
-    return;
+  if (ignore_merges_) {
+    if (const auto it = bytes_to_id_.find(bytes); it != bytes_to_id_.end()) {
+      out->push_back(it->second);
+      return;
+    }
   }
   struct Symbol {
     int32_t id;

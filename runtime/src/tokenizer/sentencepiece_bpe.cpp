@@ -218,8 +218,10 @@ Status SentencePieceBpe::init(const fb::Tokenizer& data) {
       if (!byte_found[b]) return bad("byte_fallback is on but byte piece ", b, " is missing");
     }
   }
-  // A model normalized with remove_extra_whitespaces never saw "▁▁" (see the file comment).
-  remove_extra_whitespaces_ = !repeated_space;
+  // Stored by the compiler since the field exists; older files: a model normalized with
+  // remove_extra_whitespaces never saw "▁▁" (see the file comment).
+  remove_extra_whitespaces_ = data.remove_extra_whitespaces().has_value() ? *data.remove_extra_whitespaces()
+                                                                          : !repeated_space;
 
   for (size_t b = 0; b < 256; ++b) {
     static const char* const kHex = "0123456789ABCDEF";
