@@ -1,11 +1,12 @@
-// ingotc: the model compiler. `ingotc build SRC -o OUT.ingot` reads a checkpoint and writes one
-// container.
+// ingotc: the model compiler. `ingotc build SRC -o OUT.ingot` reads a checkpoint (llama2.c file or
+// Hugging Face directory) and writes one container.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "emit.h"
+#include "import/hf.h"
 #include "import/llama2c.h"
 #include "import/tokenizer_files.h"
 
@@ -26,19 +27,23 @@ int build(const std::string& src, const std::string& out, const std::string& tok
   compiler::SourceModel model;
   std::error_code ec;
   if (std::filesystem::is_directory(src, ec)) {
-    return die(format::fail(format::StatusCode::invalid_argument, "'", src,
-                            "' is a directory: Hugging Face directories are not supported yet"));
-  }
-  if (!std::filesystem::exists(src, ec)) {
-    return die(format::fail(format::StatusCode::io_error, "'", src, "' does not exist"));
-  }
-  if (!compiler::looks_like_llama2c(src)) {
-    return die(format::fail(format::StatusCode::invalid_argument, "'", src,
-                            "' is not a checkpoint ingotc recognises (llama2.c .bin expected)"));
-  }
-  if (format::Status s = compiler::import_llama2c(src, &model); !s.ok()) return die(s);
-  if (!tokenizer.empty()) {
-    if (format::Status s = compiler::import_tokenizer_file(tokenizer, &model); !s.ok()) return die(s);
+    // A Hugging Face directory; --tokenizer replaces the directory's own tokenizer.
+    compiler::HfImportOptions hf;
+    hf.tokenizer_path = tokenizer;
+    if (format::Status s = compiler::import_hf_directory(src, &model, hf); !s.ok()) return die(s);
+  } else {
+    if (!std::filesystem::exists(src, ec)) {
+      return die(format::fail(format::StatusCode::io_error, "'", src, "' does not exist"));
+    }
+    if (!compiler::looks_like_llama2c(src)) {
+      return die(format::fail(format::StatusCode::invalid_argument, "'", src,
+                              "' is not a checkpoint ingotc recognises (a llama2.c .bin or a Hugging Face "
+                              "directory expected)"));
+    }
+    if (format::Status s = compiler::import_llama2c(src, &model); !s.ok()) return die(s);
+    if (!tokenizer.empty()) {
+      if (format::Status s = compiler::import_tokenizer_file(tokenizer, &model); !s.ok()) return die(s);
+    }
   }
   compiler::EmitOptions opt;
   const std::optional<fb::DType> dt = format::dtype_from_name(dtype.c_str());
@@ -72,10 +77,14 @@ int main(int argc, char** argv) {
   std::string src, out, tokenizer, method = "none", dtype = "f16";
   bool compress = false;
   uint32_t alignment = 4096;
-  b->add_option("SRC", src, "llama2.c checkpoint (.bin)")->required();
+  b->add_option("SRC", src,
+                "llama2.c checkpoint (.bin), or a Hugging Face directory (config.json, model.safetensors or "
+                "model.safetensors.index.json, tokenizer.model or tokenizer.json)")
+      ->required();
   b->add_option("-o,--output", out, "the .ingot file to write")->required();
   b->add_option("--tokenizer", tokenizer,
-                "tokenizer file: SentencePiece tokenizer.model, llama2.c tokenizer.bin, or HF tokenizer.json");
+                "tokenizer file: SentencePiece tokenizer.model, llama2.c tokenizer.bin, or HF tokenizer.json "
+                "(for a directory: instead of its own)");
   b->add_option("--method", method, "quantization: none (GPTQ and RTN come later)")->capture_default_str();
   b->add_option("--dtype", dtype, "storage type of matrices: f32, f16 or bf16 (norms stay f32)")->capture_default_str();
   b->add_flag("--compress", compress, "zstd-compress blobs where it saves at least 5%");

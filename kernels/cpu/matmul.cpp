@@ -12,7 +12,7 @@ namespace ingot::cpu {
 
 namespace {
 
-constexpr size_t kBlockRows = 256;  // rows widened per sgemm call for f16/bf16 weights
+constexpr size_t kBlockRows = 256;  // rows of W per sgemm call (and per thread task)
 
 template <typename Load>
 float dot(const float* x, size_t n, Load load) {
@@ -69,19 +69,30 @@ void matmul(const float* x, size_t n, const WeightView& w, float* y) {
     for (size_t r = 0; r < w.rows; ++r) y[r] = row_dot(w, r, x);
     return;
   }
+  // One thread pool: OpenMP splits W's rows into blocks and each block is one single-threaded
+  // sgemm (OpenBLAS's own threads stay off, see threads.cpp: two pools spinning against each
+  // other cost 10x on small machines).
+  static const bool blas_single_threaded = (openblas_set_num_threads(1), true);
+  (void)blas_single_threaded;
   const int m = int(n), k = int(w.cols), ldy = int(w.rows);
-  if (w.dtype == fb::DType::F32) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, int(w.rows), k, 1.0f, x, k,
-                static_cast<const float*>(w.data), k, 0.0f, y, ldy);
-    return;
-  }
-  std::vector<float> block(std::min(kBlockRows, w.rows) * w.cols);
-  for (size_t r0 = 0; r0 < w.rows; r0 += kBlockRows) {
-    const size_t nr = std::min(kBlockRows, w.rows - r0);
-#pragma omp parallel for schedule(static) if (nr * w.cols > 32768)
-    for (size_t r = 0; r < nr; ++r) weight_row(w, r0 + r, block.data() + r * w.cols);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, int(nr), k, 1.0f, x, k, block.data(), k, 0.0f, y + r0,
-                ldy);
+  const size_t n_blocks = (w.rows + kBlockRows - 1) / kBlockRows;
+  const bool parallel = n_blocks > 1 && n * w.rows * w.cols > (size_t{1} << 20);
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> block;
+#pragma omp for schedule(dynamic, 1)
+    for (size_t b = 0; b < n_blocks; ++b) {
+      const size_t r0 = b * kBlockRows, nr = std::min(kBlockRows, w.rows - r0);
+      const float* wb = nullptr;
+      if (w.dtype == fb::DType::F32) {
+        wb = static_cast<const float*>(w.data) + r0 * w.cols;
+      } else {
+        block.resize(nr * w.cols);
+        for (size_t r = 0; r < nr; ++r) weight_row(w, r0 + r, block.data() + r * w.cols);
+        wb = block.data();
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, int(nr), k, 1.0f, x, k, wb, k, 0.0f, y + r0, ldy);
+    }
   }
 }
 

@@ -33,7 +33,7 @@ std::string shape_str(const std::vector<uint64_t>& shape) {
   return s + "]";
 }
 
-bool exists(const fs::path& p) {
+bool is_file(const fs::path& p) {
   std::error_code ec;
   return fs::is_regular_file(p, ec);
 }
@@ -286,15 +286,15 @@ bool quantized_name(const std::string& name) {
 
 // Opens the directory's weights: model.safetensors, else the sharded index.
 Status open_weights(const fs::path& dir, SafetensorsCheckpoint* ck) {
-  if (exists(dir / "model.safetensors")) return open_safetensors((dir / "model.safetensors").string(), ck);
-  if (exists(dir / "model.safetensors.index.json")) {
+  if (is_file(dir / "model.safetensors")) return open_safetensors((dir / "model.safetensors").string(), ck);
+  if (is_file(dir / "model.safetensors.index.json")) {
     return open_safetensors((dir / "model.safetensors.index.json").string(), ck);
   }
-  if (exists(dir / "pytorch_model.bin") || exists(dir / "pytorch_model.bin.index.json")) {
+  if (is_file(dir / "pytorch_model.bin") || is_file(dir / "pytorch_model.bin.index.json")) {
     return bad(dir.string(), "holds PyTorch pickle weights (pytorch_model.bin), which are not supported; "
                "save the model with safe_serialization=True to get model.safetensors");
   }
-  if (exists(dir / "consolidated.safetensors")) {
+  if (is_file(dir / "consolidated.safetensors")) {
     return bad(dir.string(), "holds Mistral's consolidated.safetensors layout; the transformers layout "
                "(config.json + model.safetensors) is expected");
   }
@@ -410,9 +410,9 @@ Status chat_template_of(const json& config, const std::string& path, std::string
 Status take_tokenizer(const fs::path& dir, const HfImportOptions& options, const ConfigIds& ids, SourceModel* m) {
   const bool own = options.tokenizer_path.empty();
   std::string path = options.tokenizer_path;
-  if (own && exists(dir / "tokenizer.model")) {
+  if (own && is_file(dir / "tokenizer.model")) {
     path = (dir / "tokenizer.model").string();
-  } else if (own && exists(dir / "tokenizer.json")) {
+  } else if (own && is_file(dir / "tokenizer.json")) {
     path = (dir / "tokenizer.json").string();
   }
   if (path.empty()) return Status::success();  // no tokenizer: ids only
@@ -422,7 +422,7 @@ Status take_tokenizer(const fs::path& dir, const HfImportOptions& options, const
     return bad(path, "has ", t.pieces.size(), " tokens but config.json's vocab_size is ", m->config.vocab_size);
   }
   const bool sentencepiece = fs::path(path).extension() != ".json";
-  if (own && sentencepiece && exists(dir / "tokenizer_config.json")) {
+  if (own && sentencepiece && is_file(dir / "tokenizer_config.json")) {
     // tokenizer.json's importer reads this file itself; for tokenizer.model it is read here.
     const std::string config_path = (dir / "tokenizer_config.json").string();
     json config;
@@ -437,7 +437,7 @@ Status take_tokenizer(const fs::path& dir, const HfImportOptions& options, const
       }
     }
   }
-  if (own && t.chat_template.empty() && exists(dir / "chat_template.jinja")) {
+  if (own && t.chat_template.empty() && is_file(dir / "chat_template.jinja")) {
     std::unique_ptr<Mapping> jinja;
     INGOT_RETURN_IF_ERROR(map_file((dir / "chat_template.jinja").string(), &jinja));
     t.chat_template.assign(reinterpret_cast<const char*>(jinja->bytes().data()), jinja->bytes().size());
@@ -458,7 +458,7 @@ Status import(const std::string& dir_name, SourceModel* out, const HfImportOptio
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return fail(StatusCode::io_error, "'", dir_name, "' is not a directory");
   const std::string config_path = (dir / "config.json").string();
-  if (!exists(config_path)) return bad(dir_name, "has no config.json; not a Hugging Face model directory");
+  if (!is_file(config_path)) return bad(dir_name, "has no config.json; not a Hugging Face model directory");
 
   SourceModel m;
   json config;
@@ -475,7 +475,7 @@ Status import(const std::string& dir_name, SourceModel* out, const HfImportOptio
   INGOT_RETURN_IF_ERROR(take_tokenizer(dir, options, ids, &m));
 
   // generation_config.json: its EOS ids also end generation (LLaMA-3 Instruct lists <|eot_id|> there).
-  if (const fs::path gen = dir / "generation_config.json"; exists(gen)) {
+  if (const fs::path gen = dir / "generation_config.json"; is_file(gen)) {
     json g;
     INGOT_RETURN_IF_ERROR(read_json(gen.string(), &g, &m.sources));
     std::vector<int32_t> eos;
