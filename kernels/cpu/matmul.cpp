@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cpu/convert.h"
+#include "cpu/simd.h"
 
 namespace ingot::cpu {
 
@@ -28,6 +29,14 @@ float dot(const float* x, size_t n, Load load) {
 }
 
 float row_dot(const WeightView& w, size_t r, const float* x) {
+  if (simd::has_avx2()) {
+    const size_t off = r * w.cols;
+    switch (w.dtype) {
+      case fb::DType::F16: return simd::dot_f16(x, static_cast<const uint16_t*>(w.data) + off, w.cols);
+      case fb::DType::BF16: return simd::dot_bf16(x, static_cast<const uint16_t*>(w.data) + off, w.cols);
+      default: return simd::dot_f32(x, static_cast<const float*>(w.data) + off, w.cols);
+    }
+  }
   switch (w.dtype) {
     case fb::DType::F16: {
       const uint16_t* row = static_cast<const uint16_t*>(w.data) + r * w.cols;
@@ -47,6 +56,10 @@ float row_dot(const WeightView& w, size_t r, const float* x) {
 }  // namespace
 
 void weight_row(const WeightView& w, size_t r, float* out) {
+  if (simd::has_avx2() && w.dtype != fb::DType::F32) {
+    const uint16_t* row = static_cast<const uint16_t*>(w.data) + r * w.cols;
+    return w.dtype == fb::DType::F16 ? simd::widen_f16(row, w.cols, out) : simd::widen_bf16(row, w.cols, out);
+  }
   switch (w.dtype) {
     case fb::DType::F16: {
       const uint16_t* row = static_cast<const uint16_t*>(w.data) + r * w.cols;

@@ -1,0 +1,84 @@
+#include "cpu/simd.h"
+
+#include <cstdlib>
+
+#include "cpu/convert.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define INGOT_AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+
+namespace ingot::cpu::simd {
+
+#if defined(__x86_64__)
+
+bool has_avx2() {
+  // INGOT_NO_SIMD=1 forces the portable loops (the tests run both).
+  static const bool yes = std::getenv("INGOT_NO_SIMD") == nullptr && __builtin_cpu_supports("avx2") &&
+                          __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return yes;
+}
+
+namespace {
+INGOT_AVX2 float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+INGOT_AVX2 inline __m256 load_f16(const uint16_t* w) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+}
+INGOT_AVX2 inline __m256 load_bf16(const uint16_t* w) {
+  const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+// Two accumulators of 8 lanes hide the FMA latency.
+template <typename Load, typename Tail>
+INGOT_AVX2 inline float dot16(const float* x, size_t n, Load load, Tail tail) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), load(i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), load(i + 8), a1);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), load(i), a0);
+  float s = hsum(_mm256_add_ps(a0, a1));
+  for (; i < n; ++i) s += x[i] * tail(i);
+  return s;
+}
+}  // namespace
+
+INGOT_AVX2 float dot_f32(const float* x, const float* w, size_t n) {
+  return dot16(x, n, [w](size_t i) INGOT_AVX2 { return _mm256_loadu_ps(w + i); }, [w](size_t i) { return w[i]; });
+}
+INGOT_AVX2 float dot_f16(const float* x, const uint16_t* w, size_t n) {
+  return dot16(x, n, [w](size_t i) INGOT_AVX2 { return load_f16(w + i); }, [w](size_t i) { return f16_to_f32(w[i]); });
+}
+INGOT_AVX2 float dot_bf16(const float* x, const uint16_t* w, size_t n) {
+  return dot16(x, n, [w](size_t i) INGOT_AVX2 { return load_bf16(w + i); },
+               [w](size_t i) { return bf16_to_f32(w[i]); });
+}
+INGOT_AVX2 void widen_f16(const uint16_t* w, size_t n, float* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load_f16(w + i));
+  for (; i < n; ++i) out[i] = f16_to_f32(w[i]);
+}
+INGOT_AVX2 void widen_bf16(const uint16_t* w, size_t n, float* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load_bf16(w + i));
+  for (; i < n; ++i) out[i] = bf16_to_f32(w[i]);
+}
+
+#else
+
+bool has_avx2() { return false; }
+float dot_f32(const float*, const float*, size_t) { return 0; }
+float dot_f16(const float*, const uint16_t*, size_t) { return 0; }
+float dot_bf16(const float*, const uint16_t*, size_t) { return 0; }
+void widen_f16(const uint16_t*, size_t, float*) {}
+void widen_bf16(const uint16_t*, size_t, float*) {}
+
+#endif
+
+}  // namespace ingot::cpu::simd

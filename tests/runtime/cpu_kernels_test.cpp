@@ -1,0 +1,126 @@
+// CPU kernels against float64 references computed here: half-precision conversions (IEEE 754
+// facts), matmul for every dtype, odd sizes, one token and batches (SIMD and portable paths agree
+// through the same reference), and grouped-query causal attention.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "cpu/attention.h"
+#include "cpu/convert.h"
+#include "cpu/matmul.h"
+
+namespace ingot::cpu {
+namespace {
+
+TEST(Convert, HalfPrecisionFacts) {
+  EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
+  EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
+  EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);                  // largest finite
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);                  // rounds to +inf (tie to even)
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);     // smallest subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);     // half of it: tie to even -> 0
+  EXPECT_EQ(f32_to_f16(std::ldexp(3.0f, -25)), 0x0002);     // 1.5 ulp -> 2 (tie to even)
+  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie between 1 and 1+2^-10 -> even
+  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(3.0f, -11)), 0x3c02);
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -14)), 0x0400);     // smallest normal
+  EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(NAN))));
+  EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(f16_to_f32(0x7bff), 65504.0f);
+  EXPECT_EQ(f16_to_f32(0xfc00), -INFINITY);
+  // Every finite f16 round-trips exactly.
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00) == 0x7c00) continue;
+    ASSERT_EQ(f32_to_f16(f16_to_f32(uint16_t(h))), h) << std::hex << h;
+  }
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f808000)), 0x3f80);  // tie -> even
+  EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f818000)), 0x3f82);
+  EXPECT_EQ(bf16_to_f32(0xc040), -3.0f);
+}
+
+struct Weights {
+  std::vector<float> f32;
+  std::vector<uint16_t> half;
+  WeightView view;
+  std::vector<double> exact;  // the values the view holds, widened
+};
+
+Weights make_weights(fb::DType dt, size_t rows, size_t cols, std::mt19937& rng) {
+  std::normal_distribution<float> d;
+  Weights w;
+  w.f32.resize(rows * cols);
+  for (float& v : w.f32) v = d(rng);
+  w.exact.resize(w.f32.size());
+  if (dt == fb::DType::F32) {
+    for (size_t i = 0; i < w.f32.size(); ++i) w.exact[i] = w.f32[i];
+    w.view = {w.f32.data(), dt, rows, cols};
+  } else {
+    w.half.resize(w.f32.size());
+    for (size_t i = 0; i < w.f32.size(); ++i) {
+      w.half[i] = dt == fb::DType::F16 ? f32_to_f16(w.f32[i]) : f32_to_bf16(w.f32[i]);
+      w.exact[i] = dt == fb::DType::F16 ? f16_to_f32(w.half[i]) : bf16_to_f32(w.half[i]);
+    }
+    w.view = {w.half.data(), dt, rows, cols};
+  }
+  return w;
+}
+
+TEST(Matmul, EveryDtypeAndShapeAgainstFloat64) {
+  std::mt19937 rng(std::random_device{}());  // fresh inputs every run
+  for (fb::DType dt : {fb::DType::F32, fb::DType::F16, fb::DType::BF16}) {
+    for (auto [rows, cols] : {std::pair<size_t, size_t>{1, 1}, {7, 3}, {64, 64}, {300, 37}, {513, 172}, {96, 1000}}) {
+      for (size_t n : {1, 2, 5}) {
+        Weights w = make_weights(dt, rows, cols, rng);
+        std::normal_distribution<float> d;
+        std::vector<float> x(n * cols), y(n * rows, NAN);  // poisoned: an unwritten output fails
+        for (float& v : x) v = d(rng);
+        matmul(x.data(), n, w.view, y.data());
+        double err = 0, ref_norm = 0;
+        for (size_t t = 0; t < n; ++t) {
+          for (size_t r = 0; r < rows; ++r) {
+            double ref = 0;
+            for (size_t c = 0; c < cols; ++c) ref += double(x[t * cols + c]) * w.exact[r * cols + c];
+            err += (y[t * rows + r] - ref) * (y[t * rows + r] - ref);
+            ref_norm += ref * ref;
+          }
+        }
+        EXPECT_LT(std::sqrt(err / std::max(ref_norm, 1e-30)), 1e-5)
+            << format::dtype_name(dt) << " rows " << rows << " cols " << cols << " n " << n;
+      }
+    }
+  }
+}
+
+TEST(Attention, GroupedQueryCausalAgainstFloat64) {
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> d;
+  const AttentionShape s{8, 2, 16};
+  const size_t pos0 = 5, n = 4, positions = pos0 + n, q_dim = 128, kv_dim = 32;
+  std::vector<float> q(n * q_dim), k(positions * kv_dim), v(positions * kv_dim), out(n * q_dim, NAN);
+  for (auto* vec : {&q, &k, &v})
+    for (float& x : *vec) x = d(rng);
+  attention(q.data(), n, pos0, k.data(), v.data(), s, out.data());
+  for (size_t t = 0; t < n; ++t) {
+    for (size_t h = 0; h < 8; ++h) {
+      const size_t kvh = h / 4;
+      std::vector<double> w(pos0 + t + 1);
+      double mx = -1e300, sum = 0;
+      for (size_t p = 0; p < w.size(); ++p) {
+        double dot = 0;
+        for (size_t i = 0; i < 16; ++i) dot += double(q[t * q_dim + h * 16 + i]) * k[p * kv_dim + kvh * 16 + i];
+        w[p] = dot / 4.0;
+        mx = std::max(mx, w[p]);
+      }
+      for (double& x : w) sum += (x = std::exp(x - mx));
+      for (size_t i = 0; i < 16; ++i) {
+        double o = 0;
+        for (size_t p = 0; p < w.size(); ++p) o += w[p] / sum * v[p * kv_dim + kvh * 16 + i];
+        EXPECT_NEAR(out[t * q_dim + h * 16 + i], o, 1e-5) << "token " << t << " head " << h;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ingot::cpu
