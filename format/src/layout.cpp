@@ -69,6 +69,18 @@ Status tensor_bytes(std::string_view tensor, DType dtype, Layout layout, std::sp
         return fail(StatusCode::invalid_index, "tensor '", tensor, "': size overflows");
       }
       break;
+    case Layout::GptqPackedK:
+      // Words (ceil(cols·b/32), rows): the same count as PackedRowsK, arranged column-major
+      // (spec/quant-layouts.md).
+      if (!dtype_is_packed(dtype) || shape.size() != 2) {
+        return fail(StatusCode::invalid_index, "tensor '", tensor,
+                    "': layout gptq-packed-k needs a q2/q3/q4/q8 dtype and rank 2, got ", dtype_name(dtype),
+                    " rank ", shape.size());
+      }
+      if (!packed_rows_bytes(shape[0], shape[1], bits, &b.data)) {
+        return fail(StatusCode::invalid_index, "tensor '", tensor, "': size overflows");
+      }
+      break;
     default:
       return fail(StatusCode::invalid_index, "tensor '", tensor, "': unknown layout ", int(layout),
                   " (written by a newer ingot?)");

@@ -35,6 +35,7 @@ const char* layout_name(Layout l) {
   switch (l) {
     case Layout::DenseRowMajor: return "dense";
     case Layout::PackedRowsK: return "packed-rows-k";
+    case Layout::GptqPackedK: return "gptq-packed-k";
   }
   return "?";
 }

@@ -1,0 +1,59 @@
+// GPTQ-packed low-bit weights (layout GptqPackedK, spec/quant-layouts.md): packing, unpacking,
+// validation, dequantization and y = x · dequant(W)ᵀ on the CPU.
+//
+// A linear weight of logical shape (rows = out, cols = in), b = bits ∈ {2, 3, 4, 8}:
+//   W[o][k] = scale[g][o] · (q[k][o] − zero[g][o]),  g = g_idx ? g_idx[k] : k / group_size
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "ingot/format/status.h"
+
+namespace ingot::cpu {
+
+struct QuantView {
+  // (ceil(cols·b/32), rows) u32: each output column's values are one little-endian bit stream along
+  // the input dimension (value k at stream bit k·b; word w of a column holds stream bits [32w, 32w+32)).
+  const uint32_t* qweight = nullptr;
+  const uint16_t* scales = nullptr;  // (n_groups, rows) f16
+  // (n_groups, ceil(rows·b/32)) u32: each group's zero points packed along the output dimension,
+  // little-endian bit stream; the real zero (GPTQ v2). Null: symmetric, zero = 2^(b−1).
+  const uint32_t* zeros = nullptr;
+  const int32_t* g_idx = nullptr;  // (cols) group of every input column (act-order); null: k / group_size
+  uint32_t bits = 4;
+  int32_t group_size = -1;  // -1: one group
+  size_t rows = 0;          // out
+  size_t cols = 0;          // in
+};
+
+// Groups of a weight with `cols` input columns: 1 for group_size −1, else ceil(cols / group_size);
+// 0 when group_size is invalid (0 or < −1).
+size_t quant_n_groups(size_t cols, int32_t group_size);
+// Words of one packed bit stream of `n` values of `bits` bits: ceil(n·bits/32).
+size_t quant_words(size_t n, uint32_t bits);
+
+// Checks what a kernel relies on: bits ∈ {2,3,4,8}, rows, cols ≥ 1, a valid group_size, qweight and
+// scales present, and every g_idx value in [0, n_groups). The format reader checks blob sizes but
+// never looks inside them: the runtime calls this at load. `tensor` names the weight in messages.
+format::Status check_quant_view(const QuantView& w, const char* tensor = "weight");
+
+// q (rows, cols) row-major integers < 2^bits  ->  qweight (quant_words(cols, bits), rows).
+format::Status pack_gptq(const uint8_t* q, size_t rows, size_t cols, uint32_t bits, std::vector<uint32_t>* qweight);
+// z (n_groups, rows) row-major integers < 2^bits  ->  zeros (n_groups, quant_words(rows, bits)).
+format::Status pack_zeros(const uint8_t* z, size_t n_groups, size_t rows, uint32_t bits, std::vector<uint32_t>* zeros);
+// The inverses: q (rows, cols), z (n_groups, rows). Padding bits are ignored.
+void unpack_gptq(const uint32_t* qweight, size_t rows, size_t cols, uint32_t bits, uint8_t* q);
+void unpack_zeros(const uint32_t* zeros, size_t n_groups, size_t rows, uint32_t bits, uint8_t* z);
+
+// out (rows, cols) row-major f32 = dequant(W). `w` must pass check_quant_view.
+void dequantize(const QuantView& w, float* out);
+
+// y (n, rows) = x (n, cols) · dequant(W)ᵀ; math in f32. `w` must pass check_quant_view.
+// n == 1 reads every weight word once and dequantizes in registers (AVX2 when the CPU has it);
+// n > 1 widens blocks of output columns to f32 and runs single-threaded sgemm on each, in one
+// OpenMP pool (as matmul.cpp).
+void quant_matmul(const float* x, size_t n, const QuantView& w, float* y);
+
+}  // namespace ingot::cpu

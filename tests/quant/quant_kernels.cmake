@@ -1,0 +1,6 @@
+# GptqPackedK packing and the CPU quantized matmul against float64; the second entry runs the
+# same binary on the portable loops.
+ingot_add_test(NAME quant_kernels_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/quant_kernels_test.cpp LABELS "unit"
+               LIBS ingot_kernels_cpu)
+add_test(NAME quant_kernels_portable_test COMMAND quant_kernels_test --gtest_brief=1)
+set_tests_properties(quant_kernels_portable_test PROPERTIES LABELS "unit" ENVIRONMENT "INGOT_NO_SIMD=1")
