@@ -1,0 +1,368 @@
+// GPTQ and RTN for one linear layer. Read against IST-DASLab/gptq gptq.py `fasterquant` and
+// quant.py `Quantizer.find_params` / `quantize` (see gptq.h); this is an independent C++ version.
+//
+// Layout of the work: every output channel (row of W) is quantized independently given Hinv, so
+// fixed chunks of rows run the whole column loop each on one OpenMP thread: per block, the
+// per-column loop row by row, then the lazy update of the chunk's later columns as one sgemm
+// (rows × count × rest). Nothing is reduced across rows, so results do not depend on the thread
+// count.
+#include "gptq/gptq.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <climits>
+#include <numeric>
+
+namespace ingot::compiler {
+namespace {
+
+using format::fail;
+using format::Status;
+using format::StatusCode;
+
+// Damp raises before giving up: 0.01 → 0.1 → … → 1e4 · mean(diag(H)).
+constexpr int kMaxDampRaises = 6;
+// A start of 0 cannot be multiplied up; the first raise goes here (a tenth of the reference's
+// default percdamp).
+constexpr double kDampFromZero = 1e-3;
+// The Cholesky runs in double (more stable than the reference's f32), so a singular H that f32
+// would reject can pass with pivots at double rounding level (≈ n · 1e-16 · max diag). Such a
+// factor is useless to the f32 updates; below this relative pivot² the matrix counts as not
+// positive definite and the damp is raised. Damped matrices sit far above it: pivot² ≥ damp ≥
+// percdamp · max_diag / in (1e-6 · max_diag for percdamp 0.01, in = 11008).
+constexpr double kMinRelativePivot = 1e-10;
+// Output rows per unit of parallel work (see the main loop).
+constexpr size_t kRowChunk = 128;
+
+struct Params {
+  float scale = 1.0f;
+  float zero = 0.0f;  // an integer value, kept in f32 as the reference's quantize() uses it
+};
+
+// quant.py find_params for one output channel over x[0, n), perchannel=True, mse=False.
+Params find_params(const float* x, size_t n, float maxq, bool sym) {
+  float xmin = 0.0f, xmax = 0.0f;  // the range always includes 0
+  for (size_t i = 0; i < n; ++i) {
+    xmin = std::min(xmin, x[i]);
+    xmax = std::max(xmax, x[i]);
+  }
+  if (sym) {
+    xmax = std::max(-xmin, xmax);
+    // As the reference: only a channel with a negative value gets a symmetric range. A channel
+    // with all values >= 0 keeps xmin = 0 (scale xmax/maxq, zero at mid-range, so values above
+    // about half of xmax clip). Kept for fidelity; it needs a whole group of one sign.
+    if (xmin < 0.0f) xmin = -xmax;
+  }
+  if (xmin == 0.0f && xmax == 0.0f) {
+    xmin = -1.0f;
+    xmax = 1.0f;
+  }
+  Params p;
+  p.scale = (xmax - xmin) / maxq;
+  if (sym) {
+    p.zero = (maxq + 1.0f) / 2.0f;
+  } else {
+    // round(-xmin / scale) lies in [0, maxq] mathematically; the clamp only guards rounding.
+    p.zero = std::clamp(std::nearbyint(-xmin / p.scale), 0.0f, maxq);
+  }
+  return p;
+}
+
+// quant.py quantize without the final dequantization: clamp(round(x / scale) + zero, 0, maxq).
+// std::nearbyint in the default rounding mode rounds half to even, as torch.round does.
+inline float quantize_int(float x, const Params& p, float maxq) {
+  return std::clamp(std::nearbyint(x / p.scale) + p.zero, 0.0f, maxq);
+}
+
+inline float dequantize(float q, const Params& p) { return p.scale * (q - p.zero); }
+
+Status validate(const float* W, size_t out, size_t in, const QuantConfig& c, QuantResult* result) {
+  if (!result) return fail(StatusCode::invalid_argument, "quantize: result is null");
+  if (!W) return fail(StatusCode::invalid_argument, "quantize: W is null");
+  if (out == 0 || in == 0) return fail(StatusCode::invalid_argument, "quantize: empty weight (", out, ", ", in, ")");
+  if (out > size_t(INT_MAX) || in > size_t(INT_MAX))
+    return fail(StatusCode::invalid_argument, "quantize: weight (", out, ", ", in, ") exceeds BLAS int dimensions");
+  if (c.bits < 1 || c.bits > 8) return fail(StatusCode::invalid_argument, "quantize: bits ", c.bits, " not in [1, 8]");
+  if (c.group_size != -1 && c.group_size < 1)
+    return fail(StatusCode::invalid_argument, "quantize: group_size ", c.group_size, " (need -1 or >= 1)");
+  if (c.block_size < 1) return fail(StatusCode::invalid_argument, "quantize: block_size ", c.block_size, " < 1");
+  if (!std::isfinite(c.damp) || c.damp < 0.0f)
+    return fail(StatusCode::invalid_argument, "quantize: damp ", c.damp, " (need a finite value >= 0)");
+  for (size_t i = 0; i < out * in; ++i)
+    if (!std::isfinite(W[i]))
+      return fail(StatusCode::invalid_argument, "quantize: W[", i / in, "][", i % in, "] is not finite");
+  return Status::success();
+}
+
+// Group count and width: group_size -1 is one group per output channel spanning all columns.
+size_t group_width(const QuantConfig& c, size_t in) { return c.group_size == -1 ? in : size_t(c.group_size); }
+size_t n_groups_of(const QuantConfig& c, size_t in) {
+  const size_t g = group_width(c, in);
+  return (in + g - 1) / g;
+}
+
+// H (n, n) permuted, f32 → the upper Cholesky factor U of (H + damp·I)⁻¹ (H⁻¹ = UᵀU) in f32,
+// strictly lower part zero: the Hinv of the reference's cholesky → cholesky_inverse →
+// cholesky(upper).
+// Deviation (same U in exact arithmetic, half the flops, more digits): in double, and by the
+// reverse-order factorization instead of three factorizations. With J the reversal permutation
+// and J·A·J = L̃L̃ᵀ (one dpotrf), A = ŨŨᵀ with Ũ = J·L̃·J upper triangular, so
+// A⁻¹ = (Ũ⁻¹)ᵀ(Ũ⁻¹) and U = Ũ⁻¹ = J·L̃⁻¹·J (one dtrtri): n³/3 + n³/3 flops against the
+// reference's n³/3 + 2n³/3 + n³/3. U has a positive diagonal, so it is the unique factor.
+// The factor is rounded to f32 once; the reference (and the GPU path) work in f32 throughout.
+Status inverse_factor(const std::vector<float>& H, size_t n, float percdamp, std::vector<float>* hinv,
+                      float* damp_used, int* damp_raises) {
+  double mean_diag = 0.0, max_diag = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    mean_diag += H[i * n + i];
+    max_diag = std::max(max_diag, double(H[i * n + i]));
+  }
+  mean_diag /= double(n);
+
+  // b: (n, n) column-major, b[i + j·n] = (J·A·J)[i][j] = A[n−1−i][n−1−j], lower triangle used.
+  // Column-major so that LAPACKE makes no transposed copy.
+  std::vector<double> b(n * n);
+  double pd = percdamp;
+  const int ni = int(n);
+  for (int raise = 0; raise <= kMaxDampRaises; ++raise) {
+    if (raise > 0) pd = pd > 0.0 ? pd * 10.0 : kDampFromZero;
+    const double damp = pd * mean_diag;
+    for (size_t j = 0; j < n; ++j) {
+      // Column j for rows i >= j is row n−1−j of A (symmetric) read backwards, contiguously.
+      const float* arow = H.data() + (n - 1 - j) * n;
+      double* bcol = b.data() + j * n;
+      for (size_t i = j; i < n; ++i) bcol[i] = arow[n - 1 - i];
+      bcol[j] += damp;
+    }
+    if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', ni, b.data(), ni) != 0) continue;  // J·A·J = L̃L̃ᵀ
+    double min_pivot2 = INFINITY;
+    for (size_t i = 0; i < n; ++i) min_pivot2 = std::min(min_pivot2, b[i * n + i] * b[i * n + i]);
+    if (!(min_pivot2 >= kMinRelativePivot * (max_diag + damp))) continue;
+    if (LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'L', 'N', ni, b.data(), ni) != 0) continue;  // L̃⁻¹
+    // U[i][j] = L̃⁻¹[n−1−i][n−1−j] for j >= i: column j of U is column n−1−j of L̃⁻¹ reversed,
+    // contiguous in b.
+    bool finite = true;
+    hinv->assign(n * n, 0.0f);
+    for (size_t j = 0; j < n && finite; ++j) {
+      const double* bcol = b.data() + (n - 1 - j) * n;  // column n−1−j of L̃⁻¹
+      for (size_t i = 0; i <= j; ++i) {
+        const float v = float(bcol[n - 1 - i]);
+        if (!std::isfinite(v) || (i == j && !(v > 0.0f))) {
+          finite = false;
+          break;
+        }
+        (*hinv)[i * n + j] = v;
+      }
+    }
+    if (!finite) continue;
+    *damp_used = float(pd);
+    *damp_raises = raise;
+    return Status::success();
+  }
+  return fail(StatusCode::invalid_argument, "gptq: H + damp·I is not positive definite even after ", kMaxDampRaises,
+              " raises of the damp (x10 each, last percdamp ", pd, ", mean diag(H) ", mean_diag,
+              "); H is not a Gram matrix or holds too few samples");
+}
+
+}  // namespace
+
+Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H, const QuantConfig& config,
+                     QuantResult* result) {
+  INGOT_RETURN_IF_ERROR(validate(W, out, in, config, result));
+  if (H.size() != in * in)
+    return fail(StatusCode::invalid_argument, "gptq: H has ", H.size(), " values, expected (", in, ", ", in, ")");
+  for (size_t i = 0; i < H.size(); ++i)
+    if (!std::isfinite(H[i])) return fail(StatusCode::invalid_argument, "gptq: H[", i / in, "][", i % in, "] is not finite");
+
+  const float maxq = float((1 << config.bits) - 1);
+  const bool grouped = config.group_size != -1;
+  const bool static_groups = grouped && config.static_groups;  // the reference needs a group size
+  const size_t g = group_width(config, in);
+  const size_t n_groups = n_groups_of(config, in);
+  QuantResult& res = *result;
+  res = QuantResult{};
+  res.scales.assign(n_groups * out, 0.0f);
+  res.zeros.assign(n_groups * out, 0);
+  std::vector<Params> params(n_groups * out);  // (n_groups, out), f32 zero for the arithmetic
+
+  std::vector<float> w(W, W + out * in);  // (out, in) working copy, original column order
+
+  // Per-channel params come from the original W, before dead columns are zeroed (the reference
+  // calls find_params(W) first).
+  if (!grouped)
+    for (size_t r = 0; r < out; ++r) params[r] = find_params(w.data() + r * in, in, maxq, config.sym);
+
+  // Dead inputs (never nonzero in the calibration data): H[i][i] = 1, W[:, i] = 0.
+  for (size_t i = 0; i < in; ++i) {
+    if (H[i * in + i] != 0.0f) continue;
+    H[i * in + i] = 1.0f;
+    for (size_t r = 0; r < out; ++r) w[r * in + i] = 0.0f;
+  }
+
+  // Static groups: every group's params from the unpermuted W after the dead-column fix.
+  if (static_groups)
+    for (size_t k = 0; k < n_groups; ++k) {
+      const size_t c0 = k * g, n = std::min(g, in - c0);
+      for (size_t r = 0; r < out; ++r) params[k * out + r] = find_params(w.data() + r * in + c0, n, maxq, config.sym);
+    }
+
+  // Act-order: columns by decreasing diag(H). Deviation: ties keep their original order (a stable
+  // sort); torch.argsort(descending=True) is not stable, so its tie order is unspecified.
+  std::vector<int32_t> perm(in);
+  std::iota(perm.begin(), perm.end(), 0);
+  if (config.act_order)
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int32_t a, int32_t b) { return H[size_t(a) * in + a] > H[size_t(b) * in + b]; });
+
+  // Permuted copies: wp (out, in) and hp (in, in); H itself is released early (it is large).
+  std::vector<float> wp(out * in);
+  for (size_t r = 0; r < out; ++r)
+    for (size_t i = 0; i < in; ++i) wp[r * in + i] = w[r * in + size_t(perm[i])];
+  std::vector<float>().swap(w);
+  std::vector<float> hinv;
+  {
+    std::vector<float> hp(in * in);
+    for (size_t i = 0; i < in; ++i)
+      for (size_t j = 0; j < in; ++j) hp[i * in + j] = H[size_t(perm[i]) * in + size_t(perm[j])];
+    std::vector<float>().swap(H);
+    INGOT_RETURN_IF_ERROR(inverse_factor(hp, in, config.damp, &hinv, &res.damp_used, &res.damp_raises));
+  }
+
+  // Group of quantization position i (a column of wp).
+  auto group_of_position = [&](size_t i) -> size_t {
+    if (!grouped) return 0;
+    return static_groups ? size_t(perm[i]) / g : i / g;
+  };
+
+  const size_t bs = std::min(size_t(config.block_size), in);
+  std::vector<uint8_t> qp(out * in);          // (out, in) integers in quantization order
+  std::vector<double> row_loss(out, 0.0);     // per row, summed in row order at the end
+  const size_t n_chunks = (out + kRowChunk - 1) / kRowChunk;
+
+  // Rows are independent given Hinv, so each chunk of kRowChunk rows runs the whole block loop on
+  // its own: one OpenMP pool, no barrier per block, and BLAS single-threaded inside it (two
+  // pools spinning against each other cost more than they give; see kernels/cpu/matmul.cpp).
+  // The chunks are fixed, not per-thread slices, so every BLAS call has the same shape whatever
+  // the thread count: results are bit-identical for any number of threads.
+  const bool parallel = n_chunks > 1 && omp_get_max_threads() > 1;
+  const int blas_threads = openblas_get_num_threads();
+  if (parallel) openblas_set_num_threads(1);
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> err(kRowChunk * bs);  // (rows, bs) Err1 of the reference: (w − q) / d
+    std::vector<float> group_buf;            // one row's current weights over one group
+#pragma omp for schedule(dynamic, 1)
+    for (int chunk = 0; chunk < int(n_chunks); ++chunk) {
+      const size_t r0 = size_t(chunk) * kRowChunk, n_rows = std::min(kRowChunk, out - r0);
+      for (size_t i1 = 0; i1 < in; i1 += bs) {
+        const size_t i2 = std::min(i1 + bs, in), count = i2 - i1;
+        for (size_t r = r0; r < r0 + n_rows; ++r) {
+          float* wr = wp.data() + r * in;  // this row; columns [i1, i2) are the block
+          float* er = err.data() + (r - r0) * bs;
+          double loss = 0.0;
+          for (size_t i = 0; i < count; ++i) {
+            const size_t j = i1 + i;
+            if (grouped && !static_groups && j % g == 0) {
+              // Params over the group's columns [j, j + g) with every update made so far, the
+              // weights the unblocked Algorithm 1 sees. Columns inside the block are current;
+              // those past it still lack this block's pending update, applied here to a copy
+              // (the sgemm below applies it for real).
+              // Deviation: the reference passes W[:, j:j+g], which lacks the in-block updates
+              // whenever a group starts inside a block. Both agree when group_size is a multiple
+              // of block_size (the default 128/128).
+              const size_t je = std::min(j + g, in), inside = std::min(je, i2);
+              group_buf.assign(wr + j, wr + je);
+              for (size_t k = 0; k < i; ++k) {
+                const float e = er[k];
+                const float* hrow = hinv.data() + (i1 + k) * in;
+                for (size_t c = inside; c < je; ++c) group_buf[c - j] -= e * hrow[c];
+              }
+              params[(j / g) * out + r] = find_params(group_buf.data(), je - j, maxq, config.sym);
+            }
+            const Params& p = params[group_of_position(j) * out + r];
+            const float x = wr[j];
+            const float q = quantize_int(x, p, maxq);
+            const float dq = dequantize(q, p);
+            const float d = hinv[j * in + j];
+            const float e = (x - dq) / d;
+            const double ed = double(x - dq) / double(d);
+            loss += ed * ed;
+            qp[r * in + j] = uint8_t(q);
+            er[i] = e;
+            // Error feedback inside the block: W1[:, j+1:i2] -= e · Hinv[j, j+1:i2].
+            const float* hrow = hinv.data() + j * in;
+            for (size_t c = j + 1; c < i2; ++c) wr[c] -= e * hrow[c];
+          }
+          row_loss[r] += loss / 2.0;
+        }
+        // Lazy batch update of everything after the block: W[:, i2:] -= Err1 · Hinv[i1:i2, i2:].
+        if (i2 < in)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(in - i2), int(count), -1.0f,
+                      err.data(), int(bs), hinv.data() + i1 * in + i2, int(in), 1.0f, wp.data() + r0 * in + i2,
+                      int(in));
+      }
+    }
+  }
+  if (parallel) openblas_set_num_threads(blas_threads);
+
+  // Back to the original column order.
+  res.q.assign(out * in, 0);
+  res.dequantized.assign(out * in, 0.0f);
+  res.g_idx.assign(in, 0);
+  for (size_t i = 0; i < in; ++i) res.g_idx[size_t(perm[i])] = int32_t(group_of_position(i));
+  for (size_t r = 0; r < out; ++r)
+    for (size_t i = 0; i < in; ++i) {
+      const size_t c = size_t(perm[i]);
+      const uint8_t q = qp[r * in + i];
+      res.q[r * in + c] = q;
+      res.dequantized[r * in + c] = dequantize(float(q), params[group_of_position(i) * out + r]);
+    }
+  for (size_t k = 0; k < n_groups * out; ++k) {
+    res.scales[k] = params[k].scale;
+    res.zeros[k] = int32_t(params[k].zero);
+  }
+  if (config.act_order) res.perm = std::move(perm);
+  res.loss = 0.0;
+  for (size_t r = 0; r < out; ++r) res.loss += row_loss[r];
+  return Status::success();
+}
+
+Status rtn_quantize(const float* W, size_t out, size_t in, const QuantConfig& config, QuantResult* result) {
+  INGOT_RETURN_IF_ERROR(validate(W, out, in, config, result));
+  const float maxq = float((1 << config.bits) - 1);
+  const size_t g = group_width(config, in);
+  const size_t n_groups = n_groups_of(config, in);
+  QuantResult& res = *result;
+  res = QuantResult{};
+  res.q.assign(out * in, 0);
+  res.dequantized.assign(out * in, 0.0f);
+  res.scales.assign(n_groups * out, 0.0f);
+  res.zeros.assign(n_groups * out, 0);
+  res.g_idx.assign(in, 0);
+  for (size_t c = 0; c < in; ++c) res.g_idx[c] = int32_t(c / g);
+  double loss = 0.0;
+  for (size_t r = 0; r < out; ++r) {
+    const float* wr = W + r * in;
+    for (size_t k = 0; k < n_groups; ++k) {
+      const size_t c0 = k * g, c1 = std::min(c0 + g, in);
+      const Params p = find_params(wr + c0, c1 - c0, maxq, config.sym);
+      res.scales[k * out + r] = p.scale;
+      res.zeros[k * out + r] = int32_t(p.zero);
+      for (size_t c = c0; c < c1; ++c) {
+        const float q = quantize_int(wr[c], p, maxq);
+        const float dq = dequantize(q, p);
+        res.q[r * in + c] = uint8_t(q);
+        res.dequantized[r * in + c] = dq;
+        loss += double(wr[c] - dq) * double(wr[c] - dq);
+      }
+    }
+  }
+  res.loss = loss / 2.0;
+  return Status::success();
+}
+
+}  // namespace ingot::compiler

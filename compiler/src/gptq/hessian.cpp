@@ -1,0 +1,40 @@
+#include "gptq/hessian.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+
+namespace ingot::compiler {
+
+HessianAccumulator::HessianAccumulator(size_t in) : in_(in), h_(in * in, 0.0f) {
+  if (in > size_t(INT_MAX)) throw std::invalid_argument("HessianAccumulator: in exceeds BLAS int");
+}
+
+void HessianAccumulator::add(const float* x, size_t n) {
+  if (n == 0 || in_ == 0) return;
+  // Rows are fed to BLAS in chunks that fit its int dimensions; each chunk is one running-mean
+  // step, which is the same as the reference's per-batch steps.
+  const size_t max_chunk = size_t(INT_MAX);
+  for (size_t t0 = 0; t0 < n; t0 += max_chunk) {
+    const size_t k = std::min(max_chunk, n - t0);
+    const size_t n_new = n_samples_ + k;
+    // In double so that neither factor loses digits when N is large, then one f32 rounding each.
+    const float beta = float(double(n_samples_) / double(n_new));
+    const float alpha = float(2.0 / double(n_new));
+    // Row-major, Trans: C (in, in) = alpha · Aᵀ A + beta · C with A = x (k, in).
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(in_), int(k), alpha, x + t0 * in_, int(in_),
+                beta, h_.data(), int(in_));
+    n_samples_ = n_new;
+  }
+}
+
+std::vector<float> HessianAccumulator::finish() const {
+  std::vector<float> h = h_;
+  for (size_t i = 0; i < in_; ++i)
+    for (size_t j = i + 1; j < in_; ++j) h[j * in_ + i] = h[i * in_ + j];
+  return h;
+}
+
+}  // namespace ingot::compiler

@@ -1,0 +1,644 @@
+// GPTQ and RTN against plain float64 references written here: the unblocked GPTQ of the paper's
+// Algorithm 1 (Cholesky of H⁻¹, one column at a time, each error propagated to every later
+// column at once), with the group / act-order / static-group rules of the reference code.
+//
+// Ties: near a rounding boundary (x/scale within kTieWindow of k + ½) f32 and f64 may round
+// differently, after which the two runs follow different (equally valid) paths. The f64
+// reference then adopts the integer the implementation chose, counts it as a tie, and goes on;
+// any other difference is a hard mismatch and fails the test.
+#include <cblas.h>
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <numeric>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "gptq/gptq.h"
+#include "gptq/hessian.h"
+
+namespace ingot::compiler {
+namespace {
+
+constexpr double kTieWindow = 2e-3;  // in units of one quantization step
+
+// ---- test data -----------------------------------------------------------------------------
+
+struct Layer {
+  size_t out = 0, in = 0, n_tokens = 0;
+  std::vector<float> w;  // (out, in)
+  std::vector<float> x;  // (n_tokens, in): Z · A, a few outlier channels, one dead channel
+  std::vector<float> h;  // (in, in) from HessianAccumulator
+  size_t dead = 0;
+};
+
+Layer make_layer(size_t out, size_t in, size_t n_tokens, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Layer l;
+  l.out = out;
+  l.in = in;
+  l.n_tokens = n_tokens;
+  // Mixing matrix A (in, in): 0.3·I + N(0, 1/in), so inputs are strongly correlated.
+  std::vector<double> a(in * in);
+  for (size_t i = 0; i < in * in; ++i) a[i] = normal(rng) / std::sqrt(double(in));
+  for (size_t i = 0; i < in; ++i) a[i * in + i] += 0.3;
+  std::vector<double> z(n_tokens * in);
+  for (auto& v : z) v = normal(rng);
+  l.x.assign(n_tokens * in, 0.0f);
+  for (size_t t = 0; t < n_tokens; ++t)
+    for (size_t j = 0; j < in; ++j) {
+      double s = 0.0;
+      for (size_t k = 0; k < in; ++k) s += z[t * in + k] * a[k * in + j];
+      l.x[t * in + j] = float(s);
+    }
+  // Outlier channels ×20, one dead channel (never nonzero).
+  const size_t outliers[] = {1 % in, (in / 2 + 3) % in, in - 2};
+  for (size_t t = 0; t < n_tokens; ++t)
+    for (size_t c : outliers) l.x[t * in + c] *= 20.0f;
+  l.dead = in / 3;
+  for (size_t t = 0; t < n_tokens; ++t) l.x[t * in + l.dead] = 0.0f;
+
+  l.w.resize(out * in);
+  for (auto& v : l.w) v = float(0.05 * normal(rng));
+  for (size_t r = 0; r < out; r += 5) l.w[r * in + (r * 7) % in] *= 8.0f;  // a few large weights
+
+  HessianAccumulator acc(in);  // in three uneven batches, as calibration would
+  const size_t b1 = n_tokens / 3, b2 = n_tokens / 2;
+  acc.add(l.x.data(), b1);
+  acc.add(l.x.data() + b1 * in, b2 - b1);
+  acc.add(l.x.data() + b2 * in, n_tokens - b2);
+  l.h = acc.finish();
+  return l;
+}
+
+// ---- float64 references ----------------------------------------------------------------------
+
+struct ParamsD {
+  double scale = 1.0, zero = 0.0;
+};
+
+ParamsD find_params_d(const double* x, size_t n, double maxq, bool sym) {
+  double xmin = 0.0, xmax = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    xmin = std::min(xmin, x[i]);
+    xmax = std::max(xmax, x[i]);
+  }
+  if (sym) {
+    xmax = std::max(-xmin, xmax);
+    if (xmin < 0.0) xmin = -xmax;
+  }
+  if (xmin == 0.0 && xmax == 0.0) {
+    xmin = -1.0;
+    xmax = 1.0;
+  }
+  ParamsD p;
+  p.scale = (xmax - xmin) / maxq;
+  p.zero = sym ? (maxq + 1.0) / 2.0 : std::clamp(std::nearbyint(-xmin / p.scale), 0.0, maxq);
+  return p;
+}
+
+struct Tally {
+  size_t ties = 0;  // differences at a rounding tie (the reference adopted ours)
+  size_t hard = 0;  // differences anywhere else
+  size_t exact = 0;  // of the ties: k + ½ to 1e-12 in f64 (f32 rounding of the scale decides)
+};
+
+// Rounds x with p; at a near-tie where `ours` (if >= 0) picked the other neighbour, takes ours.
+int quantize_d(double x, const ParamsD& p, double maxq, int ours, Tally* tally) {
+  const double t = x / p.scale;
+  const double mine = std::clamp(std::nearbyint(t) + p.zero, 0.0, maxq);
+  if (ours < 0 || ours == int(mine)) return int(mine);
+  // The neighbour mine did not pick (an exact .5 in f64 may be just below .5 in f32: the minimum
+  // of a symmetric group sits exactly at -(maxq + 1)/2 + ½ steps).
+  const double lo = std::floor(t), frac = t - lo;
+  const double other = std::clamp((std::nearbyint(t) == lo ? lo + 1.0 : lo) + p.zero, 0.0, maxq);
+  if (std::fabs(frac - 0.5) < kTieWindow && ours == int(other)) {
+    ++tally->ties;
+    if (std::fabs(frac - 0.5) < 1e-12) ++tally->exact;
+    return ours;
+  }
+  ++tally->hard;
+  return int(mine);
+}
+
+// Lower Cholesky factor of a symmetric positive definite (n, n) matrix.
+std::vector<double> cholesky_lower(const std::vector<double>& a, size_t n) {
+  std::vector<double> l(n * n, 0.0);
+  for (size_t j = 0; j < n; ++j) {
+    double s = a[j * n + j];
+    for (size_t k = 0; k < j; ++k) s -= l[j * n + k] * l[j * n + k];
+    EXPECT_GT(s, 0.0) << "reference Cholesky: not positive definite at " << j;
+    const double d = std::sqrt(s);
+    l[j * n + j] = d;
+    for (size_t i = j + 1; i < n; ++i) {
+      double t = a[i * n + j];
+      for (size_t k = 0; k < j; ++k) t -= l[i * n + k] * l[j * n + k];
+      l[i * n + j] = t / d;
+    }
+  }
+  return l;
+}
+
+// Upper U with (H + damp·I)⁻¹ = UᵀU, all in double.
+std::vector<double> inverse_upper_factor(std::vector<double> h, size_t n, double damp) {
+  for (size_t i = 0; i < n; ++i) h[i * n + i] += damp;
+  const std::vector<double> l = cholesky_lower(h, n);
+  std::vector<double> linv(n * n, 0.0);  // L⁻¹, lower triangular, by forward substitution
+  for (size_t j = 0; j < n; ++j) {
+    linv[j * n + j] = 1.0 / l[j * n + j];
+    for (size_t i = j + 1; i < n; ++i) {
+      double s = 0.0;
+      for (size_t k = j; k < i; ++k) s -= l[i * n + k] * linv[k * n + j];
+      linv[i * n + j] = s / l[i * n + i];
+    }
+  }
+  std::vector<double> hinv(n * n, 0.0);  // H⁻¹ = L⁻ᵀ L⁻¹
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j <= i; ++j) {
+      double s = 0.0;
+      for (size_t k = i; k < n; ++k) s += linv[k * n + i] * linv[k * n + j];
+      hinv[i * n + j] = hinv[j * n + i] = s;
+    }
+  const std::vector<double> l2 = cholesky_lower(hinv, n);
+  std::vector<double> u(n * n, 0.0);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = i; j < n; ++j) u[i * n + j] = l2[j * n + i];
+  return u;
+}
+
+std::vector<int32_t> act_order_perm(const std::vector<double>& h, size_t in) {
+  std::vector<int32_t> perm(in);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::stable_sort(perm.begin(), perm.end(),
+                   [&](int32_t a, int32_t b) { return h[size_t(a) * in + a] > h[size_t(b) * in + b]; });
+  return perm;
+}
+
+struct Reference {
+  std::vector<int> q;         // (out, in), original order
+  std::vector<double> deq;    // (out, in)
+  std::vector<double> scale;  // (n_groups, out)
+  std::vector<int> zero;      // (n_groups, out)
+  std::vector<int32_t> g_idx;
+  std::vector<int32_t> perm;
+  double loss = 0.0;
+  Tally tally;
+};
+
+// Algorithm 1, unblocked, f64. `ours` supplies tie decisions (see the file comment).
+Reference reference_gptq(const Layer& l, const QuantConfig& c, double percdamp, const QuantResult& ours) {
+  const size_t out = l.out, in = l.in;
+  const double maxq = double((1 << c.bits) - 1);
+  const bool grouped = c.group_size != -1, stat = grouped && c.static_groups;
+  const size_t g = grouped ? size_t(c.group_size) : in, n_groups = (in + g - 1) / g;
+  std::vector<double> w(l.w.begin(), l.w.end());
+  std::vector<double> h(l.h.begin(), l.h.end());
+  std::vector<ParamsD> params(n_groups * out);
+  if (!grouped)
+    for (size_t r = 0; r < out; ++r) params[r] = find_params_d(&w[r * in], in, maxq, c.sym);
+  for (size_t i = 0; i < in; ++i)
+    if (h[i * in + i] == 0.0) {
+      h[i * in + i] = 1.0;
+      for (size_t r = 0; r < out; ++r) w[r * in + i] = 0.0;
+    }
+  if (stat)
+    for (size_t k = 0; k < n_groups; ++k)
+      for (size_t r = 0; r < out; ++r)
+        params[k * out + r] = find_params_d(&w[r * in + k * g], std::min(g, in - k * g), maxq, c.sym);
+  Reference ref;
+  std::vector<int32_t> perm(in);
+  std::iota(perm.begin(), perm.end(), 0);
+  if (c.act_order) perm = act_order_perm(h, in);
+  std::vector<double> wp(out * in), hp(in * in);
+  for (size_t r = 0; r < out; ++r)
+    for (size_t i = 0; i < in; ++i) wp[r * in + i] = w[r * in + perm[i]];
+  double mean_diag = 0.0;
+  for (size_t i = 0; i < in; ++i) mean_diag += h[i * in + i];
+  mean_diag /= double(in);
+  for (size_t i = 0; i < in; ++i)
+    for (size_t j = 0; j < in; ++j) hp[i * in + j] = h[size_t(perm[i]) * in + perm[j]];
+  const std::vector<double> u = inverse_upper_factor(hp, in, percdamp * mean_diag);
+
+  auto group_of = [&](size_t i) -> size_t { return !grouped ? 0 : stat ? size_t(perm[i]) / g : i / g; };
+  ref.q.assign(out * in, 0);
+  ref.deq.assign(out * in, 0.0);
+  ref.g_idx.assign(in, 0);
+  for (size_t i = 0; i < in; ++i) ref.g_idx[perm[i]] = int32_t(group_of(i));
+  for (size_t r = 0; r < out; ++r) {
+    double* wr = &wp[r * in];
+    for (size_t j = 0; j < in; ++j) {
+      if (grouped && !stat && j % g == 0)
+        params[(j / g) * out + r] = find_params_d(wr + j, std::min(g, in - j), maxq, c.sym);
+      const ParamsD& p = params[group_of(j) * out + r];
+      const size_t col = size_t(perm[j]);
+      const int q = quantize_d(wr[j], p, maxq, ours.q.empty() ? -1 : int(ours.q[r * in + col]), &ref.tally);
+      const double dq = p.scale * (double(q) - p.zero);
+      const double e = (wr[j] - dq) / u[j * in + j];
+      ref.loss += e * e / 2.0;
+      for (size_t k = j + 1; k < in; ++k) wr[k] -= e * u[j * in + k];  // all later columns at once
+      ref.q[r * in + col] = q;
+      ref.deq[r * in + col] = dq;
+    }
+  }
+  ref.scale.resize(n_groups * out);
+  ref.zero.resize(n_groups * out);
+  for (size_t k = 0; k < n_groups * out; ++k) {
+    ref.scale[k] = params[k].scale;
+    ref.zero[k] = int(params[k].zero);
+  }
+  ref.perm = perm;
+  return ref;
+}
+
+Reference reference_rtn(const Layer& l, const QuantConfig& c, const QuantResult& ours) {
+  const size_t out = l.out, in = l.in;
+  const double maxq = double((1 << c.bits) - 1);
+  const size_t g = c.group_size == -1 ? in : size_t(c.group_size), n_groups = (in + g - 1) / g;
+  Reference ref;
+  ref.q.assign(out * in, 0);
+  ref.deq.assign(out * in, 0.0);
+  ref.scale.resize(n_groups * out);
+  ref.zero.resize(n_groups * out);
+  for (size_t r = 0; r < out; ++r)
+    for (size_t k = 0; k < n_groups; ++k) {
+      const size_t c0 = k * g, c1 = std::min(c0 + g, in);
+      std::vector<double> x(l.w.begin() + ptrdiff_t(r * in + c0), l.w.begin() + ptrdiff_t(r * in + c1));
+      const ParamsD p = find_params_d(x.data(), x.size(), maxq, c.sym);
+      ref.scale[k * out + r] = p.scale;
+      ref.zero[k * out + r] = int(p.zero);
+      for (size_t j = c0; j < c1; ++j) {
+        const int q = quantize_d(l.w[r * in + j], p, maxq, int(ours.q[r * in + j]), &ref.tally);
+        ref.q[r * in + j] = q;
+        ref.deq[r * in + j] = p.scale * (q - p.zero);
+        ref.loss += 0.5 * (l.w[r * in + j] - ref.deq[r * in + j]) * (l.w[r * in + j] - ref.deq[r * in + j]);
+      }
+    }
+  return ref;
+}
+
+// ‖X·Wᵀ − X·Qᵀ‖_F in double: the layer's output error on the calibration tokens.
+double output_error(const Layer& l, const std::vector<float>& q) {
+  double sum = 0.0;
+  std::vector<double> d(l.in);
+  for (size_t r = 0; r < l.out; ++r) {
+    for (size_t j = 0; j < l.in; ++j) d[j] = double(l.w[r * l.in + j]) - double(q[r * l.in + j]);
+    for (size_t t = 0; t < l.n_tokens; ++t) {
+      double s = 0.0;
+      for (size_t j = 0; j < l.in; ++j) s += double(l.x[t * l.in + j]) * d[j];
+      sum += s * s;
+    }
+  }
+  return std::sqrt(sum);
+}
+
+// ½ Σ_rows δ (H + damp·I) δᵀ, δ = W (dead columns zeroed) − Q: what GPTQ's loss equals exactly.
+double quadratic_loss(const Layer& l, const QuantResult& res) {
+  const size_t in = l.in;
+  std::vector<double> h(l.h.begin(), l.h.end());
+  std::vector<bool> dead(in, false);
+  double mean = 0.0;
+  for (size_t i = 0; i < in; ++i) {
+    if (h[i * in + i] == 0.0) {
+      h[i * in + i] = 1.0;
+      dead[i] = true;
+    }
+    mean += h[i * in + i];
+  }
+  mean /= double(in);
+  for (size_t i = 0; i < in; ++i) h[i * in + i] += double(res.damp_used) * mean;
+  double total = 0.0;
+  std::vector<double> d(in);
+  for (size_t r = 0; r < l.out; ++r) {
+    for (size_t j = 0; j < in; ++j) d[j] = (dead[j] ? 0.0 : double(l.w[r * in + j])) - res.dequantized[r * in + j];
+    for (size_t i = 0; i < in; ++i) {
+      double s = 0.0;
+      for (size_t j = 0; j < in; ++j) s += h[i * in + j] * d[j];
+      total += 0.5 * d[i] * s;
+    }
+  }
+  return total;
+}
+
+// Every dequantized value is scales[g_idx]·(q − zeros[g_idx]), bit for bit; q within range.
+void expect_consistent(const QuantResult& res, size_t out, size_t in, int bits) {
+  ASSERT_EQ(res.q.size(), out * in);
+  ASSERT_EQ(res.dequantized.size(), out * in);
+  ASSERT_EQ(res.g_idx.size(), in);
+  const size_t n_groups = res.scales.size() / out;
+  ASSERT_EQ(res.scales.size(), n_groups * out);
+  ASSERT_EQ(res.zeros.size(), n_groups * out);
+  size_t bad = 0;
+  for (size_t r = 0; r < out; ++r)
+    for (size_t c = 0; c < in; ++c) {
+      const size_t gi = size_t(res.g_idx[c]);
+      ASSERT_LT(gi, n_groups);
+      ASSERT_LT(int(res.q[r * in + c]), 1 << bits);
+      const float s = res.scales[gi * out + r];
+      const float z = float(res.zeros[gi * out + r]);
+      if (res.dequantized[r * in + c] != s * (float(res.q[r * in + c]) - z)) ++bad;
+    }
+  EXPECT_EQ(bad, 0u);
+}
+
+struct Case {
+  size_t out, in;
+  int bits, group;
+  bool act, sym, stat;
+  int block;
+};
+
+std::string describe(const Case& c) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "out %zu in %zu bits %d group %d act %d sym %d static %d block %d", c.out, c.in,
+                c.bits, c.group, int(c.act), int(c.sym), int(c.stat), c.block);
+  return buf;
+}
+
+// ---- tests ------------------------------------------------------------------------------------
+
+TEST(Hessian, MatchesFloat64AndRunningMean) {
+  const Layer l = make_layer(4, 96, 300, 7);
+  std::vector<double> ref(96 * 96, 0.0);
+  for (size_t t = 0; t < l.n_tokens; ++t)
+    for (size_t i = 0; i < 96; ++i)
+      for (size_t j = 0; j < 96; ++j) ref[i * 96 + j] += 2.0 * l.x[t * 96 + i] * l.x[t * 96 + j] / double(l.n_tokens);
+  double max_abs = 0.0, max_err = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    max_abs = std::max(max_abs, std::fabs(ref[i]));
+    max_err = std::max(max_err, std::fabs(ref[i] - l.h[i]));
+  }
+  EXPECT_LT(max_err, 1e-5 * max_abs);
+  for (size_t i = 0; i < 96; ++i)
+    for (size_t j = 0; j < 96; ++j) ASSERT_EQ(l.h[i * 96 + j], l.h[j * 96 + i]);
+  EXPECT_EQ(l.h[l.dead * 96 + l.dead], 0.0f);
+  HessianAccumulator empty(5);
+  EXPECT_EQ(empty.n_samples(), 0u);
+  for (float v : empty.finish()) EXPECT_EQ(v, 0.0f);
+}
+
+// The sweep: every bits × group × act-order × sym × static combination once, shapes and block
+// sizes rotating through the list, against the unblocked f64 reference.
+TEST(Gptq, MatchesUnblockedFloat64Reference) {
+  const std::pair<size_t, size_t> shapes[] = {{300, 172}, {1, 64}, {37, 256}, {64, 500}, {128, 172}, {200, 256}, {9, 500}, {50, 64}};
+  const int blocks[] = {128, 32, 20, 7};
+  const int bit_list[] = {2, 3, 4, 8};
+  const int group_list[] = {-1, 32, 128, 48};  // 48 divides none of the widths; 128 neither 172 nor 500
+  std::map<std::pair<size_t, size_t>, Layer> layers;
+  std::map<std::tuple<size_t, size_t, int, int, bool>, double> rtn_error;
+  size_t n_case = 0, total = 0, ties = 0, hard = 0;
+  double worst_loss = 0.0, worst_quad = 0.0, worst_ratio = 0.0;
+  size_t gptq_lost = 0;
+  std::string worst_loss_case;
+  for (int bits : bit_list)
+    for (int group : group_list)
+      for (int act = 0; act < 2; ++act)
+        for (int sym = 0; sym < 2; ++sym)
+          for (int stat = 0; stat < 2; ++stat) {
+            const auto shape = shapes[n_case % std::size(shapes)];
+            const Case c{shape.first, shape.second, bits, group, act != 0, sym != 0, stat != 0,
+                         blocks[(n_case / 3) % std::size(blocks)]};
+            ++n_case;
+            if (!layers.count(shape))
+              layers.emplace(shape, make_layer(shape.first, shape.second, 2 * shape.second + 64, 1000 + shape.second));
+            const Layer& l = layers.at(shape);
+            SCOPED_TRACE(describe(c));
+            QuantConfig cfg;
+            cfg.bits = c.bits;
+            cfg.group_size = c.group;
+            cfg.act_order = c.act;
+            cfg.sym = c.sym;
+            cfg.static_groups = c.stat;
+            cfg.block_size = c.block;
+            QuantResult res;
+            const format::Status st = gptq_quantize(l.w.data(), l.out, l.in, l.h, cfg, &res);
+            ASSERT_TRUE(st.ok()) << st.to_string();
+            EXPECT_EQ(res.damp_raises, 0);
+            expect_consistent(res, l.out, l.in, c.bits);
+
+            const Reference ref = reference_gptq(l, cfg, res.damp_used, res);
+            total += l.out * l.in;
+            ties += ref.tally.ties;
+            hard += ref.tally.hard;
+            EXPECT_EQ(ref.tally.hard, 0u);
+            if (ref.tally.ties) std::printf("  %s: %zu tie(s)\n", describe(c).c_str(), ref.tally.ties);
+            EXPECT_EQ(res.g_idx, ref.g_idx);
+            if (c.act) {
+              EXPECT_EQ(res.perm, ref.perm);
+            } else {
+              EXPECT_TRUE(res.perm.empty());
+            }
+            size_t q_diff = 0, zero_diff = 0;
+            double scale_err = 0.0;
+            for (size_t i = 0; i < res.q.size(); ++i) q_diff += int(res.q[i]) != ref.q[i];
+            for (size_t k = 0; k < ref.scale.size(); ++k) {
+              scale_err = std::max(scale_err, std::fabs(res.scales[k] - ref.scale[k]) / ref.scale[k]);
+              zero_diff += res.zeros[k] != ref.zero[k];
+            }
+            EXPECT_EQ(q_diff, 0u);  // after the reference adopted the tie decisions
+            EXPECT_EQ(zero_diff, 0u);
+            EXPECT_LT(scale_err, 1e-4);
+            const double loss_rel = std::fabs(res.loss - ref.loss) / ref.loss;
+            if (loss_rel >= worst_loss) worst_loss_case = describe(c);
+            worst_loss = std::max(worst_loss, loss_rel);
+            EXPECT_LT(loss_rel, 1e-4) << "ours " << res.loss << " reference " << ref.loss;
+            const double quad = quadratic_loss(l, res);
+            const double quad_rel = std::fabs(quad - res.loss) / res.loss;
+            worst_quad = std::max(worst_quad, quad_rel);
+            EXPECT_LT(quad_rel, 1e-3) << "loss " << res.loss << " vs ½ΣδHδᵀ " << quad;
+
+            // RTN does not depend on act-order or static groups: one run per (shape, bits, group, sym).
+            const auto rtn_key = std::make_tuple(c.out, c.in, c.bits, c.group, c.sym);
+            if (!rtn_error.count(rtn_key)) {
+              QuantResult rtn;
+              ASSERT_TRUE(rtn_quantize(l.w.data(), l.out, l.in, cfg, &rtn).ok());
+              rtn_error[rtn_key] = output_error(l, rtn.dequantized);
+            }
+            const double e_gptq = output_error(l, res.dequantized), e_rtn = rtn_error.at(rtn_key);
+            // GPTQ is greedy; it need not beat RTN. On this data (×20 outlier inputs) it loses at
+            // 2 bits with groups in natural column order, by a few % even on its own objective;
+            // the f64 Algorithm 1 above reaches the same integers, so it is the algorithm, not
+            // this implementation. Everywhere else it must win.
+            if (c.bits == 2 && c.group != -1 && !c.act) {
+              EXPECT_LT(e_gptq, 1.10 * e_rtn);
+              if (e_gptq >= e_rtn) ++gptq_lost;
+            } else {
+              EXPECT_LT(e_gptq, e_rtn);
+            }
+            worst_ratio = std::max(worst_ratio, e_gptq / e_rtn);
+          }
+  std::printf("GPTQ vs f64 Algorithm 1: %zu cases, %zu integers, %zu rounding ties (%.4f%%), %zu hard mismatches; "
+              "worst loss relative difference %.3g (%s); worst |loss − ½ΣδHδᵀ|/loss %.3g; "
+              "output error GPTQ/RTN worst %.3f, GPTQ lost %zu case(s) (2-bit grouped, natural order)\n",
+              n_case, total, ties, 100.0 * double(ties) / double(total), hard, worst_loss, worst_loss_case.c_str(),
+              worst_quad, worst_ratio, gptq_lost);
+  EXPECT_LE(double(ties), 1e-3 * double(total));
+}
+
+// The default configuration across the required shapes (out 1..300; in 172, 64, 256, 500).
+TEST(Gptq, ShapesWithDefaultConfig) {
+  for (size_t in : {172, 64, 256, 500})
+    for (size_t out : {1, 2, 300}) {
+      SCOPED_TRACE("out " + std::to_string(out) + " in " + std::to_string(in));
+      const Layer l = make_layer(out, in, in + 100, 77 + in + out);
+      const QuantConfig cfg;
+      QuantResult res, rtn;
+      ASSERT_TRUE(gptq_quantize(l.w.data(), out, in, l.h, cfg, &res).ok());
+      ASSERT_TRUE(rtn_quantize(l.w.data(), out, in, cfg, &rtn).ok());
+      expect_consistent(res, out, in, cfg.bits);
+      EXPECT_EQ(res.scales.size(), ((in + 127) / 128) * out);
+      const Reference ref = reference_gptq(l, cfg, res.damp_used, res);
+      EXPECT_EQ(ref.tally.hard, 0u);
+      EXPECT_LT(std::fabs(res.loss - ref.loss) / ref.loss, 1e-4);
+      EXPECT_LT(output_error(l, res.dequantized), output_error(l, rtn.dequantized));
+    }
+}
+
+TEST(Rtn, MatchesFloat64RoundToNearest) {
+  const Layer l = make_layer(150, 172, 64, 5);
+  size_t ties = 0, exact = 0, total = 0;
+  for (int bits : {2, 3, 4, 8})
+    for (int group : {-1, 32, 128, 48})
+      for (bool sym : {false, true}) {
+        SCOPED_TRACE("bits " + std::to_string(bits) + " group " + std::to_string(group) + " sym " + std::to_string(sym));
+        QuantConfig cfg;
+        cfg.bits = bits;
+        cfg.group_size = group;
+        cfg.sym = sym;
+        QuantResult res;
+        ASSERT_TRUE(rtn_quantize(l.w.data(), l.out, l.in, cfg, &res).ok());
+        expect_consistent(res, l.out, l.in, bits);
+        const Reference ref = reference_rtn(l, cfg, res);
+        EXPECT_EQ(ref.tally.hard, 0u);
+        ties += ref.tally.ties;
+        exact += ref.tally.exact;
+        total += l.out * l.in;
+        for (size_t i = 0; i < res.q.size(); ++i) ASSERT_EQ(int(res.q[i]), ref.q[i]) << i;
+        for (size_t k = 0; k < ref.scale.size(); ++k) {
+          ASSERT_NEAR(res.scales[k], ref.scale[k], 1e-6 * ref.scale[k]);
+          ASSERT_EQ(res.zeros[k], ref.zero[k]);
+        }
+        for (size_t i = 0; i < res.q.size(); ++i) ASSERT_NEAR(res.dequantized[i], ref.deq[i], 1e-5 * ref.scale[0] + 1e-6);
+        EXPECT_NEAR(res.loss, ref.loss, 1e-5 * ref.loss);
+        EXPECT_TRUE(res.perm.empty());
+        EXPECT_EQ(res.damp_raises, 0);
+      }
+  // Exact ties are structural: a symmetric group's minimum lies at exactly −(maxq + 1)/2 + ½
+  // steps in f64, and where the f32 scale rounds up it lands just inside and rounds the other way
+  // (what the reference's f32 torch code computes too).
+  std::printf("RTN vs f64: %zu integers, %zu rounding ties (%zu exact k + 1/2 in f64)\n", total, ties, exact);
+  EXPECT_LE(double(ties - exact), 1e-3 * double(total));
+}
+
+// The reference's quantizer corner cases: an all-zero group gets [-1, 1]; symmetric zero is
+// (maxq + 1) / 2; a symmetric group with no negative value keeps xmin = 0.
+TEST(Rtn, QuantizerCornerCases) {
+  const float w[8] = {0, 0, 0, 0, 0.5f, 1.0f, 0.25f, 0.0f};
+  QuantConfig cfg;
+  cfg.bits = 4;
+  cfg.group_size = 4;
+  cfg.sym = false;
+  QuantResult res;
+  ASSERT_TRUE(rtn_quantize(w, 1, 8, cfg, &res).ok());
+  EXPECT_FLOAT_EQ(res.scales[0], 2.0f / 15.0f);
+  // round(1 / scale) in f32 as the reference computes it (7.5 before rounding of the scale).
+  EXPECT_EQ(res.zeros[0], int(std::nearbyint(1.0f / (2.0f / 15.0f))));
+  EXPECT_FLOAT_EQ(res.scales[1], 1.0f / 15.0f);
+  EXPECT_EQ(res.zeros[1], 0);
+  for (int c = 0; c < 4; ++c) EXPECT_EQ(res.dequantized[c], 0.0f);
+  cfg.sym = true;
+  ASSERT_TRUE(rtn_quantize(w, 1, 8, cfg, &res).ok());
+  EXPECT_EQ(res.zeros[0], 8);
+  EXPECT_EQ(res.zeros[1], 8);
+  EXPECT_FLOAT_EQ(res.scales[1], 1.0f / 15.0f);  // xmin stays 0: the reference's range
+  EXPECT_FLOAT_EQ(res.dequantized[5], 7.0f / 15.0f);  // 1.0 clips at (15 − 8) · scale
+}
+
+TEST(Gptq, RaisesDampForSingularHessian) {
+  // 12 tokens for 64 inputs: H has rank ≤ 12; with damp 0 it is singular.
+  const Layer l = make_layer(16, 64, 12, 3);
+  QuantConfig cfg;
+  cfg.damp = 0.0f;
+  cfg.group_size = 32;
+  QuantResult res;
+  const format::Status st = gptq_quantize(l.w.data(), 16, 64, l.h, cfg, &res);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  EXPECT_GE(res.damp_raises, 1);
+  EXPECT_GT(res.damp_used, 0.0f);
+  std::printf("singular H: %d raise(s), percdamp used %g\n", res.damp_raises, double(res.damp_used));
+  EXPECT_TRUE(std::isfinite(res.loss));
+  for (float v : res.dequantized) ASSERT_TRUE(std::isfinite(v));
+  const Reference ref = reference_gptq(l, cfg, res.damp_used, res);
+  EXPECT_EQ(ref.tally.hard, 0u);
+  EXPECT_LT(std::fabs(res.loss - ref.loss) / ref.loss, 1e-4);
+
+  // Not a Gram matrix at all (negative diagonal): fails after the raises, with a message.
+  std::vector<float> neg(64 * 64, 0.0f);
+  for (size_t i = 0; i < 64; ++i) neg[i * 64 + i] = -1.0f;
+  const format::Status bad = gptq_quantize(l.w.data(), 16, 64, neg, cfg, &res);
+  EXPECT_EQ(bad.code(), format::StatusCode::invalid_argument);
+  EXPECT_NE(bad.message().find("not positive definite"), std::string::npos) << bad.message();
+}
+
+TEST(Gptq, DeterministicAcrossThreadCounts) {
+  const Layer l = make_layer(200, 256, 400, 11);
+  QuantConfig cfg;
+  cfg.group_size = 32;
+  cfg.block_size = 64;
+  QuantResult a, b;
+  const int omp0 = omp_get_max_threads(), blas0 = openblas_get_num_threads();
+  omp_set_num_threads(1);
+  openblas_set_num_threads(1);
+  ASSERT_TRUE(gptq_quantize(l.w.data(), l.out, l.in, l.h, cfg, &a).ok());
+  omp_set_num_threads(4);
+  openblas_set_num_threads(4);
+  ASSERT_TRUE(gptq_quantize(l.w.data(), l.out, l.in, l.h, cfg, &b).ok());
+  omp_set_num_threads(omp0);
+  openblas_set_num_threads(blas0);
+  EXPECT_EQ(a.q, b.q);
+  EXPECT_EQ(a.dequantized, b.dequantized);
+  EXPECT_EQ(a.scales, b.scales);
+  EXPECT_EQ(a.loss, b.loss);
+}
+
+TEST(Gptq, RejectsBadArguments) {
+  const Layer l = make_layer(4, 64, 80, 2);
+  QuantResult res;
+  auto code = [&](QuantConfig cfg, std::vector<float> h, const float* w) {
+    return gptq_quantize(w, 4, 64, std::move(h), cfg, &res).code();
+  };
+  QuantConfig cfg;
+  const auto invalid = format::StatusCode::invalid_argument;
+  cfg.bits = 0;
+  EXPECT_EQ(code(cfg, l.h, l.w.data()), invalid);
+  cfg.bits = 9;
+  EXPECT_EQ(code(cfg, l.h, l.w.data()), invalid);
+  cfg = {};
+  cfg.group_size = 0;
+  EXPECT_EQ(code(cfg, l.h, l.w.data()), invalid);
+  cfg = {};
+  cfg.block_size = 0;
+  EXPECT_EQ(code(cfg, l.h, l.w.data()), invalid);
+  cfg = {};
+  cfg.damp = -1.0f;
+  EXPECT_EQ(code(cfg, l.h, l.w.data()), invalid);
+  cfg = {};
+  EXPECT_EQ(code(cfg, std::vector<float>(10, 1.0f), l.w.data()), invalid);
+  std::vector<float> w = l.w;
+  w[5] = NAN;
+  EXPECT_EQ(code(cfg, l.h, w.data()), invalid);
+  std::vector<float> h = l.h;
+  h[3] = INFINITY;
+  EXPECT_EQ(code(cfg, h, l.w.data()), invalid);
+  EXPECT_EQ(gptq_quantize(l.w.data(), 4, 64, l.h, cfg, nullptr).code(), invalid);
+  EXPECT_EQ(rtn_quantize(l.w.data(), 0, 64, cfg, &res).code(), invalid);
+}
+
+}  // namespace
+}  // namespace ingot::compiler
