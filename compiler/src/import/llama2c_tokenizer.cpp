@@ -118,6 +118,7 @@ Status parse_llama2c_tokenizer(std::span<const uint8_t> bytes, int32_t n_vocab, 
   t.byte_fallback = n_byte_pieces > 0;  // check_sentencepiece_vocab then requires all 256
   INGOT_RETURN_IF_ERROR(check_sentencepiece_vocab(t));
 
+  t.remove_extra_whitespaces = infer_remove_extra_whitespaces(t.pieces, t.types);  // the file does not say
   if (info != nullptr) {
     info->unk_id = 0;
     info->bos_id = 1;

@@ -10,9 +10,9 @@
 //      priority queue over a linked list of symbols: O(n log n).
 //   3. map pieces to ids; an unknown piece becomes its UTF-8 bytes <0xXX> with byte_fallback, else
 //      <unk> (consecutive unknowns collapse into one).
-// fb::Tokenizer has no field for remove_extra_whitespaces; it is inferred from the vocabulary by the
-// rule compiler/src/import/sentencepiece_model.h (infer_remove_extra_whitespaces) documents, which the
-// importer checks against the model's actual flag.
+// remove_extra_whitespaces comes from fb::Tokenizer; when a file lacks it, it is inferred from the
+// vocabulary by the rule compiler/src/import/sentencepiece_model.h (infer_remove_extra_whitespaces)
+// documents.
 #include <algorithm>
 #include <array>
 #include <queue>
