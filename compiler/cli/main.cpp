@@ -45,6 +45,11 @@ int build(const std::string& src, const std::string& out, const std::string& tok
       if (format::Status s = compiler::import_tokenizer_file(tokenizer, &model); !s.ok()) return die(s);
     }
   }
+  if (const auto& rs = model.config.rope_scaling;
+      rs && (rs->type == fb::RopeScalingType::Dynamic || rs->type == fb::RopeScalingType::Yarn)) {
+    std::fprintf(stderr, "ingotc: warning: rope scaling '%s' is recorded, but ingot's runtime does not run it yet\n",
+                 format::rope_scaling_name(rs->type));
+  }
   compiler::EmitOptions opt;
   const std::optional<fb::DType> dt = format::dtype_from_name(dtype.c_str());
   if (!dt || (*dt != fb::DType::F32 && *dt != fb::DType::F16 && *dt != fb::DType::BF16)) {
@@ -55,7 +60,9 @@ int build(const std::string& src, const std::string& out, const std::string& tok
   opt.writer.alignment = alignment;
   opt.progress = true;
   // Provenance holds file names only, so the output does not depend on where things live.
-  opt.options = {{"source", std::filesystem::path(src).filename().string()},
+  std::filesystem::path src_name = std::filesystem::path(src).filename();
+  if (src_name.empty()) src_name = std::filesystem::path(src).parent_path().filename();  // "dir/"
+  opt.options = {{"source", src_name.string()},
                  {"tokenizer", std::filesystem::path(tokenizer).filename().string()},
                  {"method", method},
                  {"dtype", dtype},

@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "import/file.h"
 #include "import/safetensors.h"
@@ -60,33 +59,36 @@ Status read_json(const std::string& path, json* out, std::vector<std::unique_ptr
   return Status::success();
 }
 
-// A positive integer field; `fallback` when absent or null (an error without one).
+// A positive integer field; `fallback` when absent or null (an error without one). `within`
+// names the enclosing object in messages ("rope_scaling").
 Status read_count(const json& c, const char* key, const std::string& path, std::optional<uint32_t> fallback,
-                  uint32_t* out) {
+                  uint32_t* out, const std::string& within = "") {
+  const std::string name = within.empty() ? key : within + "." + key;
   const json& v = field(c, key);
   if (v.is_null()) {
-    if (!fallback) return bad(path, key, " is missing");
+    if (!fallback) return bad(path, name, " is missing");
     *out = *fallback;
     return Status::success();
   }
   if (!v.is_number_unsigned() || v.get<uint64_t>() == 0 || v.get<uint64_t>() > (uint64_t(1) << 30)) {
-    return bad(path, key, " = ", v.dump(), " is not a positive integer of plausible size");
+    return bad(path, name, " = ", v.dump(), " is not a positive integer of plausible size");
   }
   *out = uint32_t(v.get<uint64_t>());
   return Status::success();
 }
 
 // A positive finite number; `fallback` when absent or null.
-Status read_positive(const json& c, const char* key, const std::string& path, std::optional<float> fallback,
-                     float* out) {
+Status read_positive(const json& c, const char* key, const std::string& path, std::optional<float> fallback, float* out,
+                     const std::string& within = "") {
+  const std::string name = within.empty() ? key : within + "." + key;
   const json& v = field(c, key);
   if (v.is_null()) {
-    if (!fallback) return bad(path, key, " is missing");
+    if (!fallback) return bad(path, name, " is missing");
     *out = *fallback;
     return Status::success();
   }
   if (!v.is_number() || !std::isfinite(v.get<double>()) || !(v.get<double>() > 0)) {
-    return bad(path, key, " = ", v.dump(), " is not a positive number");
+    return bad(path, name, " = ", v.dump(), " is not a positive number");
   }
   *out = float(v.get<double>());
   return Status::success();
@@ -142,16 +144,17 @@ Status read_rope_scaling(const json& rs, const std::string& path, uint32_t max_p
   } else {
     return bad(path, "rope scaling type '", type, "' is not supported (linear, dynamic, yarn and llama3 are)");
   }
-  INGOT_RETURN_IF_ERROR(read_positive(rs, "factor", path, std::nullopt, &s->factor));
+  const std::string within = "rope_scaling";
+  INGOT_RETURN_IF_ERROR(read_positive(rs, "factor", path, std::nullopt, &s->factor, within));
   const bool llama3 = s->type == fb::RopeScalingType::Llama3;
   if (s->type != fb::RopeScalingType::Linear) {
     INGOT_RETURN_IF_ERROR(read_count(rs, "original_max_position_embeddings", path,
                                      llama3 ? std::nullopt : std::optional<uint32_t>(max_position),
-                                     &s->original_context_length));
+                                     &s->original_context_length, within));
   }
   if (llama3) {
-    INGOT_RETURN_IF_ERROR(read_positive(rs, "low_freq_factor", path, std::nullopt, &s->low_freq_factor));
-    INGOT_RETURN_IF_ERROR(read_positive(rs, "high_freq_factor", path, std::nullopt, &s->high_freq_factor));
+    INGOT_RETURN_IF_ERROR(read_positive(rs, "low_freq_factor", path, std::nullopt, &s->low_freq_factor, within));
+    INGOT_RETURN_IF_ERROR(read_positive(rs, "high_freq_factor", path, std::nullopt, &s->high_freq_factor, within));
     if (!(s->high_freq_factor > s->low_freq_factor)) {
       return bad(path, "rope_scaling (llama3): high_freq_factor ", s->high_freq_factor,
                  " must be greater than low_freq_factor ", s->low_freq_factor);
@@ -252,7 +255,8 @@ Status read_config(const json& j, const std::string& path, fb::ModelConfigT* c, 
     }
     INGOT_RETURN_IF_ERROR(read_ids(field(j, key), key, path, out));
     for (int32_t id : *out) {
-      if (uint32_t(id) >= c->vocab_size) return bad(path, key, " ", id, " is outside the vocabulary of ", c->vocab_size);
+      if (uint32_t(id) >= c->vocab_size)
+        return bad(path, key, " ", id, " is outside the vocabulary of ", c->vocab_size);
     }
     return Status::success();
   };
@@ -291,11 +295,13 @@ Status open_weights(const fs::path& dir, SafetensorsCheckpoint* ck) {
     return open_safetensors((dir / "model.safetensors.index.json").string(), ck);
   }
   if (is_file(dir / "pytorch_model.bin") || is_file(dir / "pytorch_model.bin.index.json")) {
-    return bad(dir.string(), "holds PyTorch pickle weights (pytorch_model.bin), which are not supported; "
+    return bad(dir.string(),
+               "holds PyTorch pickle weights (pytorch_model.bin), which are not supported; "
                "save the model with safe_serialization=True to get model.safetensors");
   }
   if (is_file(dir / "consolidated.safetensors")) {
-    return bad(dir.string(), "holds Mistral's consolidated.safetensors layout; the transformers layout "
+    return bad(dir.string(),
+               "holds Mistral's consolidated.safetensors layout; the transformers layout "
                "(config.json + model.safetensors) is expected");
   }
   return bad(dir.string(), "has neither model.safetensors nor model.safetensors.index.json");
@@ -312,7 +318,8 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
                  ": quantized checkpoints are not supported yet (F32, F16 and BF16 weights are)");
     }
     if (!harmless_buffer(name)) {
-      return bad(t.file, "tensor '", name, "' has dtype ", t.dtype, ", which ingotc does not import "
+      return bad(t.file, "tensor '", name, "' has dtype ", t.dtype,
+                 ", which ingotc does not import "
                  "(F32, F16 and BF16 are)");
     }
   }
@@ -378,8 +385,8 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
     const bool bias = std::any_of(unknown.begin(), unknown.end(), [](const std::string& n) {
       return n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
     });
-    return bad(dir.string(), unknown.size(), " tensor(s) are not part of a ", c.n_layer, "-layer LLaMA model: ",
-               list, bias ? "; biases are not supported" : "", "; refusing rather than dropping weights");
+    return bad(dir.string(), unknown.size(), " tensor(s) are not part of a ", c.n_layer, "-layer LLaMA model: ", list,
+               bias ? "; biases are not supported" : "", "; refusing rather than dropping weights");
   }
   return Status::success();
 }
@@ -416,11 +423,8 @@ Status take_tokenizer(const fs::path& dir, const HfImportOptions& options, const
     path = (dir / "tokenizer.json").string();
   }
   if (path.empty()) return Status::success();  // no tokenizer: ids only
-  INGOT_RETURN_IF_ERROR(import_tokenizer_file(path, m));
+  INGOT_RETURN_IF_ERROR(import_tokenizer_file(path, m));  // also checks it fits the vocabulary
   fb::TokenizerT& t = m->tokenizer;
-  if (t.pieces.size() > m->config.vocab_size) {
-    return bad(path, "has ", t.pieces.size(), " tokens but config.json's vocab_size is ", m->config.vocab_size);
-  }
   const bool sentencepiece = fs::path(path).extension() != ".json";
   if (own && sentencepiece && is_file(dir / "tokenizer_config.json")) {
     // tokenizer.json's importer reads this file itself; for tokenizer.model it is read here.

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
-
-#include <nlohmann/json.hpp>
 
 #include "import/file.h"
 
@@ -24,10 +23,10 @@ struct DtypeBits {
   std::string_view name;
   uint32_t bits;
 };
-constexpr DtypeBits kDtypes[] = {
-    {"BOOL", 8},  {"U8", 8},   {"I8", 8},   {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"I16", 16},
-    {"U16", 16},  {"F16", 16}, {"BF16", 16}, {"I32", 32},   {"U32", 32},    {"F32", 32},    {"F64", 64},
-    {"I64", 64},  {"U64", 64}, {"C64", 64},  {"F4", 4},     {"F6_E2M3", 6}, {"F6_E3M2", 6}};
+constexpr DtypeBits kDtypes[] = {{"BOOL", 8},    {"U8", 8},   {"I8", 8},   {"F8_E5M2", 8}, {"F8_E4M3", 8},
+                                 {"F8_E8M0", 8}, {"I16", 16}, {"U16", 16}, {"F16", 16},    {"BF16", 16},
+                                 {"I32", 32},    {"U32", 32}, {"F32", 32}, {"F64", 64},    {"I64", 64},
+                                 {"U64", 64},    {"C64", 64}, {"F4", 4},   {"F6_E2M3", 6}, {"F6_E3M2", 6}};
 
 template <typename... Args>
 Status bad(const std::string& path, Args&&... args) {
@@ -191,8 +190,8 @@ Status add_file(const std::string& path, SafetensorsCheckpoint* out, Safetensors
   INGOT_RETURN_IF_ERROR(parse_safetensors(m->bytes(), path, parsed));
   for (const SafetensorsTensor& t : parsed->tensors) {
     if (const auto it = out->tensors.find(t.name); it != out->tensors.end()) {
-      return fail(StatusCode::invalid_argument, "tensor '", t.name, "' is in both '", it->second.file, "' and '",
-                  path, "'");
+      return fail(StatusCode::invalid_argument, "tensor '", t.name, "' is in both '", it->second.file, "' and '", path,
+                  "'");
     }
     out->tensors.emplace(t.name, t);
   }
@@ -219,8 +218,7 @@ Status open_index(const std::string& path, SafetensorsCheckpoint* out) {
   for (const auto& [tensor, file] : map->items()) {
     if (!file.is_string()) return bad(path, "weight_map entry '", tensor, "' is not a file name");
     const std::string f = file.get<std::string>();
-    if (f.empty() || f == "." || f == ".." || f.find('/') != std::string::npos ||
-        f.find('\\') != std::string::npos) {
+    if (f.empty() || f == "." || f == ".." || f.find('/') != std::string::npos || f.find('\\') != std::string::npos) {
       return bad(path, "weight_map entry '", tensor, "' names '", f, "', not a file beside the index");
     }
     shard_of[tensor] = f;

@@ -34,7 +34,7 @@ constexpr uint64_t kSafetensorsMaxHeaderSize = 100'000'000;
 
 struct SafetensorsTensor {
   std::string name;
-  std::string dtype;               // as the file spells it: "F32", "BF16", "I32", ...
+  std::string dtype;  // as the file spells it: "F32", "BF16", "I32", ...
   std::vector<uint64_t> shape;
   std::span<const uint8_t> bytes;  // (n_elements * dtype size) bytes, viewing the file's mapping
   std::string file;                // path of the file that holds it

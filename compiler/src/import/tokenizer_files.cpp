@@ -21,6 +21,15 @@ void set_ids(fb::ModelConfigT& c, int32_t bos, int32_t eos, int32_t unk, int32_t
   if (pad >= 0) c.pad_id = pad;
 }
 
+// A tokenizer may be smaller than the model's vocabulary (padded embeddings), never larger.
+format::Status check_vocab(const std::string& path, const SourceModel& model) {
+  if (model.config.vocab_size != 0 && model.tokenizer.pieces.size() > model.config.vocab_size) {
+    return format::fail(format::StatusCode::invalid_argument, "'", path, "' has ", model.tokenizer.pieces.size(),
+                        " pieces but the model's vocabulary is ", model.config.vocab_size);
+  }
+  return format::Status::success();
+}
+
 }  // namespace
 
 format::Status import_tokenizer_file(const std::string& path, SourceModel* model) {
@@ -32,7 +41,7 @@ format::Status import_tokenizer_file(const std::string& path, SourceModel* model
     INGOT_RETURN_IF_ERROR(load_hf_tokenizer(path, std::filesystem::exists(config, ec) ? config : std::string(),
                                             &model->tokenizer, &ids, &model->sources));
     set_ids(model->config, ids.bos_id, ids.eos_id, ids.unk_id, ids.pad_id);
-    return format::Status::success();
+    return check_vocab(path, *model);
   }
   SentencePieceInfo info;
   std::unique_ptr<fb::DigestT> digest;
@@ -46,13 +55,9 @@ format::Status import_tokenizer_file(const std::string& path, SourceModel* model
   } else {
     INGOT_RETURN_IF_ERROR(read_sentencepiece_model(path, &model->tokenizer, &info, &digest));
   }
-  if (model->config.vocab_size != 0 && model->tokenizer.pieces.size() > model->config.vocab_size) {
-    return format::fail(format::StatusCode::invalid_argument, "'", path, "' has ", model->tokenizer.pieces.size(),
-                        " pieces but the model's vocabulary is ", model->config.vocab_size);
-  }
   set_ids(model->config, info.bos_id, info.eos_id, info.unk_id, info.pad_id);
   if (digest) model->sources.push_back(std::move(digest));
-  return format::Status::success();
+  return check_vocab(path, *model);
 }
 
 }  // namespace ingot::compiler
