@@ -1,5 +1,6 @@
 target_sources(ingot_compiler PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/emit.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/gptq/pack.cpp
   ${CMAKE_CURRENT_LIST_DIR}/import/file.cpp
   ${CMAKE_CURRENT_LIST_DIR}/import/llama2c.cpp
   ${CMAKE_CURRENT_LIST_DIR}/import/tokenizer_files.cpp)

@@ -53,6 +53,35 @@ Status convert(const SourceTensor& t, fb::DType to, std::vector<uint8_t>* out) {
   return Status::success();
 }
 
+fb::DType packed_dtype(uint32_t bits) {
+  switch (bits) {
+    case 2: return fb::DType::Q2;
+    case 3: return fb::DType::Q3;
+    case 8: return fb::DType::Q8;
+    default: return fb::DType::Q4;
+  }
+}
+
+// A quantized weight in the canonical GPTQ layout (spec/quant-layouts.md).
+Status add_quantized(format::Writer& w, const SourceTensor& t) {
+  const PackedQuant& p = *t.quant;
+  const fb::DType dt = packed_dtype(p.bits);
+  format::QuantDesc q;
+  q.method = p.method;
+  q.bits = uint8_t(p.bits);
+  q.group_size = p.group_size;
+  q.symmetric = p.symmetric;
+  q.act_order = p.act_order;
+  q.static_groups = p.static_groups;
+  q.scales_dtype = fb::DType::F16;
+  q.scales = format::BlobSource::of(std::span<const uint16_t>(p.scales));
+  q.zeros_dtype = dt;
+  if (!p.zeros.empty()) q.zeros = format::BlobSource::of(std::span<const uint32_t>(p.zeros));
+  if (!p.g_idx.empty()) q.perm = format::BlobSource::of(std::span<const int32_t>(p.g_idx));
+  return w.add_tensor({t.name, dt, t.shape, fb::Layout::GptqPackedK},
+                      format::BlobSource::of(std::span<const uint32_t>(p.qweight)), &q);
+}
+
 }  // namespace
 
 Status emit(SourceModel& model, const std::string& path, const EmitOptions& options) {
@@ -69,12 +98,19 @@ Status emit(SourceModel& model, const std::string& path, const EmitOptions& opti
     prov.options.push_back(std::move(kv));
   }
   prov.sources = std::move(model.sources);
-  w->set_provenance(std::move(prov));
 
+  prov.calibration = std::move(model.calibration);
+  prov.layer_losses = std::move(model.layer_losses);
+  w->set_provenance(std::move(prov));
   std::vector<uint8_t> buf;
   size_t done = 0;
   const bool tty = isatty(STDERR_FILENO) != 0;
   for (const SourceTensor& t : model.tensors) {
+    if (t.quant != nullptr) {
+      INGOT_RETURN_IF_ERROR(add_quantized(*w, t));
+      ++done;
+      continue;
+    }
     const fb::DType to = t.shape.size() == 1 ? fb::DType::F32 : options.dtype;
     INGOT_RETURN_IF_ERROR(convert(t, to, &buf));
     INGOT_RETURN_IF_ERROR(w->add_tensor({t.name, to, t.shape}, format::BlobSource(buf)));

@@ -28,12 +28,27 @@
 
 namespace ingot::compiler {
 
+// A weight already quantized and packed in the canonical GPTQ layout (spec/quant-layouts.md).
+struct PackedQuant {
+  fb::QuantMethod method = fb::QuantMethod::GPTQ;
+  uint32_t bits = 4;
+  int32_t group_size = 128;       // -1: one group per output channel
+  bool symmetric = true;
+  bool act_order = false;
+  bool static_groups = false;
+  std::vector<uint32_t> qweight;  // (ceil(in·bits/32), out) GptqPackedK words
+  std::vector<uint16_t> scales;   // (n_groups, out) f16
+  std::vector<uint32_t> zeros;    // (n_groups, ceil(out·bits/32)) packed real zeros; empty: 2^(bits-1)
+  std::vector<int32_t> g_idx;     // (in) group of every input column; empty: k / group_size
+};
+
 struct SourceTensor {
   std::string name;
   fb::DType dtype = fb::DType::F32;  // F32, F16 or BF16
   std::vector<uint64_t> shape;
   std::span<const uint8_t> bytes;    // into a mapping owned by SourceModel, or into `owned`
   std::vector<uint8_t> owned;
+  std::unique_ptr<PackedQuant> quant;  // set once quantized: `bytes` is then unused
 };
 
 // Keeps a read-only mapping alive for as long as tensors view it.
@@ -48,6 +63,8 @@ struct SourceModel {
   fb::TokenizerT tokenizer;
   std::vector<SourceTensor> tensors;
   std::vector<std::unique_ptr<fb::DigestT>> sources;  // every file read, for provenance
+  std::vector<std::unique_ptr<fb::DigestT>> calibration;  // calibration files, for provenance
+  std::vector<std::unique_ptr<fb::LayerLossT>> layer_losses;  // per quantized tensor
   std::vector<std::unique_ptr<Mapping>> mappings;
 };
 

@@ -36,6 +36,49 @@ Status Model::bind(const std::string& name, std::vector<uint64_t> shape, cpu::We
   return Status::success();
 }
 
+const uint8_t* Model::blob_data(const fb::Blob* blob, const std::string& what, format::Status* status) {
+  if (blob == nullptr) return nullptr;
+  format::BlobBytes bytes;
+  *status = container_->read_blob(*blob, what, false, &bytes);
+  if (!status->ok()) return nullptr;
+  const uint8_t* p = bytes.bytes().data();
+  if (!bytes.is_view()) blobs_.push_back(std::move(bytes));  // keep decompressed bytes alive
+  return p;
+}
+
+Status Model::bind_linear(const std::string& name, std::vector<uint64_t> shape, Linear* out) {
+  const fb::Tensor* t = container_->find_tensor(name);
+  if (t == nullptr || t->quant() == nullptr) {
+    out->quantized = false;
+    return bind(name, std::move(shape), &out->dense);
+  }
+  const fb::Quantization& q = *t->quant();
+  const std::vector<uint64_t> have(t->shape()->begin(), t->shape()->end());
+  if (have != shape) {
+    return fail(StatusCode::invalid_index, "tensor '", name, "' has the wrong shape for the config");
+  }
+  if (t->layout() != fb::Layout::GptqPackedK || q.scales_dtype() != fb::DType::F16 ||
+      (q.zeros() != nullptr && q.zeros_dtype() != t->dtype())) {
+    return fail(StatusCode::invalid_index, "tensor '", name, "': the CPU backend runs quantized weights in layout ",
+                "gptq-packed-k with f16 scales and zeros of the weight's dtype; this one is ",
+                format::layout_name(t->layout()), " with ", format::dtype_name(q.scales_dtype()), " scales");
+  }
+  Status s;
+  cpu::QuantView& v = out->quant;
+  v.qweight = reinterpret_cast<const uint32_t*>(blob_data(t->data(), name, &s));
+  if (s.ok()) v.scales = reinterpret_cast<const uint16_t*>(blob_data(q.scales(), name + "/scales", &s));
+  if (s.ok()) v.zeros = reinterpret_cast<const uint32_t*>(blob_data(q.zeros(), name + "/zeros", &s));
+  if (s.ok()) v.g_idx = reinterpret_cast<const int32_t*>(blob_data(q.perm(), name + "/perm", &s));
+  INGOT_RETURN_IF_ERROR(s);
+  v.bits = q.bits();
+  v.group_size = q.group_size();
+  v.rows = shape[0];
+  v.cols = shape[1];
+  INGOT_RETURN_IF_ERROR(cpu::check_quant_view(v, name.c_str()));  // g_idx values inside the groups
+  out->quantized = true;
+  return Status::success();
+}
+
 bool Model::is_eos(int32_t id) const {
   return id == dims_.eos || std::find(dims_.extra_eos.begin(), dims_.extra_eos.end(), id) != dims_.extra_eos.end();
 }
@@ -84,14 +127,14 @@ Status Model::load(const std::string& path, const LoadOptions& options, std::uni
     const std::string p = "layers." + std::to_string(i) + ".";
     LayerWeights& l = m->layers[i];
     INGOT_RETURN_IF_ERROR(m->bind(p + "attention_norm.weight", {d.dim}, &l.attention_norm));
-    INGOT_RETURN_IF_ERROR(m->bind(p + "attention.wq.weight", {q_dim, d.dim}, &l.wq));
-    INGOT_RETURN_IF_ERROR(m->bind(p + "attention.wk.weight", {kv_dim, d.dim}, &l.wk));
-    INGOT_RETURN_IF_ERROR(m->bind(p + "attention.wv.weight", {kv_dim, d.dim}, &l.wv));
-    INGOT_RETURN_IF_ERROR(m->bind(p + "attention.wo.weight", {d.dim, q_dim}, &l.wo));
+    INGOT_RETURN_IF_ERROR(m->bind_linear(p + "attention.wq.weight", {q_dim, d.dim}, &l.wq));
+    INGOT_RETURN_IF_ERROR(m->bind_linear(p + "attention.wk.weight", {kv_dim, d.dim}, &l.wk));
+    INGOT_RETURN_IF_ERROR(m->bind_linear(p + "attention.wv.weight", {kv_dim, d.dim}, &l.wv));
+    INGOT_RETURN_IF_ERROR(m->bind_linear(p + "attention.wo.weight", {d.dim, q_dim}, &l.wo));
     INGOT_RETURN_IF_ERROR(m->bind(p + "ffn_norm.weight", {d.dim}, &l.ffn_norm));
-    INGOT_RETURN_IF_ERROR(m->bind(p + "feed_forward.w1.weight", {d.ffn_dim, d.dim}, &l.w1));
-    INGOT_RETURN_IF_ERROR(m->bind(p + "feed_forward.w2.weight", {d.dim, d.ffn_dim}, &l.w2));
-    INGOT_RETURN_IF_ERROR(m->bind(p + "feed_forward.w3.weight", {d.ffn_dim, d.dim}, &l.w3));
+    INGOT_RETURN_IF_ERROR(m->bind_linear(p + "feed_forward.w1.weight", {d.ffn_dim, d.dim}, &l.w1));
+    INGOT_RETURN_IF_ERROR(m->bind_linear(p + "feed_forward.w2.weight", {d.dim, d.ffn_dim}, &l.w2));
+    INGOT_RETURN_IF_ERROR(m->bind_linear(p + "feed_forward.w3.weight", {d.ffn_dim, d.dim}, &l.w3));
   }
   INGOT_RETURN_IF_ERROR(m->bind("norm.weight", {d.dim}, &m->norm));
   if (c->tied_embeddings()) {

@@ -7,22 +7,39 @@
 #include <vector>
 
 #include "cpu/matmul.h"
+#include "cpu/quant.h"
 #include "cpu/rope.h"
 #include "ingot/format/reader.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ingot::runtime {
 
+// A linear layer's weight (out, in): dense f32/f16/bf16, or quantized in the GPTQ layout.
+struct Linear {
+  cpu::WeightView dense;
+  cpu::QuantView quant;
+  bool quantized = false;
+};
+
+// y (n, out) = x (n, in) · Wᵀ with whichever kernel the weight needs.
+inline void linear(const float* x, size_t n, const Linear& w, float* y) {
+  if (w.quantized) {
+    cpu::quant_matmul(x, n, w.quant, y);
+  } else {
+    cpu::matmul(x, n, w.dense, y);
+  }
+}
+
 struct LayerWeights {
   cpu::WeightView attention_norm;  // (dim)
-  cpu::WeightView wq;              // (n_head * head_dim, dim)
-  cpu::WeightView wk;              // (n_head_kv * head_dim, dim)
-  cpu::WeightView wv;              // (n_head_kv * head_dim, dim)
-  cpu::WeightView wo;              // (dim, n_head * head_dim)
+  Linear wq;                       // (n_head * head_dim, dim)
+  Linear wk;                       // (n_head_kv * head_dim, dim)
+  Linear wv;                       // (n_head_kv * head_dim, dim)
+  Linear wo;                       // (dim, n_head * head_dim)
   cpu::WeightView ffn_norm;        // (dim)
-  cpu::WeightView w1;              // (ffn_dim, dim) gate
-  cpu::WeightView w2;              // (dim, ffn_dim) down
-  cpu::WeightView w3;              // (ffn_dim, dim) up
+  Linear w1;                       // (ffn_dim, dim) gate
+  Linear w2;                       // (dim, ffn_dim) down
+  Linear w3;                       // (ffn_dim, dim) up
 };
 
 struct ModelDims {
@@ -55,6 +72,8 @@ class Model {
 
  private:
   format::Status bind(const std::string& name, std::vector<uint64_t> shape, cpu::WeightView* out);
+  format::Status bind_linear(const std::string& name, std::vector<uint64_t> shape, Linear* out);
+  const uint8_t* blob_data(const fb::Blob* blob, const std::string& what, format::Status* status);
 
   std::unique_ptr<format::Container> container_;
   std::vector<format::BlobBytes> blobs_;  // decompressed blobs (views need nothing kept)

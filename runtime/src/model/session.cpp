@@ -45,9 +45,9 @@ Status Session::eval(std::span<const int32_t> tokens, float* logits, std::vector
     float* kc = k_cache_.data() + l * n_ctx_ * kv_dim;
     float* vc = v_cache_.data() + l * n_ctx_ * kv_dim;
     cpu::rmsnorm(x.data(), n, dim, w.attention_norm, d.norm_eps, xn.data());
-    cpu::matmul(xn.data(), n, w.wq, q.data());
-    cpu::matmul(xn.data(), n, w.wk, k.data());
-    cpu::matmul(xn.data(), n, w.wv, v.data());
+    linear(xn.data(), n, w.wq, q.data());
+    linear(xn.data(), n, w.wk, k.data());
+    linear(xn.data(), n, w.wv, v.data());
     for (size_t t = 0; t < n; ++t) {
       cpu::rope(q.data() + t * q_dim, d.n_head, pos_ + t, model_.rope(), model_.rope_inv_freq());
       cpu::rope(k.data() + t * kv_dim, d.n_head_kv, pos_ + t, model_.rope(), model_.rope_inv_freq());
@@ -55,17 +55,17 @@ Status Session::eval(std::span<const int32_t> tokens, float* logits, std::vector
     std::memcpy(kc + pos_ * kv_dim, k.data(), n * kv_dim * sizeof(float));
     std::memcpy(vc + pos_ * kv_dim, v.data(), n * kv_dim * sizeof(float));
     cpu::attention(q.data(), n, pos_, kc, vc, shape, att.data());
-    cpu::matmul(att.data(), n, w.wo, tmp.data());
+    linear(att.data(), n, w.wo, tmp.data());
     for (size_t i = 0; i < n * dim; ++i) x[i] += tmp[i];
 
     cpu::rmsnorm(x.data(), n, dim, w.ffn_norm, d.norm_eps, xn.data());
-    cpu::matmul(xn.data(), n, w.w1, gate.data());
-    cpu::matmul(xn.data(), n, w.w3, up.data());
+    linear(xn.data(), n, w.w1, gate.data());
+    linear(xn.data(), n, w.w3, up.data());
     for (size_t i = 0; i < n * ffn; ++i) {
       const float g = gate[i];
       gate[i] = g / (1.0f + std::exp(-g)) * up[i];  // SwiGLU: silu(gate) * up
     }
-    cpu::matmul(gate.data(), n, w.w2, tmp.data());
+    linear(gate.data(), n, w.w2, tmp.data());
     for (size_t i = 0; i < n * dim; ++i) x[i] += tmp[i];
   }
   pos_ += n;
