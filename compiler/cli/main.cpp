@@ -1,75 +1,175 @@
 // ingotc: the model compiler. `ingotc build SRC -o OUT.ingot` reads a checkpoint (llama2.c file or
-// Hugging Face directory) and writes one container.
+// Hugging Face directory), optionally quantizes it (RTN or GPTQ) and writes one container.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "emit.h"
+#include "gptq/calibration.h"
+#include "gptq/quantize_model.h"
 #include "import/hf.h"
 #include "import/llama2c.h"
 #include "import/tokenizer_files.h"
+#include "tokenizer/tokenizer.h"
 
 namespace {
 
 using namespace ingot;
 
-int build(const std::string& src, const std::string& out, const std::string& tokenizer, const std::string& method,
-          const std::string& dtype, bool compress, uint32_t alignment) {
+struct BuildArgs {
+  std::string src, out, tokenizer, method = "none", dtype = "f16", report;
+  bool compress = false;
+  uint32_t alignment = 4096;
+  // Quantization (defaults: the common practice of GPTQ-for-LLaMa / AutoGPTQ).
+  int bits = 4;
+  int group_size = 128;
+  bool act_order = true, static_groups = false, sym = true, true_sequential = true, quantize_lm_head = false;
+  float damp = 0.01f;
+  int block_size = 128;
+  std::vector<std::string> calib;
+  size_t calib_samples = 128, calib_seqlen = 2048;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+std::string file_name(const std::string& path) {
+  std::filesystem::path p = std::filesystem::path(path).filename();
+  if (p.empty()) p = std::filesystem::path(path).parent_path().filename();  // "dir/"
+  return p.string();
+}
+
+format::Status import_source(const BuildArgs& a, compiler::SourceModel* model) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(a.src, ec)) {
+    // A Hugging Face directory; --tokenizer replaces the directory's own tokenizer.
+    compiler::HfImportOptions hf;
+    hf.tokenizer_path = a.tokenizer;
+    return compiler::import_hf_directory(a.src, model, hf);
+  }
+  if (!std::filesystem::exists(a.src, ec)) return format::fail(format::StatusCode::io_error, "'", a.src, "' does not exist");
+  if (!compiler::looks_like_llama2c(a.src)) {
+    return format::fail(format::StatusCode::invalid_argument, "'", a.src,
+                        "' is not a checkpoint ingotc recognises (a llama2.c .bin or a Hugging Face directory "
+                        "expected)");
+  }
+  INGOT_RETURN_IF_ERROR(compiler::import_llama2c(a.src, model));
+  if (!a.tokenizer.empty()) INGOT_RETURN_IF_ERROR(compiler::import_tokenizer_file(a.tokenizer, model));
+  return format::Status::success();
+}
+
+// Tokenizes the calibration files with the model's own tokenizer and draws the windows.
+format::Status calibration(const BuildArgs& a, compiler::SourceModel& model, std::vector<std::vector<int32_t>>* samples) {
+  if (a.calib.empty()) {
+    return format::fail(format::StatusCode::invalid_argument,
+                        "--method gptq needs calibration text: --calib FILE (plain text or JSON Lines with \"text\")");
+  }
+  if (model.tokenizer.kind == fb::TokenizerKind::None) {
+    return format::fail(format::StatusCode::invalid_argument, "calibration needs the model's tokenizer: give --tokenizer");
+  }
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(fb::Tokenizer::Pack(fbb, &model.tokenizer));
+  std::unique_ptr<runtime::Tokenizer> tok;
+  INGOT_RETURN_IF_ERROR(runtime::Tokenizer::create(*flatbuffers::GetRoot<fb::Tokenizer>(fbb.GetBufferPointer()), &tok));
+  return compiler::load_calibration(a.calib, *tok, model.config.bos_id, a.calib_samples, a.calib_seqlen, a.seed,
+                                    samples, &model.calibration);
+}
+
+format::Status write_report(const std::string& path, const compiler::SourceModel& model) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : model.layer_losses) {
+    layers.push_back({{"tensor", l->tensor}, {"loss", l->loss}, {"damp", l->damp}, {"note", l->note}});
+  }
+  std::ofstream f(path);
+  f << nlohmann::json{{"layers", layers}}.dump(2) << "\n";
+  if (!f) return format::fail(format::StatusCode::io_error, "cannot write the report '", path, "'");
+  return format::Status::success();
+}
+
+int build(const BuildArgs& a) {
   const auto die = [](const format::Status& s) {
     std::fprintf(stderr, "ingotc: %s\n", s.message().c_str());
     return 1;
   };
-  if (method != "none") {
-    return die(format::fail(format::StatusCode::invalid_argument, "--method ", method,
-                            " is not available yet; use --method none"));
+  if (a.method != "none" && a.method != "rtn" && a.method != "gptq") {
+    return die(format::fail(format::StatusCode::invalid_argument, "--method ", a.method, " is not one of gptq, rtn, none"));
+  }
+  if (a.method != "none" && a.bits != 2 && a.bits != 3 && a.bits != 4 && a.bits != 8) {
+    return die(format::fail(format::StatusCode::invalid_argument, "--bits ", a.bits, " is not one of 2, 3, 4, 8"));
+  }
+  if (a.group_size == 0 || a.group_size < -1) {
+    return die(format::fail(format::StatusCode::invalid_argument, "--group-size ", a.group_size,
+                            " must be -1 (per output channel) or positive"));
+  }
+  const std::optional<fb::DType> dt = format::dtype_from_name(a.dtype.c_str());
+  if (!dt || (*dt != fb::DType::F32 && *dt != fb::DType::F16 && *dt != fb::DType::BF16)) {
+    return die(format::fail(format::StatusCode::invalid_argument, "--dtype ", a.dtype, " is not one of f32, f16, bf16"));
   }
   compiler::SourceModel model;
-  std::error_code ec;
-  if (std::filesystem::is_directory(src, ec)) {
-    // A Hugging Face directory; --tokenizer replaces the directory's own tokenizer.
-    compiler::HfImportOptions hf;
-    hf.tokenizer_path = tokenizer;
-    if (format::Status s = compiler::import_hf_directory(src, &model, hf); !s.ok()) return die(s);
-  } else {
-    if (!std::filesystem::exists(src, ec)) {
-      return die(format::fail(format::StatusCode::io_error, "'", src, "' does not exist"));
-    }
-    if (!compiler::looks_like_llama2c(src)) {
-      return die(format::fail(format::StatusCode::invalid_argument, "'", src,
-                              "' is not a checkpoint ingotc recognises (a llama2.c .bin or a Hugging Face "
-                              "directory expected)"));
-    }
-    if (format::Status s = compiler::import_llama2c(src, &model); !s.ok()) return die(s);
-    if (!tokenizer.empty()) {
-      if (format::Status s = compiler::import_tokenizer_file(tokenizer, &model); !s.ok()) return die(s);
-    }
-  }
+  if (format::Status s = import_source(a, &model); !s.ok()) return die(s);
   if (const auto& rs = model.config.rope_scaling;
       rs && (rs->type == fb::RopeScalingType::Dynamic || rs->type == fb::RopeScalingType::Yarn)) {
     std::fprintf(stderr, "ingotc: warning: rope scaling '%s' is recorded, but ingot's runtime does not run it yet\n",
                  format::rope_scaling_name(rs->type));
   }
-  compiler::EmitOptions opt;
-  const std::optional<fb::DType> dt = format::dtype_from_name(dtype.c_str());
-  if (!dt || (*dt != fb::DType::F32 && *dt != fb::DType::F16 && *dt != fb::DType::BF16)) {
-    return die(format::fail(format::StatusCode::invalid_argument, "--dtype ", dtype, " is not one of f32, f16, bf16"));
+
+  if (a.method != "none") {
+    compiler::QuantizeOptions q;
+    q.config.bits = a.bits;
+    q.config.group_size = a.group_size;
+    q.config.sym = a.sym;
+    q.config.act_order = a.act_order;
+    q.config.static_groups = a.static_groups;
+    q.config.damp = a.damp;
+    q.config.block_size = a.block_size;
+    q.method = a.method == "gptq" ? fb::QuantMethod::GPTQ : fb::QuantMethod::RTN;
+    q.true_sequential = a.true_sequential;
+    q.quantize_lm_head = a.quantize_lm_head;
+    q.threads = a.threads;
+    const bool tty = isatty(STDERR_FILENO) != 0;
+    q.progress = [tty](const std::string& line) {
+      std::fprintf(stderr, tty ? "\r\033[Kingotc: %s" : "ingotc: %s\n", line.c_str());
+      std::fflush(stderr);
+    };
+    std::vector<std::vector<int32_t>> samples;
+    if (q.method == fb::QuantMethod::GPTQ) {
+      if (format::Status s = calibration(a, model, &samples); !s.ok()) return die(s);
+    }
+    if (format::Status s = compiler::quantize_model(model, samples, q); !s.ok()) return die(s);
+    if (tty) std::fprintf(stderr, "\n");
+    if (!a.report.empty()) {
+      if (format::Status s = write_report(a.report, model); !s.ok()) return die(s);
+    }
   }
+
+  compiler::EmitOptions opt;
   opt.dtype = *dt;
-  opt.writer.compress = compress;
-  opt.writer.alignment = alignment;
+  opt.writer.compress = a.compress;
+  opt.writer.alignment = a.alignment;
   opt.progress = true;
   // Provenance holds file names only, so the output does not depend on where things live.
-  std::filesystem::path src_name = std::filesystem::path(src).filename();
-  if (src_name.empty()) src_name = std::filesystem::path(src).parent_path().filename();  // "dir/"
-  opt.options = {{"source", src_name.string()},
-                 {"tokenizer", std::filesystem::path(tokenizer).filename().string()},
-                 {"method", method},
-                 {"dtype", dtype},
-                 {"compress", compress ? "true" : "false"},
-                 {"alignment", std::to_string(alignment)}};
-  if (format::Status s = compiler::emit(model, out, opt); !s.ok()) return die(s);
-  std::fprintf(stderr, "ingotc: wrote %s\n", out.c_str());
+  opt.options = {{"source", file_name(a.src)}, {"tokenizer", file_name(a.tokenizer)}, {"method", a.method},
+                 {"dtype", a.dtype}, {"compress", a.compress ? "true" : "false"},
+                 {"alignment", std::to_string(a.alignment)}};
+  if (a.method != "none") {
+    std::string calib;
+    for (const std::string& c : a.calib) calib += (calib.empty() ? "" : ",") + file_name(c);
+    opt.options.insert(opt.options.end(),
+                       {{"bits", std::to_string(a.bits)}, {"group_size", std::to_string(a.group_size)},
+                        {"sym", a.sym ? "true" : "false"}, {"act_order", a.act_order ? "true" : "false"},
+                        {"static_groups", a.static_groups ? "true" : "false"}, {"damp", std::to_string(a.damp)},
+                        {"block_size", std::to_string(a.block_size)},
+                        {"true_sequential", a.true_sequential ? "true" : "false"},
+                        {"quantize_lm_head", a.quantize_lm_head ? "true" : "false"}, {"calib", calib},
+                        {"calib_samples", std::to_string(a.calib_samples)},
+                        {"calib_seqlen", std::to_string(a.calib_seqlen)}, {"seed", std::to_string(a.seed)}});
+  }
+  if (format::Status s = compiler::emit(model, a.out, opt); !s.ok()) return die(s);
+  std::fprintf(stderr, "ingotc: wrote %s\n", a.out.c_str());
   return 0;
 }
 
@@ -81,23 +181,40 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ingotc 0.1.0 (container format 1.0)");
 
   auto* b = app.add_subcommand("build", "Compile a checkpoint into one .ingot container");
-  std::string src, out, tokenizer, method = "none", dtype = "f16";
-  bool compress = false;
-  uint32_t alignment = 4096;
-  b->add_option("SRC", src,
+  BuildArgs a;
+  b->add_option("SRC", a.src,
                 "llama2.c checkpoint (.bin), or a Hugging Face directory (config.json, model.safetensors or "
                 "model.safetensors.index.json, tokenizer.model or tokenizer.json)")
       ->required();
-  b->add_option("-o,--output", out, "the .ingot file to write")->required();
-  b->add_option("--tokenizer", tokenizer,
+  b->add_option("-o,--output", a.out, "the .ingot file to write")->required();
+  b->add_option("--tokenizer", a.tokenizer,
                 "tokenizer file: SentencePiece tokenizer.model, llama2.c tokenizer.bin, or HF tokenizer.json "
                 "(for a directory: instead of its own)");
-  b->add_option("--method", method, "quantization: none (GPTQ and RTN come later)")->capture_default_str();
-  b->add_option("--dtype", dtype, "storage type of matrices: f32, f16 or bf16 (norms stay f32)")->capture_default_str();
-  b->add_flag("--compress", compress, "zstd-compress blobs where it saves at least 5%");
-  b->add_option("--alignment", alignment, "blob alignment in bytes (power of two, 64 .. 1 MiB)")->capture_default_str();
+  b->add_option("--method", a.method, "quantization of the layers' linear weights: gptq, rtn or none")
+      ->capture_default_str();
+  b->add_option("--dtype", a.dtype, "storage type of unquantized matrices (embeddings, classifier): f32, f16, bf16")
+      ->capture_default_str();
+  b->add_option("--bits", a.bits, "bits per weight: 2, 3, 4 or 8")->capture_default_str();
+  b->add_option("--group-size", a.group_size, "input columns per scale/zero; -1: one group per output channel")
+      ->capture_default_str();
+  b->add_flag("--act-order,!--no-act-order", a.act_order, "GPTQ: quantize columns by decreasing Hessian diagonal (default on)");
+  b->add_flag("--static-groups", a.static_groups, "GPTQ: all group parameters up front (with act-order)");
+  b->add_flag("--sym,!--asym", a.sym, "symmetric (default) or asymmetric zero points");
+  b->add_option("--damp", a.damp, "GPTQ: dampening, a fraction of the mean Hessian diagonal")->capture_default_str();
+  b->add_option("--block-size", a.block_size, "GPTQ: lazy-batch width in columns")->capture_default_str();
+  b->add_flag("--true-sequential,!--no-true-sequential", a.true_sequential,
+              "GPTQ: q/k/v, then o, then gate/up, then down, each on inputs from the quantized parts (default on)");
+  b->add_option("--calib", a.calib, "GPTQ calibration text (plain, or JSON Lines with a \"text\" field)");
+  b->add_option("--calib-samples", a.calib_samples, "GPTQ: calibration windows")->capture_default_str();
+  b->add_option("--calib-seqlen", a.calib_seqlen, "GPTQ: tokens per window")->capture_default_str();
+  b->add_option("--seed", a.seed, "seed for drawing calibration windows")->capture_default_str();
+  b->add_flag("--quantize-lm-head", a.quantize_lm_head, "also quantize the classifier (untied models)");
+  b->add_option("--threads", a.threads, "threads; 0: all")->capture_default_str();
+  b->add_option("--report", a.report, "write per-tensor losses and damps as JSON");
+  b->add_flag("--compress", a.compress, "zstd-compress blobs where it saves at least 5%");
+  b->add_option("--alignment", a.alignment, "blob alignment in bytes (power of two, 64 .. 1 MiB)")->capture_default_str();
   int rc = 0;
-  b->callback([&] { rc = build(src, out, tokenizer, method, dtype, compress, alignment); });
+  b->callback([&] { rc = build(a); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

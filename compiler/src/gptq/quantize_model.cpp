@@ -1,0 +1,407 @@
+#include "gptq/quantize_model.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+#include "cpu/attention.h"
+#include "cpu/convert.h"
+#include "cpu/matmul.h"
+#include "cpu/rmsnorm.h"
+#include "cpu/rope.h"
+#include "cpu/threads.h"
+#include "gptq/hessian.h"
+#include "gptq/pack.h"
+
+namespace ingot::compiler {
+
+namespace {
+
+using format::fail;
+using format::Status;
+using format::StatusCode;
+
+struct Dims {
+  size_t dim = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, q_dim = 0, kv_dim = 0, ffn = 0, vocab = 0;
+  float eps = 1e-5f;
+};
+
+// One linear weight of the current layer: f32 (out, in), replaced by its dequantized form once
+// quantized so that later inputs (true-sequential) and the layer output see the quantized weight.
+struct Linear {
+  SourceTensor* tensor = nullptr;
+  size_t out = 0, in = 0;
+  std::vector<float> w;  // (out, in)
+  cpu::WeightView view() const { return {w.data(), fb::DType::F32, out, in}; }
+};
+
+struct Layer {
+  std::vector<float> attention_norm, ffn_norm;  // (dim)
+  Linear wq, wk, wv, wo, w1, w2, w3;
+};
+
+// One sample's scratch, each (seqlen, width).
+struct Scratch {
+  std::vector<float> xn, q, k, v, att, h, gate, up, tmp;
+  void resize(const Dims& d, size_t n) {
+    xn.resize(n * d.dim), q.resize(n * d.q_dim), k.resize(n * d.kv_dim), v.resize(n * d.kv_dim);
+    att.resize(n * d.q_dim), h.resize(n * d.dim), gate.resize(n * d.ffn), up.resize(n * d.ffn);
+    tmp.resize(n * d.dim);
+  }
+};
+
+// Where a forward pass over one sample stops: after the input of these weights is known.
+enum class Stop { qkv_input, o_input, w13_input, w2_input, output };
+
+// The Hessians fed by a pass (null: not collected).
+struct Hooks {
+  HessianAccumulator* qkv = nullptr;
+  HessianAccumulator* o = nullptr;
+  HessianAccumulator* w13 = nullptr;
+  HessianAccumulator* w2 = nullptr;
+};
+
+size_t dtype_size(fb::DType t) { return t == fb::DType::F32 ? 4 : 2; }
+
+void to_f32(const SourceTensor& t, std::vector<float>* out) {
+  const size_t n = t.bytes.size() / dtype_size(t.dtype);
+  out->resize(n);
+  const uint8_t* p = t.bytes.data();
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    switch (t.dtype) {
+      case fb::DType::F16: std::memcpy(&h, p + 2 * i, 2); (*out)[i] = cpu::f16_to_f32(h); break;
+      case fb::DType::BF16: std::memcpy(&h, p + 2 * i, 2); (*out)[i] = cpu::bf16_to_f32(h); break;
+      default: std::memcpy(&(*out)[i], p + 4 * i, 4);
+    }
+  }
+}
+
+class Driver {
+ public:
+  Driver(SourceModel& model, const QuantizeOptions& options) : model_(model), opt_(options) {}
+
+  Status run(const std::vector<std::vector<int32_t>>& samples);
+
+ private:
+  Status find(const std::string& name, std::vector<uint64_t> shape, SourceTensor** out);
+  Status load_layer(size_t l, Layer* layer);
+  void forward(const Layer& L, float* x, size_t n, Stop stop, const Hooks& hooks);
+  Status quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use);
+
+  SourceModel& model_;
+  const QuantizeOptions& opt_;
+  Dims d_;
+  std::unordered_map<std::string, SourceTensor*> by_name_;
+  cpu::RopeParams rope_;
+  std::vector<float> inv_freq_;
+  Scratch s_;
+};
+
+Status Driver::find(const std::string& name, std::vector<uint64_t> shape, SourceTensor** out) {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return fail(StatusCode::not_found, "quantize: the model has no tensor '", name, "'");
+  SourceTensor& t = *it->second;
+  if (t.shape != shape) {
+    auto str = [](const std::vector<uint64_t>& v) {
+      std::string r = "(";
+      for (size_t i = 0; i < v.size(); ++i) r += (i ? ", " : "") + std::to_string(v[i]);
+      return r + ")";
+    };
+    return fail(StatusCode::invalid_argument, "quantize: tensor '", name, "' has shape ", str(t.shape),
+                ", the config implies ", str(shape));
+  }
+  if (t.dtype != fb::DType::F32 && t.dtype != fb::DType::F16 && t.dtype != fb::DType::BF16) {
+    return fail(StatusCode::invalid_argument, "quantize: tensor '", name, "' is ", format::dtype_name(t.dtype),
+                "; f32, f16 or bf16 expected");
+  }
+  size_t n = 1;
+  for (uint64_t s : shape) n *= size_t(s);
+  if (t.bytes.size() != n * dtype_size(t.dtype)) {
+    return fail(StatusCode::invalid_argument, "quantize: tensor '", name, "' holds ", t.bytes.size(),
+                " bytes, its shape needs ", n * dtype_size(t.dtype));
+  }
+  if (t.quant != nullptr) {
+    return fail(StatusCode::invalid_argument, "quantize: tensor '", name, "' is already quantized");
+  }
+  *out = &t;
+  return Status::success();
+}
+
+Status Driver::load_layer(size_t l, Layer* L) {
+  const std::string p = "layers." + std::to_string(l) + ".";
+  SourceTensor* t = nullptr;
+  INGOT_RETURN_IF_ERROR(find(p + "attention_norm.weight", {d_.dim}, &t));
+  to_f32(*t, &L->attention_norm);
+  INGOT_RETURN_IF_ERROR(find(p + "ffn_norm.weight", {d_.dim}, &t));
+  to_f32(*t, &L->ffn_norm);
+  auto linear = [&](const char* name, size_t out, size_t in, Linear* lin) -> Status {
+    INGOT_RETURN_IF_ERROR(find(p + name, {out, in}, &lin->tensor));
+    lin->out = out, lin->in = in;
+    to_f32(*lin->tensor, &lin->w);
+    return Status::success();
+  };
+  INGOT_RETURN_IF_ERROR(linear("attention.wq.weight", d_.q_dim, d_.dim, &L->wq));
+  INGOT_RETURN_IF_ERROR(linear("attention.wk.weight", d_.kv_dim, d_.dim, &L->wk));
+  INGOT_RETURN_IF_ERROR(linear("attention.wv.weight", d_.kv_dim, d_.dim, &L->wv));
+  INGOT_RETURN_IF_ERROR(linear("attention.wo.weight", d_.dim, d_.q_dim, &L->wo));
+  INGOT_RETURN_IF_ERROR(linear("feed_forward.w1.weight", d_.ffn, d_.dim, &L->w1));
+  INGOT_RETURN_IF_ERROR(linear("feed_forward.w2.weight", d_.dim, d_.ffn, &L->w2));
+  INGOT_RETURN_IF_ERROR(linear("feed_forward.w3.weight", d_.ffn, d_.dim, &L->w3));
+  return Status::success();
+}
+
+// The decoder layer on one sample x (n, dim) at positions 0..n-1 (session.cpp's order), feeding
+// the hooks' Hessians with each linear's input. Stops once `stop`'s input is known; with
+// Stop::output, x is overwritten by the layer's output.
+void Driver::forward(const Layer& L, float* x, size_t n, Stop stop, const Hooks& hooks) {
+  const size_t dim = d_.dim;
+  const cpu::WeightView attention_norm{L.attention_norm.data(), fb::DType::F32, 1, dim};
+  const cpu::WeightView ffn_norm{L.ffn_norm.data(), fb::DType::F32, 1, dim};
+  Scratch& s = s_;
+  cpu::rmsnorm(x, n, dim, attention_norm, d_.eps, s.xn.data());
+  if (hooks.qkv != nullptr) hooks.qkv->add(s.xn.data(), n);
+  if (stop == Stop::qkv_input) return;
+
+  cpu::matmul(s.xn.data(), n, L.wq.view(), s.q.data());
+  cpu::matmul(s.xn.data(), n, L.wk.view(), s.k.data());
+  cpu::matmul(s.xn.data(), n, L.wv.view(), s.v.data());
+  for (size_t t = 0; t < n; ++t) {
+    cpu::rope(s.q.data() + t * d_.q_dim, d_.n_head, t, rope_, inv_freq_);
+    cpu::rope(s.k.data() + t * d_.kv_dim, d_.n_head_kv, t, rope_, inv_freq_);
+  }
+  // The sample's own k/v (n, kv_dim) are its whole cache: causal attention from position 0.
+  cpu::attention(s.q.data(), n, 0, s.k.data(), s.v.data(), {d_.n_head, d_.n_head_kv, d_.head_dim}, s.att.data());
+  if (hooks.o != nullptr) hooks.o->add(s.att.data(), n);
+  if (stop == Stop::o_input) return;
+
+  cpu::matmul(s.att.data(), n, L.wo.view(), s.tmp.data());
+  for (size_t i = 0; i < n * dim; ++i) s.h[i] = x[i] + s.tmp[i];
+  cpu::rmsnorm(s.h.data(), n, dim, ffn_norm, d_.eps, s.xn.data());
+  if (hooks.w13 != nullptr) hooks.w13->add(s.xn.data(), n);
+  if (stop == Stop::w13_input) return;
+
+  cpu::matmul(s.xn.data(), n, L.w1.view(), s.gate.data());
+  cpu::matmul(s.xn.data(), n, L.w3.view(), s.up.data());
+  for (size_t i = 0; i < n * d_.ffn; ++i) {
+    const float g = s.gate[i];
+    s.gate[i] = g / (1.0f + std::exp(-g)) * s.up[i];  // SwiGLU: silu(gate) · up
+  }
+  if (hooks.w2 != nullptr) hooks.w2->add(s.gate.data(), n);
+  if (stop == Stop::w2_input) return;
+
+  cpu::matmul(s.gate.data(), n, L.w2.view(), s.tmp.data());
+  for (size_t i = 0; i < n * dim; ++i) x[i] = s.h[i] + s.tmp[i];
+}
+
+// Quantizes one weight (GPTQ on H, or RTN when H is null), packs it into its tensor, records the
+// loss, and leaves the dequantized weight in `lin` for the passes that follow. last_use: the last
+// weight on this H, which gptq_quantize may then take over instead of copying (in² floats).
+Status Driver::quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string& name = lin.tensor->name;
+  QuantResult r;
+  Status s = H == nullptr ? rtn_quantize(lin.w.data(), lin.out, lin.in, opt_.config, &r)
+                          : gptq_quantize(lin.w.data(), lin.out, lin.in, last_use ? std::move(*H) : *H,
+                                          opt_.config, &r);
+  if (!s.ok()) return fail(s.code(), "quantizing '", name, "': ", s.message());
+  auto packed = std::make_unique<PackedQuant>();
+  s = pack_result(r, opt_.config, opt_.method, lin.out, lin.in, packed.get());
+  if (!s.ok()) return fail(s.code(), "packing '", name, "': ", s.message());
+  lin.tensor->quant = std::move(packed);
+  lin.w = std::move(r.dequantized);
+
+  auto entry = std::make_unique<fb::LayerLossT>();
+  entry->tensor = name;
+  entry->loss = r.loss;
+  entry->damp = r.damp_used;
+  if (r.damp_raises > 0) entry->note = "damp raised " + std::to_string(r.damp_raises) + " times";
+  const std::string note = entry->note;
+  model_.layer_losses.push_back(std::move(entry));
+
+  if (opt_.progress) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    char line[512];
+    std::snprintf(line, sizeof line, "layer %zu/%zu %s (%zu, %zu)  loss %.4g  %.2f s%s%s", l + 1, d_.n_layer,
+                  name.c_str(), lin.out, lin.in, r.loss, secs, note.empty() ? "" : "  ", note.c_str());
+    opt_.progress(line);
+  }
+  return Status::success();
+}
+
+Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
+  const fb::ModelConfigT& c = model_.config;
+  d_.dim = c.dim, d_.n_layer = c.n_layer, d_.n_head = c.n_head, d_.n_head_kv = c.n_head_kv;
+  d_.head_dim = c.head_dim, d_.ffn = c.ffn_dim, d_.vocab = c.vocab_size, d_.eps = c.norm_eps;
+  d_.q_dim = d_.n_head * d_.head_dim, d_.kv_dim = d_.n_head_kv * d_.head_dim;
+  if (d_.dim == 0 || d_.n_layer == 0 || d_.n_head == 0 || d_.n_head_kv == 0 || d_.head_dim == 0 ||
+      d_.head_dim % 2 != 0 || d_.ffn == 0 || d_.vocab == 0 || d_.n_head % d_.n_head_kv != 0) {
+    return fail(StatusCode::invalid_argument, "quantize: the model config has a zero size, an odd head_dim or ",
+                "n_head not a multiple of n_head_kv");
+  }
+  if (opt_.method != fb::QuantMethod::GPTQ && opt_.method != fb::QuantMethod::RTN) {
+    return fail(StatusCode::invalid_argument, "quantize: method must be GPTQ or RTN");
+  }
+  if (opt_.threads > 0) cpu::set_threads(opt_.threads);
+  for (SourceTensor& t : model_.tensors) by_name_[t.name] = &t;
+  const bool gptq = opt_.method == fb::QuantMethod::GPTQ;
+
+  SourceTensor* lm_head = nullptr;
+  if (opt_.quantize_lm_head) {
+    if (c.tied_embeddings || by_name_.count("output.weight") == 0) {
+      return fail(StatusCode::invalid_argument, "quantize: the lm_head shares tok_embeddings (tied embeddings); ",
+                  "it cannot be quantized without also quantizing the embedding lookup");
+    }
+    INGOT_RETURN_IF_ERROR(find("output.weight", {d_.vocab, d_.dim}, &lm_head));
+  }
+
+  if (!gptq) {  // RTN: no activations needed.
+    for (size_t l = 0; l < d_.n_layer; ++l) {
+      Layer L;
+      INGOT_RETURN_IF_ERROR(load_layer(l, &L));
+      for (Linear* lin : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w3, &L.w2}) {
+        INGOT_RETURN_IF_ERROR(quantize(l, *lin, nullptr, false));
+      }
+    }
+    if (lm_head != nullptr) {
+      Linear out{lm_head, d_.vocab, d_.dim, {}};
+      to_f32(*lm_head, &out.w);
+      INGOT_RETURN_IF_ERROR(quantize(d_.n_layer - 1, out, nullptr, false));
+    }
+    return Status::success();
+  }
+
+  // GPTQ: the calibration activations x (Σ seqlen, dim), the embeddings of every sample.
+  if (samples.empty()) return fail(StatusCode::invalid_argument, "quantize: GPTQ needs calibration samples");
+  std::vector<size_t> offset(samples.size() + 1, 0);  // first row of each sample in x
+  size_t max_len = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (samples[i].empty()) return fail(StatusCode::invalid_argument, "quantize: calibration sample ", i, " is empty");
+    for (int32_t id : samples[i]) {
+      if (id < 0 || size_t(id) >= d_.vocab) {
+        return fail(StatusCode::invalid_argument, "quantize: calibration sample ", i, " holds token id ", id,
+                    " outside the vocabulary (", d_.vocab, ")");
+      }
+    }
+    offset[i + 1] = offset[i] + samples[i].size();
+    max_len = std::max(max_len, samples[i].size());
+  }
+  SourceTensor* emb = nullptr;
+  INGOT_RETURN_IF_ERROR(find("tok_embeddings.weight", {d_.vocab, d_.dim}, &emb));
+  const cpu::WeightView emb_view{emb->bytes.data(), emb->dtype, d_.vocab, d_.dim};
+  std::vector<float> x(offset.back() * d_.dim);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    for (size_t t = 0; t < samples[i].size(); ++t) {
+      cpu::weight_row(emb_view, size_t(samples[i][t]), x.data() + (offset[i] + t) * d_.dim);
+    }
+  }
+  rope_.head_dim = d_.head_dim;
+  rope_.theta = c.rope_theta;
+  rope_.form = c.rope_form;
+  if (c.rope_scaling != nullptr) {
+    rope_.scaling = c.rope_scaling->type;
+    rope_.factor = c.rope_scaling->factor;
+    rope_.low_freq_factor = c.rope_scaling->low_freq_factor;
+    rope_.high_freq_factor = c.rope_scaling->high_freq_factor;
+    rope_.original_context_length = float(c.rope_scaling->original_context_length);
+    if (rope_.scaling == fb::RopeScalingType::Dynamic || rope_.scaling == fb::RopeScalingType::Yarn) {
+      return fail(StatusCode::invalid_argument, "quantize: rope scaling '", format::rope_scaling_name(rope_.scaling),
+                  "' is not supported by the CPU forward");
+    }
+  }
+  inv_freq_ = cpu::rope_inv_freq(rope_);
+  s_.resize(d_, max_len);
+
+  // Runs `stop` over every sample with `hooks`.
+  auto pass = [&](const Layer& L, Stop stop, const Hooks& hooks) {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      forward(L, x.data() + offset[i] * d_.dim, offset[i + 1] - offset[i], stop, hooks);
+    }
+  };
+  for (size_t l = 0; l < d_.n_layer; ++l) {
+    Layer L;
+    INGOT_RETURN_IF_ERROR(load_layer(l, &L));
+    if (opt_.true_sequential) {
+      // As the reference's sequential groups: each group's inputs come from the layer with every
+      // earlier group already quantized. Each pass stops as soon as its group's input is known;
+      // one accumulator lives at a time.
+      std::vector<float> H;
+      {
+        HessianAccumulator h(d_.dim);
+        pass(L, Stop::qkv_input, {.qkv = &h});
+        H = h.finish();
+      }
+      INGOT_RETURN_IF_ERROR(quantize(l, L.wq, &H, false));
+      INGOT_RETURN_IF_ERROR(quantize(l, L.wk, &H, false));
+      INGOT_RETURN_IF_ERROR(quantize(l, L.wv, &H, true));
+      {
+        HessianAccumulator h(d_.q_dim);
+        pass(L, Stop::o_input, {.o = &h});
+        H = h.finish();
+      }
+      INGOT_RETURN_IF_ERROR(quantize(l, L.wo, &H, true));
+      {
+        HessianAccumulator h(d_.dim);
+        pass(L, Stop::w13_input, {.w13 = &h});
+        H = h.finish();
+      }
+      INGOT_RETURN_IF_ERROR(quantize(l, L.w1, &H, false));
+      INGOT_RETURN_IF_ERROR(quantize(l, L.w3, &H, true));
+      {
+        HessianAccumulator h(d_.ffn);
+        pass(L, Stop::w2_input, {.w2 = &h});
+        H = h.finish();
+      }
+      INGOT_RETURN_IF_ERROR(quantize(l, L.w2, &H, true));
+    } else {
+      // Every input from the unquantized layer, in one pass.
+      HessianAccumulator h_qkv(d_.dim), h_o(d_.q_dim), h_13(d_.dim), h_2(d_.ffn);
+      pass(L, Stop::w2_input, {.qkv = &h_qkv, .o = &h_o, .w13 = &h_13, .w2 = &h_2});
+      std::vector<float> H = h_qkv.finish();
+      INGOT_RETURN_IF_ERROR(quantize(l, L.wq, &H, false));
+      INGOT_RETURN_IF_ERROR(quantize(l, L.wk, &H, false));
+      INGOT_RETURN_IF_ERROR(quantize(l, L.wv, &H, true));
+      H = h_o.finish();
+      INGOT_RETURN_IF_ERROR(quantize(l, L.wo, &H, true));
+      H = h_13.finish();
+      INGOT_RETURN_IF_ERROR(quantize(l, L.w1, &H, false));
+      INGOT_RETURN_IF_ERROR(quantize(l, L.w3, &H, true));
+      H = h_2.finish();
+      INGOT_RETURN_IF_ERROR(quantize(l, L.w2, &H, true));
+    }
+    // The quantized layer's output is the next layer's input (in place, sample by sample).
+    pass(L, Stop::output, {});
+  }
+
+  if (lm_head != nullptr) {
+    SourceTensor* norm = nullptr;
+    INGOT_RETURN_IF_ERROR(find("norm.weight", {d_.dim}, &norm));
+    std::vector<float> norm_w;
+    to_f32(*norm, &norm_w);
+    const cpu::WeightView norm_view{norm_w.data(), fb::DType::F32, 1, d_.dim};
+    HessianAccumulator h_out(d_.dim);
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const size_t n = offset[i + 1] - offset[i];
+      cpu::rmsnorm(x.data() + offset[i] * d_.dim, n, d_.dim, norm_view, d_.eps, s_.xn.data());
+      h_out.add(s_.xn.data(), n);
+    }
+    x = {};
+    Linear out{lm_head, d_.vocab, d_.dim, {}};
+    to_f32(*lm_head, &out.w);
+    std::vector<float> H = h_out.finish();
+    INGOT_RETURN_IF_ERROR(quantize(d_.n_layer - 1, out, &H, true));
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+Status quantize_model(SourceModel& model, const std::vector<std::vector<int32_t>>& samples,
+                      const QuantizeOptions& options) {
+  Driver driver(model, options);
+  return driver.run(samples);
+}
+
+}  // namespace ingot::compiler

@@ -1,0 +1,36 @@
+// The model-level GPTQ driver: every linear weight of every decoder layer, layer by layer on the
+// calibration activations, as the GPTQ reference's llama.py `llama_sequential` does.
+// The algorithm for one weight is gptq.h; the protocol and memory are in docs/gptq.md.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gptq/gptq.h"
+#include "import/source_model.h"
+#include "ingot/format/status.h"
+
+namespace ingot::compiler {
+
+struct QuantizeOptions {
+  QuantConfig config;
+  fb::QuantMethod method = fb::QuantMethod::GPTQ;  // GPTQ or RTN
+  // GPTQ: quantize q/k/v, then o on inputs recomputed with the quantized q/k/v, then w1/w3, then
+  // w2 (the reference's --true-sequential). Off: all inputs from the unquantized layer.
+  bool true_sequential = true;
+  // Also quantize output.weight (on the final-norm activations for GPTQ). Needs untied embeddings.
+  bool quantize_lm_head = false;
+  int threads = 0;  // > 0: OpenMP threads for the forward and the quantizer; 0: leave as is
+  std::function<void(const std::string& line)> progress;  // one line per quantized weight
+};
+
+// Quantizes `model`'s linear weights in place: each gets `quant` (pack_result) and one
+// model.layer_losses entry (tensor, loss, damp, note). samples: (n_samples, seqlen) calibration
+// token windows (calibration.h), each its own sequence from position 0; may be empty for RTN.
+// Holds one layer's f32 weights, one (Σ seqlen, dim) f32 activation buffer and one sample's
+// scratch at a time.
+format::Status quantize_model(SourceModel& model, const std::vector<std::vector<int32_t>>& samples,
+                              const QuantizeOptions& options);
+
+}  // namespace ingot::compiler

@@ -1,0 +1,312 @@
+// The model-level GPTQ driver (gptq/quantize_model.h) and the calibration loader
+// (gptq/calibration.h) on stories260K. The quantized weights are checked independently of the
+// runtime's quantized path: they are dequantized here (cpu::dequantize), written as an f32
+// container and scored with runtime::perplexity against the f32 model and RTN.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "cpu/quant.h"
+#include "emit.h"
+#include "generate.h"
+#include "gptq/calibration.h"
+#include "gptq/pack.h"
+#include "gptq/quantize_model.h"
+#include "import/llama2c.h"
+#include "import/tokenizer_files.h"
+#include "sample_container.h"
+#include "shared_assets.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ingot::test {
+namespace {
+
+const char* kCheckpoint = "models/stories260K/stories260K.bin";
+const char* kTokenizer = "models/stories260K/tok512.model";
+const char* kC4 = "data/c4/c4_sample.json";
+const char* kTinyStories = "data/tinystories/tinystories_val.txt";
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+compiler::SourceModel import_stories() {
+  compiler::SourceModel src;
+  format::Status s = compiler::import_llama2c(shared_path(kCheckpoint), &src);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  s = compiler::import_tokenizer_file(shared_path(kTokenizer), &src);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  return src;
+}
+
+// The runtime tokenizer over an importer's fb::TokenizerT (packed as a container carries it).
+struct RuntimeTokenizer {
+  flatbuffers::FlatBufferBuilder fbb;
+  std::unique_ptr<runtime::Tokenizer> tok;
+  explicit RuntimeTokenizer(const fb::TokenizerT& t) {
+    fbb.Finish(fb::Tokenizer::Pack(fbb, &t));
+    const auto* table = flatbuffers::GetRoot<fb::Tokenizer>(fbb.GetBufferPointer());
+    const format::Status s = runtime::Tokenizer::create(*table, &tok);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+  }
+};
+
+std::vector<std::vector<int32_t>> calibration(const compiler::SourceModel& src, size_t n, size_t seqlen,
+                                              uint64_t seed) {
+  RuntimeTokenizer rt(src.tokenizer);
+  std::vector<std::vector<int32_t>> samples;
+  std::vector<std::unique_ptr<fb::DigestT>> digests;
+  const format::Status s = compiler::load_calibration({shared_path(kC4)}, *rt.tok, src.config.bos_id, n, seqlen, seed,
+                                                      &samples, &digests);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  return samples;
+}
+
+compiler::QuantizeOptions options(fb::QuantMethod method) {
+  compiler::QuantizeOptions o;
+  o.method = method;
+  o.config.bits = 4;
+  o.config.group_size = 32;
+  o.config.sym = true;
+  o.config.act_order = true;
+  return o;
+}
+
+size_t count_linear(const compiler::SourceModel& m) {
+  size_t n = 0;
+  for (const auto& t : m.tensors) n += compiler::is_linear_weight(t.name) ? 1 : 0;
+  return n;
+}
+
+// Every linear weight quantized, nothing else; one finite, positive loss per quantized tensor.
+void expect_quantized(const compiler::SourceModel& m) {
+  size_t n_quant = 0;
+  for (const auto& t : m.tensors) {
+    EXPECT_EQ(t.quant != nullptr, compiler::is_linear_weight(t.name)) << t.name;
+    n_quant += t.quant != nullptr ? 1 : 0;
+  }
+  EXPECT_EQ(n_quant, count_linear(m));
+  ASSERT_EQ(m.layer_losses.size(), n_quant);
+  for (const auto& l : m.layer_losses) {
+    EXPECT_TRUE(std::isfinite(l->loss) && l->loss > 0) << l->tensor << " loss " << l->loss;
+    EXPECT_TRUE(compiler::is_linear_weight(l->tensor)) << l->tensor;
+  }
+}
+
+// Replaces every quantized tensor by its f32 dequantization, through the kernels' reference path.
+void dequantize_to_f32(compiler::SourceModel& m) {
+  for (auto& t : m.tensors) {
+    if (t.quant == nullptr) continue;
+    const compiler::PackedQuant& p = *t.quant;
+    cpu::QuantView v;
+    v.qweight = p.qweight.data();
+    v.scales = p.scales.data();
+    v.zeros = p.zeros.empty() ? nullptr : p.zeros.data();
+    v.g_idx = p.g_idx.empty() ? nullptr : p.g_idx.data();
+    v.bits = p.bits;
+    v.group_size = p.group_size;
+    v.rows = t.shape[0];
+    v.cols = t.shape[1];
+    const format::Status s = cpu::check_quant_view(v, t.name.c_str());
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    std::vector<float> f(v.rows * v.cols);
+    cpu::dequantize(v, f.data());
+    t.owned.resize(f.size() * sizeof(float));
+    std::memcpy(t.owned.data(), f.data(), t.owned.size());
+    t.bytes = t.owned;
+    t.dtype = fb::DType::F32;
+    t.quant.reset();
+  }
+}
+
+// Writes `m` as an f32 container and returns the perplexity on the first 20 windows of 256
+// tokens of the TinyStories validation text.
+double perplexity_of(compiler::SourceModel& m, const TempDir& dir, const std::string& name) {
+  const std::string path = dir.file(name + ".ingot");
+  compiler::EmitOptions eo;
+  eo.dtype = fb::DType::F32;
+  format::Status s = compiler::emit(m, path, eo);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  std::unique_ptr<runtime::Model> model;
+  s = runtime::Model::load(path, {.verify_checksums = true}, &model);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  if (model == nullptr) return NAN;
+  std::ifstream in(shared_path(kTinyStories), std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::vector<int32_t> tokens = runtime::prompt_tokens(*model, text.str());
+  runtime::PerplexityResult r;
+  s = runtime::perplexity(*model, tokens, 256, 20, nullptr, &r);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(r.n_chunks, 20u);
+  return r.ppl;
+}
+
+bool same_packing(const compiler::SourceModel& a, const compiler::SourceModel& b) {
+  if (a.tensors.size() != b.tensors.size()) return false;
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const auto& x = a.tensors[i].quant;
+    const auto& y = b.tensors[i].quant;
+    if ((x == nullptr) != (y == nullptr)) return false;
+    if (x == nullptr) continue;
+    if (x->qweight != y->qweight || x->scales != y->scales || x->zeros != y->zeros || x->g_idx != y->g_idx ||
+        x->bits != y->bits || x->group_size != y->group_size || x->act_order != y->act_order) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(Calibration, DrawsDeterministicWindowsFromJsonLines) {
+  INGOT_REQUIRE_SHARED(kCheckpoint);
+  INGOT_REQUIRE_SHARED(kC4);
+  const compiler::SourceModel src = import_stories();
+  const auto a = calibration(src, 32, 256, 0);
+  const auto b = calibration(src, 32, 256, 0);
+  const auto c = calibration(src, 32, 256, 1);
+  ASSERT_EQ(a.size(), 32u);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  for (const auto& s : a) {
+    ASSERT_EQ(s.size(), 256u);
+    for (int32_t id : s) ASSERT_TRUE(id >= 0 && id < 512) << id;
+  }
+  // The JSON wrapper is gone: no window holds the text of `{"text":`.
+  RuntimeTokenizer rt(src.tokenizer);
+  for (const auto& s : a) EXPECT_EQ(rt.tok->decode(s).find("{\"text\""), std::string::npos);
+}
+
+TEST(Calibration, ErrorsAreClear) {
+  INGOT_REQUIRE_SHARED(kCheckpoint);
+  const compiler::SourceModel src = import_stories();
+  RuntimeTokenizer rt(src.tokenizer);
+  TempDir dir;
+  std::vector<std::vector<int32_t>> samples;
+  std::vector<std::unique_ptr<fb::DigestT>> digests;
+
+  const std::string small = dir.file("small.txt");
+  std::ofstream(small) << "Once upon a time there was a little cat.";
+  format::Status s = compiler::load_calibration({small}, *rt.tok, 1, 4, 256, 0, &samples, &digests);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("small.txt"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("only "), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("--calib-seqlen"), std::string::npos) << s.message();
+
+  s = compiler::load_calibration({dir.file("missing.txt")}, *rt.tok, 1, 4, 8, 0, &samples, &digests);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("missing.txt"), std::string::npos) << s.message();
+
+  const std::string empty = dir.file("empty.jsonl");
+  std::ofstream(empty) << "\n\n";
+  s = compiler::load_calibration({empty}, *rt.tok, 1, 4, 8, 0, &samples, &digests);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("no JSON Lines documents"), std::string::npos) << s.message();
+
+  const std::string bad = dir.file("bad.jsonl");
+  std::ofstream(bad) << "{\"text\": \"fine\"}\n{\"body\": \"no text field\"}\n";
+  s = compiler::load_calibration({bad}, *rt.tok, 1, 4, 8, 0, &samples, &digests);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("line 2"), std::string::npos) << s.message();
+
+  // A small plain text file that is long enough works, with its digest.
+  s = compiler::load_calibration({small}, *rt.tok, 1, 3, 4, 0, &samples, &digests);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(samples.size(), 3u);
+  ASSERT_EQ(digests.size(), 1u);
+  EXPECT_EQ(digests[0]->name, "small.txt");
+}
+
+TEST(QuantizeModel, RtnNeedsNoCalibration) {
+  INGOT_REQUIRE_SHARED(kCheckpoint);
+  compiler::SourceModel m = import_stories();
+  const format::Status s = compiler::quantize_model(m, {}, options(fb::QuantMethod::RTN));
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  expect_quantized(m);
+  for (const auto& l : m.layer_losses) EXPECT_EQ(l->damp, 0.0f);
+  // GPTQ without samples is an error, not a silent RTN.
+  compiler::SourceModel g = import_stories();
+  EXPECT_FALSE(compiler::quantize_model(g, {}, options(fb::QuantMethod::GPTQ)).ok());
+  // stories260K ties its classifier to the embeddings: --quantize-lm-head is refused, clearly.
+  ASSERT_TRUE(g.config.tied_embeddings);
+  compiler::QuantizeOptions o = options(fb::QuantMethod::RTN);
+  o.quantize_lm_head = true;
+  const format::Status tied = compiler::quantize_model(g, {}, o);
+  ASSERT_FALSE(tied.ok());
+  EXPECT_NE(tied.message().find("tied"), std::string::npos) << tied.message();
+}
+
+TEST(QuantizeModel, Gptq4BitBeatsRtnOnStories260K) {
+  INGOT_REQUIRE_SHARED(kCheckpoint);
+  INGOT_REQUIRE_SHARED(kC4);
+  INGOT_REQUIRE_SHARED(kTinyStories);
+  TempDir dir;
+  auto t0 = std::chrono::steady_clock::now();
+  compiler::SourceModel f32 = import_stories();
+  const auto samples = calibration(f32, 32, 256, 0);
+  std::printf("calibration 32 x 256 tokens: %.2f s\n", seconds_since(t0));
+
+  compiler::SourceModel gptq = import_stories();
+  compiler::QuantizeOptions go = options(fb::QuantMethod::GPTQ);
+  std::vector<std::string> lines;
+  go.progress = [&](const std::string& line) { lines.push_back(line); };
+  t0 = std::chrono::steady_clock::now();
+  format::Status s = compiler::quantize_model(gptq, samples, go);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  std::printf("GPTQ: %.2f s\n", seconds_since(t0));
+  expect_quantized(gptq);
+  EXPECT_EQ(lines.size(), count_linear(gptq));
+  if (!lines.empty()) std::printf("  %s\n  ...\n  %s\n", lines.front().c_str(), lines.back().c_str());
+  EXPECT_EQ(lines.front().rfind("layer 1/5 layers.0.attention.wq.weight", 0), 0u) << lines.front();
+
+  // Deterministic: a second run packs the same bytes.
+  compiler::SourceModel again = import_stories();
+  s = compiler::quantize_model(again, samples, go);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_TRUE(same_packing(gptq, again));
+
+  compiler::SourceModel rtn = import_stories();
+  t0 = std::chrono::steady_clock::now();
+  s = compiler::quantize_model(rtn, samples, options(fb::QuantMethod::RTN));
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  std::printf("RTN: %.2f s\n", seconds_since(t0));
+  expect_quantized(rtn);
+
+  // GPTQ's layer losses are in H-weighted units, RTN's plain ½Σ(w−q)²: not comparable; the
+  // perplexity is the common measure.
+  dequantize_to_f32(gptq);
+  dequantize_to_f32(rtn);
+  t0 = std::chrono::steady_clock::now();
+  const double ppl_f32 = perplexity_of(f32, dir, "f32");
+  const double ppl_gptq = perplexity_of(gptq, dir, "gptq");
+  const double ppl_rtn = perplexity_of(rtn, dir, "rtn");
+  std::printf("perplexity, TinyStories val, 20 x 256 tokens: f32 %.4f  GPTQ 4-bit g32 %.4f  RTN 4-bit g32 %.4f "
+              "(%.2f s)\n", ppl_f32, ppl_gptq, ppl_rtn, seconds_since(t0));
+  EXPECT_LT(ppl_gptq, ppl_rtn);
+  EXPECT_GE(ppl_gptq, ppl_f32 * 0.98);
+  EXPECT_LT(ppl_gptq, ppl_f32 * 1.5);
+  EXPECT_LT(ppl_rtn, ppl_f32 * 1.5);
+}
+
+TEST(QuantizeModel, WithoutTrueSequentialAllInputsComeFromTheFloatLayer) {
+  INGOT_REQUIRE_SHARED(kCheckpoint);
+  INGOT_REQUIRE_SHARED(kC4);
+  compiler::SourceModel seq = import_stories();
+  const auto samples = calibration(seq, 16, 128, 0);
+  compiler::SourceModel all = import_stories();
+  compiler::QuantizeOptions o = options(fb::QuantMethod::GPTQ);
+  ASSERT_TRUE(compiler::quantize_model(seq, samples, o).ok());
+  o.true_sequential = false;
+  ASSERT_TRUE(compiler::quantize_model(all, samples, o).ok());
+  expect_quantized(all);
+  // Layer 0's q/k/v see the same inputs either way; wo onwards differ.
+  ASSERT_EQ(seq.layer_losses.size(), all.layer_losses.size());
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(seq.layer_losses[i]->loss, all.layer_losses[i]->loss) << i;
+  EXPECT_NE(seq.layer_losses[3]->loss, all.layer_losses[3]->loss);
+}
+
+}  // namespace
+}  // namespace ingot::test
