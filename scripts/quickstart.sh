@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from a fresh clone: installs what is missing, builds (Release, CUDA when nvcc is
-# found) and runs the most complete path that exists today: compile the stories260K checkpoint
-# into a container, verify it, and generate text from it on the CPU. Without ../shared (the
-# model), it writes a small container with the format library and inspects that instead.
+# found) and runs the main job: compile the stories260K checkpoint with GPTQ (4-bit, groups of 32,
+# act-order, calibrated on the C4 sample), verify the container, and generate a story on the CPU.
+# Without ../shared (the model), it writes a small container with the format library instead.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -18,6 +18,8 @@ shared="${INGOT_SHARED:-$root/../shared}"
 model="$shared/models/stories260K"
 if [ -f "$model/stories260K.bin" ]; then
   "$build/compiler/ingotc" build "$model/stories260K.bin" --tokenizer "$model/tok512.model" \
+      --method gptq --bits 4 --group-size 32 \
+      --calib "$shared/data/c4/c4_sample.json" --calib-samples 32 --calib-seqlen 256 \
       -o "$root/out/stories260K.ingot"
   "$build/runtime/ingot" verify "$root/out/stories260K.ingot"
   "$build/runtime/ingot" run "$root/out/stories260K.ingot" -p "Once upon a time" -n 120 --temp 0

@@ -117,3 +117,46 @@ TEST_F(ModelCli, IngotcNamesWhatIsWrong) {
 
 }  // namespace
 }  // namespace ingot::test
+
+namespace ingot::test {
+namespace {
+
+TEST(ModelCliQuantized, GptqBuildIsDeterministicReportsAndRuns) {
+  if (!shared_exists("models/stories260K/stories260K.bin")) GTEST_SKIP() << "shared/models/stories260K is absent";
+  TempDir dir;
+  const std::string base = std::string(INGOTC_BIN) + " build " + shared_path("models/stories260K/stories260K.bin") +
+                           " --tokenizer " + shared_path("models/stories260K/tok512.model") +
+                           " --method gptq --bits 4 --group-size 32 --calib-samples 16 --calib-seqlen 128 --calib " +
+                           shared_path("data/c4/c4_sample.json");
+  Output r = sh(base + " -o " + dir.file("a.ingot") + " --report " + dir.file("r.json") + " 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  r = sh(base + " -o " + dir.file("b.ingot") + " 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(read_file(dir.file("a.ingot")), read_file(dir.file("b.ingot"))) << "same inputs, same bytes";
+  const auto report = nlohmann::json::parse(slurp(dir.file("r.json")));
+  EXPECT_EQ(report["layers"].size(), 35u) << "5 layers x 7 linear weights";
+  const auto j = nlohmann::json::parse(sh(std::string(INGOT_BIN) + " inspect --json " + dir.file("a.ingot")).out);
+  size_t quantized = 0;
+  for (const auto& t : j["tensors"]) {
+    if (t.contains("quant")) {
+      ++quantized;
+      EXPECT_EQ(t["layout"], "gptq-packed-k");
+      EXPECT_EQ(t["quant"]["method"], "gptq");
+    }
+  }
+  EXPECT_EQ(quantized, 35u);
+  EXPECT_EQ(j["provenance"]["layer_losses"].size(), 35u);
+  r = sh(std::string(INGOT_BIN) + " run " + dir.file("a.ingot") + " -p 'Once upon a time' -n 20 --temp 0 2>/dev/null");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("Once upon a time", 0), 0u) << r.out;
+  EXPECT_GT(r.out.size(), 40u);
+  // GPTQ without calibration text is a clear error, and nothing is written.
+  r = sh(std::string(INGOTC_BIN) + " build " + shared_path("models/stories260K/stories260K.bin") + " --tokenizer " +
+         shared_path("models/stories260K/tok512.model") + " --method gptq -o " + dir.file("c.ingot") + " 2>&1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--calib"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("c.ingot")));
+}
+
+}  // namespace
+}  // namespace ingot::test
