@@ -53,6 +53,12 @@ format::Status map_file(const std::string& path, std::unique_ptr<Mapping>* out) 
   return format::Status::success();
 }
 
+std::string shape_string(const std::vector<uint64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 std::unique_ptr<fb::DigestT> digest(const std::string& path, const Mapping& m) {
   auto d = std::make_unique<fb::DigestT>();
   d->name = std::filesystem::path(path).filename().string();

@@ -21,17 +21,6 @@ using format::StatusCode;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-template <typename... Args>
-Status bad(const std::string& path, Args&&... args) {
-  return fail(StatusCode::invalid_argument, "'", path, "': ", std::forward<Args>(args)...);
-}
-
-std::string shape_str(const std::vector<uint64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 bool is_file(const fs::path& p) {
   std::error_code ec;
   return fs::is_regular_file(p, ec);
@@ -52,9 +41,9 @@ Status read_json(const std::string& path, json* out, std::vector<std::unique_ptr
   try {
     *out = json::parse(text, text + m->bytes().size());
   } catch (const json::parse_error& e) {
-    return bad(path, "is not valid JSON (", e.what(), ")");
+    return file_error(path, "is not valid JSON (", e.what(), ")");
   }
-  if (!out->is_object()) return bad(path, "is not a JSON object");
+  if (!out->is_object()) return file_error(path, "is not a JSON object");
   sources->push_back(digest(path, *m));
   return Status::success();
 }
@@ -66,12 +55,12 @@ Status read_count(const json& c, const char* key, const std::string& path, std::
   const std::string name = within.empty() ? key : within + "." + key;
   const json& v = field(c, key);
   if (v.is_null()) {
-    if (!fallback) return bad(path, name, " is missing");
+    if (!fallback) return file_error(path, name, " is missing");
     *out = *fallback;
     return Status::success();
   }
   if (!v.is_number_unsigned() || v.get<uint64_t>() == 0 || v.get<uint64_t>() > (uint64_t(1) << 30)) {
-    return bad(path, name, " = ", v.dump(), " is not a positive integer of plausible size");
+    return file_error(path, name, " = ", v.dump(), " is not a positive integer of plausible size");
   }
   *out = uint32_t(v.get<uint64_t>());
   return Status::success();
@@ -83,12 +72,12 @@ Status read_positive(const json& c, const char* key, const std::string& path, st
   const std::string name = within.empty() ? key : within + "." + key;
   const json& v = field(c, key);
   if (v.is_null()) {
-    if (!fallback) return bad(path, name, " is missing");
+    if (!fallback) return file_error(path, name, " is missing");
     *out = *fallback;
     return Status::success();
   }
   if (!v.is_number() || !std::isfinite(v.get<double>()) || !(v.get<double>() > 0)) {
-    return bad(path, name, " = ", v.dump(), " is not a positive number");
+    return file_error(path, name, " = ", v.dump(), " is not a positive number");
   }
   *out = float(v.get<double>());
   return Status::success();
@@ -99,7 +88,7 @@ Status read_ids(const json& v, const char* key, const std::string& path, std::ve
   out->clear();
   const auto one = [&](const json& e) {
     if (!e.is_number_unsigned() || e.get<uint64_t>() > uint64_t(INT32_MAX)) {
-      return bad(path, key, " = ", v.dump(), " is not a token id or a list of them");
+      return file_error(path, key, " = ", v.dump(), " is not a token id or a list of them");
     }
     out->push_back(int32_t(e.get<uint64_t>()));
     return Status::success();
@@ -114,9 +103,9 @@ Status read_ids(const json& v, const char* key, const std::string& path, std::ve
 // the fields transformers' rope validation requires for that type.
 Status read_rope_scaling(const json& rs, const std::string& path, uint32_t max_position, fb::ModelConfigT* c) {
   if (rs.is_null()) return Status::success();
-  if (!rs.is_object()) return bad(path, "rope_scaling is neither null nor an object");
+  if (!rs.is_object()) return file_error(path, "rope_scaling is neither null nor an object");
   const json& type_field = field(rs, "rope_type").is_null() ? field(rs, "type") : field(rs, "rope_type");
-  if (!type_field.is_string()) return bad(path, "rope_scaling has no rope_type (or type) string");
+  if (!type_field.is_string()) return file_error(path, "rope_scaling has no rope_type (or type) string");
   const std::string type = type_field.get<std::string>();
   if (type == "default") return Status::success();
   auto s = std::make_unique<fb::RopeScalingT>();
@@ -129,20 +118,20 @@ Status read_rope_scaling(const json& rs, const std::string& path, uint32_t max_p
     // fb::RopeScaling has no place for YaRN's other parameters: only their defaults are taken.
     for (const char* key : {"attention_factor", "mscale", "mscale_all_dim"}) {
       if (!field(rs, key).is_null()) {
-        return bad(path, "rope_scaling (yarn) sets ", key, ", which the container cannot record yet");
+        return file_error(path, "rope_scaling (yarn) sets ", key, ", which the container cannot record yet");
       }
     }
     for (const auto& [key, def] : {std::pair{"beta_fast", 32.0}, std::pair{"beta_slow", 1.0}}) {
       const json& v = field(rs, key);
       if (!v.is_null() && !(v.is_number() && v.get<double>() == def)) {
-        return bad(path, "rope_scaling (yarn) sets ", key, " = ", v.dump(), "; only the default ", def,
+        return file_error(path, "rope_scaling (yarn) sets ", key, " = ", v.dump(), "; only the default ", def,
                    " can be recorded yet");
       }
     }
   } else if (type == "llama3") {
     s->type = fb::RopeScalingType::Llama3;
   } else {
-    return bad(path, "rope scaling type '", type, "' is not supported (linear, dynamic, yarn and llama3 are)");
+    return file_error(path, "rope scaling type '", type, "' is not supported (linear, dynamic, yarn and llama3 are)");
   }
   const std::string within = "rope_scaling";
   INGOT_RETURN_IF_ERROR(read_positive(rs, "factor", path, std::nullopt, &s->factor, within));
@@ -156,7 +145,7 @@ Status read_rope_scaling(const json& rs, const std::string& path, uint32_t max_p
     INGOT_RETURN_IF_ERROR(read_positive(rs, "low_freq_factor", path, std::nullopt, &s->low_freq_factor, within));
     INGOT_RETURN_IF_ERROR(read_positive(rs, "high_freq_factor", path, std::nullopt, &s->high_freq_factor, within));
     if (!(s->high_freq_factor > s->low_freq_factor)) {
-      return bad(path, "rope_scaling (llama3): high_freq_factor ", s->high_freq_factor,
+      return file_error(path, "rope_scaling (llama3): high_freq_factor ", s->high_freq_factor,
                  " must be greater than low_freq_factor ", s->low_freq_factor);
     }
   }
@@ -173,32 +162,32 @@ Status read_config(const json& j, const std::string& path, fb::ModelConfigT* c, 
   // The architecture, from "architectures" (transformers' own key), else "model_type".
   std::string arch;
   if (const json& a = field(j, "architectures"); !a.is_null()) {
-    if (!a.is_array() || a.empty() || !a[0].is_string()) return bad(path, "architectures is not a list of names");
+    if (!a.is_array() || a.empty() || !a[0].is_string()) return file_error(path, "architectures is not a list of names");
     for (const json& e : a) {
       const std::string name = e.is_string() ? e.get<std::string>() : e.dump();
       if (name != "LlamaForCausalLM" && name != "MistralForCausalLM") {
-        return bad(path, "architecture '", name, "' is not supported (LlamaForCausalLM and MistralForCausalLM are)");
+        return file_error(path, "architecture '", name, "' is not supported (LlamaForCausalLM and MistralForCausalLM are)");
       }
       arch = name;
     }
   } else if (const json& t = field(j, "model_type"); t == "llama" || t == "mistral") {
     arch = t == "llama" ? "LlamaForCausalLM" : "MistralForCausalLM";
   } else {
-    return bad(path, "names no architecture (LlamaForCausalLM or MistralForCausalLM expected)");
+    return file_error(path, "names no architecture (LlamaForCausalLM or MistralForCausalLM expected)");
   }
   const bool mistral = arch == "MistralForCausalLM";
 
   if (const json& q = field(j, "quantization_config"); !q.is_null()) {
     const json& method = q.is_object() ? field(q, "quant_method") : q;
-    return bad(path, "quantized checkpoints are not supported yet (quantization_config",
+    return file_error(path, "quantized checkpoints are not supported yet (quantization_config",
                method.is_string() ? ", quant_method '" + method.get<std::string>() + "'" : std::string(), ")");
   }
   if (const json& act = field(j, "hidden_act"); !act.is_null() && act != "silu") {
-    return bad(path, "hidden_act ", act.dump(), " is not supported (LLaMA uses \"silu\")");
+    return file_error(path, "hidden_act ", act.dump(), " is not supported (LLaMA uses \"silu\")");
   }
   for (const char* key : {"attention_bias", "mlp_bias"}) {
     if (const json& v = field(j, key); !v.is_null() && v != false) {
-      return bad(path, key, " = ", v.dump(), ": linear layers with biases are not supported");
+      return file_error(path, key, " = ", v.dump(), ": linear layers with biases are not supported");
     }
   }
 
@@ -210,13 +199,13 @@ Status read_config(const json& j, const std::string& path, fb::ModelConfigT* c, 
   INGOT_RETURN_IF_ERROR(read_count(j, "num_key_value_heads", path, c->n_head, &c->n_head_kv));
   INGOT_RETURN_IF_ERROR(read_count(j, "vocab_size", path, std::nullopt, &c->vocab_size));
   if (field(j, "head_dim").is_null() && c->dim % c->n_head != 0) {
-    return bad(path, "hidden_size ", c->dim, " is not a multiple of num_attention_heads ", c->n_head,
+    return file_error(path, "hidden_size ", c->dim, " is not a multiple of num_attention_heads ", c->n_head,
                " and no head_dim is given");
   }
   INGOT_RETURN_IF_ERROR(read_count(j, "head_dim", path, c->dim / c->n_head, &c->head_dim));
-  if (c->head_dim % 2 != 0) return bad(path, "head_dim ", c->head_dim, " is odd; RoPE rotates pairs");
+  if (c->head_dim % 2 != 0) return file_error(path, "head_dim ", c->head_dim, " is odd; RoPE rotates pairs");
   if (c->n_head % c->n_head_kv != 0) {
-    return bad(path, "num_attention_heads ", c->n_head, " is not a multiple of num_key_value_heads ", c->n_head_kv);
+    return file_error(path, "num_attention_heads ", c->n_head, " is not a multiple of num_key_value_heads ", c->n_head_kv);
   }
   // transformers' defaults where a key is absent (LlamaConfig, MistralConfig).
   INGOT_RETURN_IF_ERROR(read_positive(j, "rms_norm_eps", path, 1e-6f, &c->norm_eps));
@@ -237,14 +226,14 @@ Status read_config(const json& j, const std::string& path, fb::ModelConfigT* c, 
       INGOT_RETURN_IF_ERROR(read_count(j, "sliding_window", path, std::nullopt, &window));
     }
     if (window != 0 && window < c->context_length) {
-      return bad(path, "sliding_window ", window, j.contains("sliding_window") ? "" : " (MistralConfig's default)",
+      return file_error(path, "sliding_window ", window, j.contains("sliding_window") ? "" : " (MistralConfig's default)",
                  " is smaller than max_position_embeddings ", c->context_length,
                  ": sliding-window attention is not implemented");
     }
   }
 
   const json& tie = field(j, "tie_word_embeddings");
-  if (!tie.is_null() && !tie.is_boolean()) return bad(path, "tie_word_embeddings is not a boolean");
+  if (!tie.is_null() && !tie.is_boolean()) return file_error(path, "tie_word_embeddings is not a boolean");
   c->tied_embeddings = tie.is_boolean() && tie.get<bool>();
 
   const auto ids_of = [&](const char* key, std::optional<int32_t> fallback, std::vector<int32_t>* out) {
@@ -256,14 +245,14 @@ Status read_config(const json& j, const std::string& path, fb::ModelConfigT* c, 
     INGOT_RETURN_IF_ERROR(read_ids(field(j, key), key, path, out));
     for (int32_t id : *out) {
       if (uint32_t(id) >= c->vocab_size)
-        return bad(path, key, " ", id, " is outside the vocabulary of ", c->vocab_size);
+        return file_error(path, key, " ", id, " is outside the vocabulary of ", c->vocab_size);
     }
     return Status::success();
   };
   INGOT_RETURN_IF_ERROR(ids_of("bos_token_id", 1, &ids->bos));
   INGOT_RETURN_IF_ERROR(ids_of("eos_token_id", 2, &ids->eos));
   INGOT_RETURN_IF_ERROR(ids_of("pad_token_id", std::nullopt, &ids->pad));
-  if (ids->bos.size() > 1 || ids->pad.size() > 1) return bad(path, "bos_token_id and pad_token_id must be single ids");
+  if (ids->bos.size() > 1 || ids->pad.size() > 1) return file_error(path, "bos_token_id and pad_token_id must be single ids");
   c->bos_id = ids->bos.empty() ? -1 : ids->bos[0];
   c->eos_id = ids->eos.empty() ? -1 : ids->eos[0];
   c->pad_id = ids->pad.empty() ? -1 : ids->pad[0];
@@ -295,16 +284,16 @@ Status open_weights(const fs::path& dir, SafetensorsCheckpoint* ck) {
     return open_safetensors((dir / "model.safetensors.index.json").string(), ck);
   }
   if (is_file(dir / "pytorch_model.bin") || is_file(dir / "pytorch_model.bin.index.json")) {
-    return bad(dir.string(),
+    return file_error(dir.string(),
                "holds PyTorch pickle weights (pytorch_model.bin), which are not supported; "
                "save the model with safe_serialization=True to get model.safetensors");
   }
   if (is_file(dir / "consolidated.safetensors")) {
-    return bad(dir.string(),
+    return file_error(dir.string(),
                "holds Mistral's consolidated.safetensors layout; the transformers layout "
                "(config.json + model.safetensors) is expected");
   }
-  return bad(dir.string(), "has neither model.safetensors nor model.safetensors.index.json");
+  return file_error(dir.string(), "has neither model.safetensors nor model.safetensors.index.json");
 }
 
 Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const SafetensorsCheckpoint& ck,
@@ -314,11 +303,11 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
   for (const auto& [name, t] : ck.tensors) {
     if (safetensors_import_dtype(t.dtype)) continue;
     if (quantized_name(name) || t.dtype == "I32" || t.dtype.rfind("F8", 0) == 0 || t.dtype.rfind("F4", 0) == 0) {
-      return bad(t.file, "tensor '", name, "' is ", t.dtype,
+      return file_error(t.file, "tensor '", name, "' is ", t.dtype,
                  ": quantized checkpoints are not supported yet (F32, F16 and BF16 weights are)");
     }
     if (!harmless_buffer(name)) {
-      return bad(t.file, "tensor '", name, "' has dtype ", t.dtype,
+      return file_error(t.file, "tensor '", name, "' has dtype ", t.dtype,
                  ", which ingotc does not import "
                  "(F32, F16 and BF16 are)");
     }
@@ -352,14 +341,14 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
     const auto it = ck.tensors.find(w.hf);
     if (it == ck.tensors.end()) {
       if (w.hf == "lm_head.weight") {
-        return bad(config_path, "tie_word_embeddings is false but the weights have no lm_head.weight");
+        return file_error(config_path, "tie_word_embeddings is false but the weights have no lm_head.weight");
       }
-      return bad(dir.string(), "tensor '", w.hf, "' is missing from the weights");
+      return file_error(dir.string(), "tensor '", w.hf, "' is missing from the weights");
     }
     const SafetensorsTensor& t = it->second;
     if (t.shape != w.shape) {
-      return bad(t.file, "tensor '", w.hf, "' has shape ", shape_str(t.shape), " but config.json implies ",
-                 shape_str(w.shape));
+      return file_error(t.file, "tensor '", w.hf, "' has shape ", shape_string(t.shape), " but config.json implies ",
+                 shape_string(w.shape));
     }
     used.insert(w.hf);
     if (w.hf == "lm_head.weight" && c.tied_embeddings) continue;  // the embeddings serve
@@ -379,13 +368,13 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
     std::string list;
     for (size_t i = 0; i < unknown.size() && i < 5; ++i) {
       const SafetensorsTensor& t = ck.tensors.at(unknown[i]);
-      list += (i ? ", '" : "'") + unknown[i] + "' (" + t.dtype + " " + shape_str(t.shape) + ")";
+      list += (i ? ", '" : "'") + unknown[i] + "' (" + t.dtype + " " + shape_string(t.shape) + ")";
     }
     if (unknown.size() > 5) list += " and " + std::to_string(unknown.size() - 5) + " more";
     const bool bias = std::any_of(unknown.begin(), unknown.end(), [](const std::string& n) {
       return n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
     });
-    return bad(dir.string(), unknown.size(), " tensor(s) are not part of a ", c.n_layer, "-layer LLaMA model: ", list,
+    return file_error(dir.string(), unknown.size(), " tensor(s) are not part of a ", c.n_layer, "-layer LLaMA model: ", list,
                bias ? "; biases are not supported" : "", "; refusing rather than dropping weights");
   }
   return Status::success();
@@ -407,9 +396,9 @@ Status chat_template_of(const json& config, const std::string& path, std::string
         return Status::success();
       }
     }
-    return bad(path, "chat_template is a list without a \"default\" template");
+    return file_error(path, "chat_template is a list without a \"default\" template");
   }
-  return bad(path, "chat_template is neither a string nor a list of named templates");
+  return file_error(path, "chat_template is neither a string nor a list of named templates");
 }
 
 // The directory's tokenizer (or options.tokenizer_path), then the ids: the tokenizer's BOS is the
@@ -437,7 +426,7 @@ Status take_tokenizer(const fs::path& dir, const HfImportOptions& options, const
       if (v.is_boolean()) {
         *target = v.get<bool>();
       } else if (!v.is_null()) {
-        return bad(config_path, key, " is not a boolean");
+        return file_error(config_path, key, " is not a boolean");
       }
     }
   }
@@ -462,7 +451,7 @@ Status import(const std::string& dir_name, SourceModel* out, const HfImportOptio
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return fail(StatusCode::io_error, "'", dir_name, "' is not a directory");
   const std::string config_path = (dir / "config.json").string();
-  if (!is_file(config_path)) return bad(dir_name, "has no config.json; not a Hugging Face model directory");
+  if (!is_file(config_path)) return file_error(dir_name, "has no config.json; not a Hugging Face model directory");
 
   SourceModel m;
   json config;
@@ -486,7 +475,7 @@ Status import(const std::string& dir_name, SourceModel* out, const HfImportOptio
     INGOT_RETURN_IF_ERROR(read_ids(field(g, "eos_token_id"), "eos_token_id", gen.string(), &eos));
     for (int32_t id : eos) {
       if (uint32_t(id) >= m.config.vocab_size) {
-        return bad(gen.string(), "eos_token_id ", id, " is outside the vocabulary of ", m.config.vocab_size);
+        return file_error(gen.string(), "eos_token_id ", id, " is outside the vocabulary of ", m.config.vocab_size);
       }
       m.config.extra_eos_ids.push_back(id);
     }
@@ -511,7 +500,7 @@ format::Status import_hf_directory(const std::string& dir, SourceModel* out, con
   try {
     return import(dir, out, options);
   } catch (const json::exception& e) {  // not expected: every access is type-checked
-    return bad(dir, "unexpected JSON content (", e.what(), ")");
+    return file_error(dir, "unexpected JSON content (", e.what(), ")");
   } catch (const std::bad_alloc&) {
     return fail(StatusCode::out_of_memory, "'", dir, "': out of memory");
   }

@@ -28,17 +28,6 @@ constexpr DtypeBits kDtypes[] = {{"BOOL", 8},    {"U8", 8},   {"I8", 8},   {"F8_
                                  {"I32", 32},    {"U32", 32}, {"F32", 32}, {"F64", 64},    {"I64", 64},
                                  {"U64", 64},    {"C64", 64}, {"F4", 4},   {"F6_E2M3", 6}, {"F6_E3M2", 6}};
 
-template <typename... Args>
-Status bad(const std::string& path, Args&&... args) {
-  return fail(StatusCode::invalid_argument, "'", path, "': ", std::forward<Args>(args)...);
-}
-
-std::string shape_str(const std::vector<uint64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 // A JSON array of non-negative integers (what the reference reads as Vec<usize>).
 bool read_uints(const json& v, std::vector<uint64_t>* out) {
   if (!v.is_array()) return false;
@@ -60,42 +49,42 @@ struct Entry {
 // does), checked against the size of the data region.
 Status read_entry(const std::string& path, const std::string& name, const json& v, uint64_t data_size, Entry* e) {
   e->name = name;
-  if (!v.is_object()) return bad(path, "tensor '", name, "': its header entry is not a JSON object");
+  if (!v.is_object()) return file_error(path, "tensor '", name, "': its header entry is not a JSON object");
   const auto dtype = v.find("dtype");
-  if (dtype == v.end() || !dtype->is_string()) return bad(path, "tensor '", name, "' has no dtype string");
+  if (dtype == v.end() || !dtype->is_string()) return file_error(path, "tensor '", name, "' has no dtype string");
   e->dtype = dtype->get<std::string>();
   const uint32_t bits = safetensors_dtype_bits(e->dtype);
-  if (bits == 0) return bad(path, "tensor '", name, "' has unknown dtype '", e->dtype, "'");
+  if (bits == 0) return file_error(path, "tensor '", name, "' has unknown dtype '", e->dtype, "'");
   const auto shape = v.find("shape");
   if (shape == v.end() || !read_uints(*shape, &e->shape)) {
-    return bad(path, "tensor '", name, "': shape is not a list of non-negative integers");
+    return file_error(path, "tensor '", name, "': shape is not a list of non-negative integers");
   }
   const auto offsets = v.find("data_offsets");
   std::vector<uint64_t> off;
   if (offsets == v.end() || !read_uints(*offsets, &off) || off.size() != 2) {
-    return bad(path, "tensor '", name, "': data_offsets is not a pair [begin, end] of non-negative integers");
+    return file_error(path, "tensor '", name, "': data_offsets is not a pair [begin, end] of non-negative integers");
   }
   e->begin = off[0];
   e->end = off[1];
   if (e->begin > e->end) {
-    return bad(path, "tensor '", name, "': data_offsets [", e->begin, ", ", e->end, "] end before they begin");
+    return file_error(path, "tensor '", name, "': data_offsets [", e->begin, ", ", e->end, "] end before they begin");
   }
   if (e->end > data_size) {
-    return bad(path, "tensor '", name, "': data_offsets [", e->begin, ", ", e->end,
+    return file_error(path, "tensor '", name, "': data_offsets [", e->begin, ", ", e->end,
                "] run past the end of the data region (", data_size, " bytes)");
   }
   uint64_t n_bits = bits;
   for (uint64_t d : e->shape) {
     if (__builtin_mul_overflow(n_bits, d, &n_bits)) {
-      return bad(path, "tensor '", name, "': shape ", shape_str(e->shape), " of ", e->dtype, " overflows 64 bits");
+      return file_error(path, "tensor '", name, "': shape ", shape_string(e->shape), " of ", e->dtype, " overflows 64 bits");
     }
   }
   if (n_bits % 8 != 0) {
-    return bad(path, "tensor '", name, "': shape ", shape_str(e->shape), " of ", e->dtype,
+    return file_error(path, "tensor '", name, "': shape ", shape_string(e->shape), " of ", e->dtype,
                " is not a whole number of bytes");
   }
   if (n_bits / 8 != e->end - e->begin) {
-    return bad(path, "tensor '", name, "': dtype ", e->dtype, " with shape ", shape_str(e->shape), " takes ",
+    return file_error(path, "tensor '", name, "': dtype ", e->dtype, " with shape ", shape_string(e->shape), " takes ",
                n_bits / 8, " bytes but data_offsets [", e->begin, ", ", e->end, "] hold ", e->end - e->begin);
   }
   return Status::success();
@@ -103,15 +92,15 @@ Status read_entry(const std::string& path, const std::string& name, const json& 
 
 Status parse(std::span<const uint8_t> bytes, const std::string& path, SafetensorsFile* out) {
   if (bytes.size() < 8) {
-    return bad(path, "is too small for a safetensors file (", bytes.size(), " bytes; the header length takes 8)");
+    return file_error(path, "is too small for a safetensors file (", bytes.size(), " bytes; the header length takes 8)");
   }
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[size_t(i)];
   if (n > kSafetensorsMaxHeaderSize) {
-    return bad(path, "header length ", n, " is over the safetensors limit of ", kSafetensorsMaxHeaderSize, " bytes");
+    return file_error(path, "header length ", n, " is over the safetensors limit of ", kSafetensorsMaxHeaderSize, " bytes");
   }
   if (n > bytes.size() - 8) {
-    return bad(path, "header length ", n, " runs past the end of the file (", bytes.size(), " bytes)");
+    return file_error(path, "header length ", n, " runs past the end of the file (", bytes.size(), " bytes)");
   }
   const char* header = reinterpret_cast<const char*>(bytes.data() + 8);
 
@@ -129,10 +118,10 @@ Status parse(std::span<const uint8_t> bytes, const std::string& path, Safetensor
   try {
     root = json::parse(header, header + n, note_keys);
   } catch (const json::parse_error& e) {
-    return bad(path, "the ", n, "-byte header is not valid JSON (", e.what(), ")");
+    return file_error(path, "the ", n, "-byte header is not valid JSON (", e.what(), ")");
   }
-  if (!root.is_object()) return bad(path, "the header is not a JSON object");
-  if (!twice.empty()) return bad(path, "the header names '", twice, "' twice");
+  if (!root.is_object()) return file_error(path, "the header is not a JSON object");
+  if (!twice.empty()) return file_error(path, "the header names '", twice, "' twice");
 
   const uint64_t data_size = bytes.size() - 8 - n;
   SafetensorsFile f;
@@ -140,9 +129,9 @@ Status parse(std::span<const uint8_t> bytes, const std::string& path, Safetensor
   std::vector<Entry> entries;
   for (const auto& [key, value] : root.items()) {
     if (key == "__metadata__") {
-      if (!value.is_object()) return bad(path, "__metadata__ is not a JSON object");
+      if (!value.is_object()) return file_error(path, "__metadata__ is not a JSON object");
       for (const auto& [k, v] : value.items()) {
-        if (!v.is_string()) return bad(path, "__metadata__ entry '", k, "' is not a string");
+        if (!v.is_string()) return file_error(path, "__metadata__ entry '", k, "' is not a string");
         f.metadata[k] = v.get<std::string>();
       }
       continue;
@@ -160,18 +149,18 @@ Status parse(std::span<const uint8_t> bytes, const std::string& path, Safetensor
   const Entry* prev = nullptr;
   for (const Entry& e : entries) {
     if (e.begin < at) {
-      return bad(path, "tensor '", e.name, "' (data_offsets [", e.begin, ", ", e.end, "]) overlaps tensor '",
+      return file_error(path, "tensor '", e.name, "' (data_offsets [", e.begin, ", ", e.end, "]) overlaps tensor '",
                  prev->name, "' (data_offsets [", prev->begin, ", ", prev->end, "])");
     }
     if (e.begin > at) {
-      return bad(path, "bytes [", at, ", ", e.begin, ") of the data region belong to no tensor (before tensor '",
+      return file_error(path, "bytes [", at, ", ", e.begin, ") of the data region belong to no tensor (before tensor '",
                  e.name, "'); the tensors must lie back to back");
     }
     at = e.end;
     prev = &e;
   }
   if (at != data_size) {
-    return bad(path, "the tensors cover ", at, " bytes but the data region after the header holds ", data_size,
+    return file_error(path, "the tensors cover ", at, " bytes but the data region after the header holds ", data_size,
                " bytes");
   }
   const uint8_t* data = bytes.data() + 8 + n;
@@ -208,18 +197,18 @@ Status open_index(const std::string& path, SafetensorsCheckpoint* out) {
   try {
     root = json::parse(text, text + m->bytes().size());
   } catch (const json::parse_error& e) {
-    return bad(path, "is not valid JSON (", e.what(), ")");
+    return file_error(path, "is not valid JSON (", e.what(), ")");
   }
   const auto map = root.is_object() ? root.find("weight_map") : root.end();
-  if (map == root.end() || !map->is_object()) return bad(path, "has no \"weight_map\" object");
+  if (map == root.end() || !map->is_object()) return file_error(path, "has no \"weight_map\" object");
   // Shard names are plain file names beside the index, each mapped once, in name order.
   std::map<std::string, std::string> shard_of;
   std::set<std::string> shards;
   for (const auto& [tensor, file] : map->items()) {
-    if (!file.is_string()) return bad(path, "weight_map entry '", tensor, "' is not a file name");
+    if (!file.is_string()) return file_error(path, "weight_map entry '", tensor, "' is not a file name");
     const std::string f = file.get<std::string>();
     if (f.empty() || f == "." || f == ".." || f.find('/') != std::string::npos || f.find('\\') != std::string::npos) {
-      return bad(path, "weight_map entry '", tensor, "' names '", f, "', not a file beside the index");
+      return file_error(path, "weight_map entry '", tensor, "' names '", f, "', not a file beside the index");
     }
     shard_of[tensor] = f;
     shards.insert(f);
@@ -235,17 +224,17 @@ Status open_index(const std::string& path, SafetensorsCheckpoint* out) {
     INGOT_RETURN_IF_ERROR(add_file(shard_path, &c, &f));
     for (const SafetensorsTensor& t : f.tensors) {
       if (shard_of.count(t.name) == 0) {
-        return bad(path, "tensor '", t.name, "' is in shard '", s, "' but not in the weight_map");
+        return file_error(path, "tensor '", t.name, "' is in shard '", s, "' but not in the weight_map");
       }
     }
   }
   for (const auto& [tensor, s] : shard_of) {
     const auto it = c.tensors.find(tensor);
     if (it == c.tensors.end()) {
-      return bad(path, "weight_map puts tensor '", tensor, "' in '", s, "', but that shard does not hold it");
+      return file_error(path, "weight_map puts tensor '", tensor, "' in '", s, "', but that shard does not hold it");
     }
     if (it->second.file != path_of[s]) {
-      return bad(path, "weight_map puts tensor '", tensor, "' in '", s, "', but it is in '", it->second.file, "'");
+      return file_error(path, "weight_map puts tensor '", tensor, "' in '", s, "', but it is in '", it->second.file, "'");
     }
   }
   *out = std::move(c);
@@ -272,7 +261,7 @@ format::Status parse_safetensors(std::span<const uint8_t> bytes, const std::stri
   try {
     return parse(bytes, path, out);
   } catch (const json::exception& e) {  // not expected: every access above is type-checked
-    return bad(path, "unexpected header content (", e.what(), ")");
+    return file_error(path, "unexpected header content (", e.what(), ")");
   } catch (const std::bad_alloc&) {
     return fail(StatusCode::out_of_memory, "'", path, "': out of memory reading the header");
   }
@@ -288,7 +277,7 @@ format::Status open_safetensors(const std::string& path, SafetensorsCheckpoint* 
     *out = std::move(c);
     return Status::success();
   } catch (const json::exception& e) {
-    return bad(path, "unexpected content (", e.what(), ")");
+    return file_error(path, "unexpected content (", e.what(), ")");
   } catch (const std::bad_alloc&) {
     return fail(StatusCode::out_of_memory, "'", path, "': out of memory");
   }
