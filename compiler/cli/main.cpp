@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -79,13 +81,14 @@ format::Status calibration(const BuildArgs& a, compiler::SourceModel& model, std
                                     samples, &model.calibration);
 }
 
-format::Status write_report(const std::string& path, const compiler::SourceModel& model) {
-  nlohmann::json layers = nlohmann::json::array();
-  for (const auto& l : model.layer_losses) {
-    layers.push_back({{"tensor", l->tensor}, {"loss", l->loss}, {"damp", l->damp}, {"note", l->note}});
+format::Status write_report(const std::string& path, const std::vector<compiler::TensorDone>& done) {
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const compiler::TensorDone& t : done) {
+    tensors.push_back({{"layer", t.layer}, {"tensor", t.tensor}, {"shape", {t.out, t.in}}, {"loss", t.loss},
+                       {"damp", t.damp}, {"damp_raises", t.damp_raises}, {"seconds", t.seconds}});
   }
   std::ofstream f(path);
-  f << nlohmann::json{{"layers", layers}}.dump(2) << "\n";
+  f << nlohmann::json{{"tensors", tensors}}.dump(2) << "\n";
   if (!f) return format::fail(format::StatusCode::io_error, "cannot write the report '", path, "'");
   return format::Status::success();
 }
@@ -130,9 +133,22 @@ int build(const BuildArgs& a) {
     q.true_sequential = a.true_sequential;
     q.quantize_lm_head = a.quantize_lm_head;
     q.threads = a.threads;
+    // A bar with ETA on a terminal, plain lines otherwise; a table at the end.
     const bool tty = isatty(STDERR_FILENO) != 0;
-    q.progress = [tty](const std::string& line) {
-      std::fprintf(stderr, tty ? "\r\033[Kingotc: %s" : "ingotc: %s\n", line.c_str());
+    std::vector<compiler::TensorDone> done;
+    const auto start = std::chrono::steady_clock::now();
+    q.progress = [&](const compiler::TensorDone& t) {
+      done.push_back(t);
+      if (!tty) {
+        std::fprintf(stderr, "ingotc: %s\n", t.line().c_str());
+        return;
+      }
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double eta = elapsed / double(t.index) * double(t.total - t.index);
+      const int width = 30, filled = int(width * t.index / std::max<size_t>(t.total, 1));
+      std::fprintf(stderr, "\r\033[Kingotc: [%s%s] %zu/%zu  layer %zu/%zu %s  %.0f s, ETA %.0f s",
+                   std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(),
+                   t.index, t.total, t.layer + 1, t.n_layers, t.tensor.c_str(), elapsed, eta);
       std::fflush(stderr);
     };
     std::vector<std::vector<int32_t>> samples;
@@ -141,8 +157,14 @@ int build(const BuildArgs& a) {
     }
     if (format::Status s = compiler::quantize_model(model, samples, q); !s.ok()) return die(s);
     if (tty) std::fprintf(stderr, "\n");
+    std::fprintf(stderr, "%-6s %-38s %14s %12s %8s %8s\n", "layer", "tensor", "shape", "loss", "damp", "seconds");
+    for (const compiler::TensorDone& t : done) {
+      const std::string shape = "(" + std::to_string(t.out) + ", " + std::to_string(t.in) + ")";
+      std::fprintf(stderr, "%-6zu %-38s %14s %12.5g %8.4g %8.2f%s\n", t.layer, t.tensor.c_str(), shape.c_str(), t.loss,
+                   t.damp, t.seconds, t.damp_raises > 0 ? "  (damp raised)" : "");
+    }
     if (!a.report.empty()) {
-      if (format::Status s = write_report(a.report, model); !s.ok()) return die(s);
+      if (format::Status s = write_report(a.report, done); !s.ok()) return die(s);
     }
   }
 

@@ -134,7 +134,8 @@ TEST(ModelCliQuantized, GptqBuildIsDeterministicReportsAndRuns) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(read_file(dir.file("a.ingot")), read_file(dir.file("b.ingot"))) << "same inputs, same bytes";
   const auto report = nlohmann::json::parse(slurp(dir.file("r.json")));
-  EXPECT_EQ(report["layers"].size(), 35u) << "5 layers x 7 linear weights";
+  EXPECT_EQ(report["tensors"].size(), 35u) << "5 layers x 7 linear weights";
+  EXPECT_GE(report["tensors"][0]["seconds"].get<double>(), 0.0);
   const auto j = nlohmann::json::parse(sh(std::string(INGOT_BIN) + " inspect --json " + dir.file("a.ingot")).out);
   size_t quantized = 0;
   for (const auto& t : j["tensors"]) {

@@ -252,7 +252,7 @@ TEST(QuantizeModel, Gptq4BitBeatsRtnOnStories260K) {
   compiler::SourceModel gptq = import_stories();
   compiler::QuantizeOptions go = options(fb::QuantMethod::GPTQ);
   std::vector<std::string> lines;
-  go.progress = [&](const std::string& line) { lines.push_back(line); };
+  go.progress = [&](const compiler::TensorDone& t) { lines.push_back(t.line()); };
   t0 = std::chrono::steady_clock::now();
   format::Status s = compiler::quantize_model(gptq, samples, go);
   ASSERT_TRUE(s.ok()) << s.to_string();

@@ -94,6 +94,7 @@ class Driver {
   SourceModel& model_;
   const QuantizeOptions& opt_;
   Dims d_;
+  size_t done_ = 0;  // weights quantized so far
   std::unordered_map<std::string, SourceTensor*> by_name_;
   cpu::RopeParams rope_;
   std::vector<float> inv_freq_;
@@ -221,12 +222,14 @@ Status Driver::quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_
   const std::string note = entry->note;
   model_.layer_losses.push_back(std::move(entry));
 
+  ++done_;
   if (opt_.progress) {
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    char line[512];
-    std::snprintf(line, sizeof line, "layer %zu/%zu %s (%zu, %zu)  loss %.4g  %.2f s%s%s", l + 1, d_.n_layer,
-                  name.c_str(), lin.out, lin.in, r.loss, secs, note.empty() ? "" : "  ", note.c_str());
-    opt_.progress(line);
+    TensorDone t;
+    t.layer = l, t.n_layers = d_.n_layer, t.index = done_, t.total = d_.n_layer * 7 + (opt_.quantize_lm_head ? 1 : 0);
+    t.tensor = name, t.out = lin.out, t.in = lin.in, t.loss = r.loss, t.damp = r.damp_used;
+    t.damp_raises = r.damp_raises;
+    t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    opt_.progress(t);
   }
   return Status::success();
 }
@@ -402,6 +405,14 @@ Status quantize_model(SourceModel& model, const std::vector<std::vector<int32_t>
                       const QuantizeOptions& options) {
   Driver driver(model, options);
   return driver.run(samples);
+}
+
+std::string TensorDone::line() const {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "layer %zu/%zu %s (%zu, %zu)  loss %.4g  %.2f s%s", layer + 1, n_layers,
+                tensor.c_str(), out, in, loss, seconds,
+                damp_raises > 0 ? ("  damp raised " + std::to_string(damp_raises) + " times").c_str() : "");
+  return buf;
 }
 
 }  // namespace ingot::compiler

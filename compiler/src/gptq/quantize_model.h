@@ -13,6 +13,20 @@
 
 namespace ingot::compiler {
 
+// What the driver reports after each quantized weight (for progress lines, tables and reports;
+// the seconds never go into the container, which stays deterministic).
+struct TensorDone {
+  size_t layer = 0, n_layers = 0;  // layer is 0-based
+  size_t index = 0, total = 0;     // this weight is the index-th (1-based) of `total`
+  std::string tensor;
+  size_t out = 0, in = 0;
+  double loss = 0;
+  float damp = 0;
+  int damp_raises = 0;
+  double seconds = 0;
+  std::string line() const;  // "layer 1/5 layers.0.attention.wq.weight (64, 64)  loss 1.2  0.01 s"
+};
+
 struct QuantizeOptions {
   QuantConfig config;
   fb::QuantMethod method = fb::QuantMethod::GPTQ;  // GPTQ or RTN
@@ -22,7 +36,7 @@ struct QuantizeOptions {
   // Also quantize output.weight (on the final-norm activations for GPTQ). Needs untied embeddings.
   bool quantize_lm_head = false;
   int threads = 0;  // > 0: OpenMP threads for the forward and the quantizer; 0: leave as is
-  std::function<void(const std::string& line)> progress;  // one line per quantized weight
+  std::function<void(const TensorDone& done)> progress;  // once per quantized weight
 };
 
 // Quantizes `model`'s linear weights in place: each gets `quant` (pack_result) and one
