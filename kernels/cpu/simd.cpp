@@ -1,5 +1,6 @@
 #include "cpu/simd.h"
 
+#include <cmath>
 #include <cstdlib>
 
 #include "cpu/convert.h"
@@ -70,9 +71,37 @@ INGOT_AVX2 void widen_bf16(const uint16_t* w, size_t n, float* out) {
   for (; i < n; ++i) out[i] = bf16_to_f32(w[i]);
 }
 
+// exp(x) = 2^k · exp(r), k = round(x·log2 e), r = x − k·ln 2 in [−ln2/2, ln2/2] (ln 2 split in a
+// high part exact in f32 and a low correction), exp(r) by its Taylor series to r^7 (truncation
+// < 3e-9 on that range), 2^k built in the exponent bits.
+INGOT_AVX2 float exp_shifted_sum(float* x, size_t n, float shift) {
+  const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.0f), vshift = _mm256_set1_ps(shift);
+  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+  const __m256 ln2_hi = _mm256_set1_ps(0.693145751953125f), ln2_lo = _mm256_set1_ps(1.428606765330187e-06f);
+  const float c[8] = {1.0f, 1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
+  __m256 acc = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    // max/min return their second operand when either is NaN: NaN passes through.
+    __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_sub_ps(_mm256_loadu_ps(x + i), vshift)));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(v, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_fnmadd_ps(k, ln2_lo, _mm256_fnmadd_ps(k, ln2_hi, v));
+    __m256 p = _mm256_set1_ps(c[7]);
+    for (int j = 6; j >= 0; --j) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c[j]));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    v = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    _mm256_storeu_ps(x + i, v);
+    acc = _mm256_add_ps(acc, v);
+  }
+  float sum = hsum(acc);
+  for (; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
 #else
 
 bool has_avx2() { return false; }
+float exp_shifted_sum(float*, size_t, float) { return 0; }
 float dot_f32(const float*, const float*, size_t) { return 0; }
 float dot_f16(const float*, const uint16_t*, size_t) { return 0; }
 float dot_bf16(const float*, const uint16_t*, size_t) { return 0; }

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "cpu/attention.h"
+#include "cpu/simd.h"
 #include "cpu/convert.h"
 #include "cpu/matmul.h"
 
@@ -92,33 +93,67 @@ TEST(Matmul, EveryDtypeAndShapeAgainstFloat64) {
   }
 }
 
+// The vectorised exp against double exp over the whole useful range, with a scalar tail, and NaN
+// kept. Under INGOT_NO_SIMD=1 the kernels do not call it, so only the SIMD build checks it.
+TEST(Exp, ShiftedSumAgainstFloat64) {
+  if (!simd::has_avx2()) GTEST_SKIP() << "no AVX2 (or INGOT_NO_SIMD=1): the portable path uses std::exp";
+  std::vector<float> x;
+  for (float v = -86.0f; v <= 30.0f; v += 0.0137f) x.push_back(v);  // softmax arguments are <= 0
+  x.push_back(0.0f);
+  for (size_t n : {x.size(), size_t{3}, size_t{8}, size_t{13}}) {
+    std::vector<float> y(x.begin(), x.begin() + n);
+    const float shift = 0.25f;
+    const double sum = simd::exp_shifted_sum(y.data(), n, shift);
+    double ref_sum = 0, worst = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double ref = std::exp(double(x[i] - shift));  // the argument as f32 computes it
+      ref_sum += ref;
+      worst = std::max(worst, std::abs(y[i] - ref) / ref);
+    }
+    EXPECT_LT(worst, 4e-7) << "n " << n;
+    EXPECT_LT(std::abs(sum - ref_sum) / ref_sum, 1e-5) << "n " << n;
+  }
+  std::vector<float> nan_in{1.0f, NAN, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f};
+  simd::exp_shifted_sum(nan_in.data(), nan_in.size(), 0.0f);
+  EXPECT_TRUE(std::isnan(nan_in[1]));
+  EXPECT_NEAR(nan_in[0], std::exp(1.0), 1e-6);
+}
+
+// Both paths: the per-token loops (n < 16) and the blocked matrix-product path (n >= 16, with
+// more than one 256-row block), each with a non-empty cache before the batch.
 TEST(Attention, GroupedQueryCausalAgainstFloat64) {
   std::mt19937 rng(std::random_device{}());
   std::normal_distribution<float> d;
   const AttentionShape s{8, 2, 16};
-  const size_t pos0 = 5, n = 4, positions = pos0 + n, q_dim = 128, kv_dim = 32;
-  std::vector<float> q(n * q_dim), k(positions * kv_dim), v(positions * kv_dim), out(n * q_dim, NAN);
-  for (auto* vec : {&q, &k, &v})
-    for (float& x : *vec) x = d(rng);
-  attention(q.data(), n, pos0, k.data(), v.data(), s, out.data());
-  for (size_t t = 0; t < n; ++t) {
-    for (size_t h = 0; h < 8; ++h) {
-      const size_t kvh = h / 4;
-      std::vector<double> w(pos0 + t + 1);
-      double mx = -1e300, sum = 0;
-      for (size_t p = 0; p < w.size(); ++p) {
-        double dot = 0;
-        for (size_t i = 0; i < 16; ++i) dot += double(q[t * q_dim + h * 16 + i]) * k[p * kv_dim + kvh * 16 + i];
-        w[p] = dot / 4.0;
-        mx = std::max(mx, w[p]);
-      }
-      for (double& x : w) sum += (x = std::exp(x - mx));
-      for (size_t i = 0; i < 16; ++i) {
-        double o = 0;
-        for (size_t p = 0; p < w.size(); ++p) o += w[p] / sum * v[p * kv_dim + kvh * 16 + i];
-        EXPECT_NEAR(out[t * q_dim + h * 16 + i], o, 1e-5) << "token " << t << " head " << h;
+  const size_t q_dim = 128, kv_dim = 32;
+  for (auto [pos0, n] : {std::pair<size_t, size_t>{5, 4}, {0, 1}, {3, 16}, {7, 300}}) {
+    const size_t positions = pos0 + n;
+    std::vector<float> q(n * q_dim), k(positions * kv_dim), v(positions * kv_dim), out(n * q_dim, NAN);
+    for (auto* vec : {&q, &k, &v})
+      for (float& x : *vec) x = d(rng);
+    attention(q.data(), n, pos0, k.data(), v.data(), s, out.data());
+    double worst = 0;
+    for (size_t t = 0; t < n; ++t) {
+      for (size_t h = 0; h < 8; ++h) {
+        const size_t kvh = h / 4;
+        std::vector<double> w(pos0 + t + 1);
+        double mx = -1e300, sum = 0;
+        for (size_t p = 0; p < w.size(); ++p) {
+          double dot = 0;
+          for (size_t i = 0; i < 16; ++i) dot += double(q[t * q_dim + h * 16 + i]) * k[p * kv_dim + kvh * 16 + i];
+          w[p] = dot / 4.0;
+          mx = std::max(mx, w[p]);
+        }
+        for (double& x : w) sum += (x = std::exp(x - mx));
+        for (size_t i = 0; i < 16; ++i) {
+          double o = 0;
+          for (size_t p = 0; p < w.size(); ++p) o += w[p] / sum * v[p * kv_dim + kvh * 16 + i];
+          worst = std::max(worst, std::abs(out[t * q_dim + h * 16 + i] - o));
+          if (!(std::abs(out[t * q_dim + h * 16 + i] - o) <= 1e-5)) worst = INFINITY;  // NaN too
+        }
       }
     }
+    EXPECT_LE(worst, 1e-5) << "pos0 " << pos0 << " n " << n;
   }
 }
 
