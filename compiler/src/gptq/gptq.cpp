@@ -3,9 +3,16 @@
 //
 // Layout of the work: every output channel (row of W) is quantized independently given Hinv, so
 // fixed chunks of rows run the whole column loop each on one OpenMP thread: per block, the
-// per-column loop row by row, then the lazy update of the chunk's later columns as one sgemm
+// per-column loop row by row, then the lazy update of the chunk's later columns as one dgemm
 // (rows × count × rest). Nothing is reduced across rows, so results do not depend on the thread
 // count.
+//
+// Precision: H is accumulated in f32 (hessian.cpp, as the reference); from there on — Cholesky,
+// the weights being updated, the errors, the group parameters — the work is in double, and only
+// the results (scales, dequantized weights) are rounded to f32. The reference runs in f32, whose
+// rounding of the updated weights is a sizeable part of an 8-bit error (|w − q| ≈ |w|/500): in
+// double, integers and loss match the paper's algorithm evaluated in f64 to ~1e-9 instead of
+// ~1e-5, for about twice the time of f32 lazy updates (docs/gptq.md).
 #include "gptq/gptq.h"
 
 #include <cblas.h>
@@ -31,54 +38,69 @@ constexpr int kMaxDampRaises = 6;
 constexpr double kDampFromZero = 1e-3;
 // The Cholesky runs in double (more stable than the reference's f32), so a singular H that f32
 // would reject can pass with pivots at double rounding level (≈ n · 1e-16 · max diag). Such a
-// factor is useless to the f32 updates; below this relative pivot² the matrix counts as not
+// factor is useless to the updates; below this relative pivot² the matrix counts as not
 // positive definite and the damp is raised. Damped matrices sit far above it: pivot² ≥ damp ≥
 // percdamp · max_diag / in (1e-6 · max_diag for percdamp 0.01, in = 11008).
 constexpr double kMinRelativePivot = 1e-10;
 // Output rows per unit of parallel work (see the main loop).
 constexpr size_t kRowChunk = 128;
 
+class BlasSingleThreaded {
+ public:
+  BlasSingleThreaded() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
+  ~BlasSingleThreaded() { openblas_set_num_threads(saved_); }
+  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
+  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
+
+ private:
+  int saved_;
+};
+
 struct Params {
-  float scale = 1.0f;
-  float zero = 0.0f;  // an integer value, kept in f32 as the reference's quantize() uses it
+  double scale = 1.0;
+  double zero = 0.0;  // an integer value, kept floating as the reference's quantize() uses it
 };
 
 // quant.py find_params for one output channel over x[0, n), perchannel=True, mse=False.
-Params find_params(const float* x, size_t n, float maxq, bool sym) {
-  float xmin = 0.0f, xmax = 0.0f;  // the range always includes 0
+template <typename T>
+Params find_params(const T* x, size_t n, double maxq, bool sym) {
+  double xmin = 0.0, xmax = 0.0;  // the range always includes 0
   for (size_t i = 0; i < n; ++i) {
-    xmin = std::min(xmin, x[i]);
-    xmax = std::max(xmax, x[i]);
+    xmin = std::min(xmin, double(x[i]));
+    xmax = std::max(xmax, double(x[i]));
   }
   if (sym) {
     xmax = std::max(-xmin, xmax);
     // As the reference: only a channel with a negative value gets a symmetric range. A channel
     // with all values >= 0 keeps xmin = 0 (scale xmax/maxq, zero at mid-range, so values above
     // about half of xmax clip). Kept for fidelity; it needs a whole group of one sign.
-    if (xmin < 0.0f) xmin = -xmax;
+    if (xmin < 0.0) xmin = -xmax;
   }
-  if (xmin == 0.0f && xmax == 0.0f) {
-    xmin = -1.0f;
-    xmax = 1.0f;
+  if (xmin == 0.0 && xmax == 0.0) {
+    xmin = -1.0;
+    xmax = 1.0;
   }
   Params p;
   p.scale = (xmax - xmin) / maxq;
   if (sym) {
-    p.zero = (maxq + 1.0f) / 2.0f;
+    p.zero = (maxq + 1.0) / 2.0;
   } else {
     // round(-xmin / scale) lies in [0, maxq] mathematically; the clamp only guards rounding.
-    p.zero = std::clamp(std::nearbyint(-xmin / p.scale), 0.0f, maxq);
+    p.zero = std::clamp(std::nearbyint(-xmin / p.scale), 0.0, maxq);
   }
   return p;
 }
 
 // quant.py quantize without the final dequantization: clamp(round(x / scale) + zero, 0, maxq).
 // std::nearbyint in the default rounding mode rounds half to even, as torch.round does.
-inline float quantize_int(float x, const Params& p, float maxq) {
-  return std::clamp(std::nearbyint(x / p.scale) + p.zero, 0.0f, maxq);
+inline double quantize_int(double x, const Params& p, double maxq) {
+  return std::clamp(std::nearbyint(x / p.scale) + p.zero, 0.0, maxq);
 }
 
-inline float dequantize(float q, const Params& p) { return p.scale * (q - p.zero); }
+inline double dequantize(double q, const Params& p) { return p.scale * (q - p.zero); }
+
+// The value a kernel computes from the stored results: f32 scale · (q − zero), in f32.
+inline float stored_dequantize(uint8_t q, const Params& p) { return float(p.scale) * (float(q) - float(p.zero)); }
 
 Status validate(const float* W, size_t out, size_t in, const QuantConfig& c, QuantResult* result) {
   if (!result) return fail(StatusCode::invalid_argument, "quantize: result is null");
@@ -105,7 +127,7 @@ size_t n_groups_of(const QuantConfig& c, size_t in) {
   return (in + g - 1) / g;
 }
 
-// H (n, n) permuted, f32 → the upper Cholesky factor U of (H + damp·I)⁻¹ (H⁻¹ = UᵀU) in f32,
+// H (n, n) permuted, f32 → the upper Cholesky factor U of (H + damp·I)⁻¹ (H⁻¹ = UᵀU) in double,
 // strictly lower part zero: the Hinv of the reference's cholesky → cholesky_inverse →
 // cholesky(upper).
 // Deviation (same U in exact arithmetic, half the flops, more digits): in double, and by the
@@ -113,8 +135,8 @@ size_t n_groups_of(const QuantConfig& c, size_t in) {
 // and J·A·J = L̃L̃ᵀ (one dpotrf), A = ŨŨᵀ with Ũ = J·L̃·J upper triangular, so
 // A⁻¹ = (Ũ⁻¹)ᵀ(Ũ⁻¹) and U = Ũ⁻¹ = J·L̃⁻¹·J (one dtrtri): n³/3 + n³/3 flops against the
 // reference's n³/3 + 2n³/3 + n³/3. U has a positive diagonal, so it is the unique factor.
-// The factor is rounded to f32 once; the reference (and the GPU path) work in f32 throughout.
-Status inverse_factor(const std::vector<float>& H, size_t n, float percdamp, std::vector<float>* hinv,
+// The reference (and the GPU path) work in f32 throughout.
+Status inverse_factor(const std::vector<float>& H, size_t n, float percdamp, std::vector<double>* hinv,
                       float* damp_used, int* damp_raises) {
   double mean_diag = 0.0, max_diag = 0.0;
   for (size_t i = 0; i < n; ++i) {
@@ -146,12 +168,12 @@ Status inverse_factor(const std::vector<float>& H, size_t n, float percdamp, std
     // U[i][j] = L̃⁻¹[n−1−i][n−1−j] for j >= i: column j of U is column n−1−j of L̃⁻¹ reversed,
     // contiguous in b.
     bool finite = true;
-    hinv->assign(n * n, 0.0f);
+    hinv->assign(n * n, 0.0);
     for (size_t j = 0; j < n && finite; ++j) {
       const double* bcol = b.data() + (n - 1 - j) * n;  // column n−1−j of L̃⁻¹
       for (size_t i = 0; i <= j; ++i) {
-        const float v = float(bcol[n - 1 - i]);
-        if (!std::isfinite(v) || (i == j && !(v > 0.0f))) {
+        const double v = bcol[n - 1 - i];
+        if (!std::isfinite(v) || (i == j && !(v > 0.0))) {
           finite = false;
           break;
         }
@@ -173,12 +195,18 @@ Status inverse_factor(const std::vector<float>& H, size_t n, float percdamp, std
 Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H, const QuantConfig& config,
                      QuantResult* result) {
   INGOT_RETURN_IF_ERROR(validate(W, out, in, config, result));
+  // BLAS and LAPACK run single-threaded in here (restored on return): a threaded dpotrf/dtrtri
+  // sums in an order that depends on the thread count, and in double those last-bit differences
+  // reach the rounding decisions. The parallelism is ours, over fixed chunks of rows (below), so
+  // the output is the same for every thread count. ingotc runs BLAS single-threaded anyway
+  // (kernels/cpu/threads.cpp).
+  const BlasSingleThreaded blas_guard;
   if (H.size() != in * in)
     return fail(StatusCode::invalid_argument, "gptq: H has ", H.size(), " values, expected (", in, ", ", in, ")");
   for (size_t i = 0; i < H.size(); ++i)
     if (!std::isfinite(H[i])) return fail(StatusCode::invalid_argument, "gptq: H[", i / in, "][", i % in, "] is not finite");
 
-  const float maxq = float((1 << config.bits) - 1);
+  const double maxq = double((1 << config.bits) - 1);
   const bool grouped = config.group_size != -1;
   const bool static_groups = grouped && config.static_groups;  // the reference needs a group size
   const size_t g = group_width(config, in);
@@ -187,9 +215,9 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
   res = QuantResult{};
   res.scales.assign(n_groups * out, 0.0f);
   res.zeros.assign(n_groups * out, 0);
-  std::vector<Params> params(n_groups * out);  // (n_groups, out), f32 zero for the arithmetic
+  std::vector<Params> params(n_groups * out);  // (n_groups, out)
 
-  std::vector<float> w(W, W + out * in);  // (out, in) working copy, original column order
+  std::vector<double> w(W, W + out * in);  // (out, in) working copy, original column order
 
   // Per-channel params come from the original W, before dead columns are zeroed (the reference
   // calls find_params(W) first).
@@ -200,7 +228,7 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
   for (size_t i = 0; i < in; ++i) {
     if (H[i * in + i] != 0.0f) continue;
     H[i * in + i] = 1.0f;
-    for (size_t r = 0; r < out; ++r) w[r * in + i] = 0.0f;
+    for (size_t r = 0; r < out; ++r) w[r * in + i] = 0.0;
   }
 
   // Static groups: every group's params from the unpermuted W after the dead-column fix.
@@ -219,11 +247,11 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
                      [&](int32_t a, int32_t b) { return H[size_t(a) * in + a] > H[size_t(b) * in + b]; });
 
   // Permuted copies: wp (out, in) and hp (in, in); H itself is released early (it is large).
-  std::vector<float> wp(out * in);
+  std::vector<double> wp(out * in);
   for (size_t r = 0; r < out; ++r)
     for (size_t i = 0; i < in; ++i) wp[r * in + i] = w[r * in + size_t(perm[i])];
-  std::vector<float>().swap(w);
-  std::vector<float> hinv;
+  std::vector<double>().swap(w);
+  std::vector<double> hinv;
   {
     std::vector<float> hp(in * in);
     for (size_t i = 0; i < in; ++i)
@@ -249,20 +277,18 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
   // The chunks are fixed, not per-thread slices, so every BLAS call has the same shape whatever
   // the thread count: results are bit-identical for any number of threads.
   const bool parallel = n_chunks > 1 && omp_get_max_threads() > 1;
-  const int blas_threads = openblas_get_num_threads();
-  if (parallel) openblas_set_num_threads(1);
 #pragma omp parallel if (parallel)
   {
-    std::vector<float> err(kRowChunk * bs);  // (rows, bs) Err1 of the reference: (w − q) / d
-    std::vector<float> group_buf;            // one row's current weights over one group
+    std::vector<double> err(kRowChunk * bs);  // (rows, bs) Err1 of the reference: (w − q) / d
+    std::vector<double> group_buf;            // one row's current weights over one group
 #pragma omp for schedule(dynamic, 1)
     for (int chunk = 0; chunk < int(n_chunks); ++chunk) {
       const size_t r0 = size_t(chunk) * kRowChunk, n_rows = std::min(kRowChunk, out - r0);
       for (size_t i1 = 0; i1 < in; i1 += bs) {
         const size_t i2 = std::min(i1 + bs, in), count = i2 - i1;
         for (size_t r = r0; r < r0 + n_rows; ++r) {
-          float* wr = wp.data() + r * in;  // this row; columns [i1, i2) are the block
-          float* er = err.data() + (r - r0) * bs;
+          double* wr = wp.data() + r * in;  // this row; columns [i1, i2) are the block
+          double* er = err.data() + (r - r0) * bs;
           double loss = 0.0;
           for (size_t i = 0; i < count; ++i) {
             const size_t j = i1 + i;
@@ -270,44 +296,41 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
               // Params over the group's columns [j, j + g) with every update made so far, the
               // weights the unblocked Algorithm 1 sees. Columns inside the block are current;
               // those past it still lack this block's pending update, applied here to a copy
-              // (the sgemm below applies it for real).
+              // (the dgemm below applies it for real).
               // Deviation: the reference passes W[:, j:j+g], which lacks the in-block updates
               // whenever a group starts inside a block. Both agree when group_size is a multiple
               // of block_size (the default 128/128).
               const size_t je = std::min(j + g, in), inside = std::min(je, i2);
               group_buf.assign(wr + j, wr + je);
               for (size_t k = 0; k < i; ++k) {
-                const float e = er[k];
-                const float* hrow = hinv.data() + (i1 + k) * in;
+                const double e = er[k];
+                const double* hrow = hinv.data() + (i1 + k) * in;
                 for (size_t c = inside; c < je; ++c) group_buf[c - j] -= e * hrow[c];
               }
               params[(j / g) * out + r] = find_params(group_buf.data(), je - j, maxq, config.sym);
             }
             const Params& p = params[group_of_position(j) * out + r];
-            const float x = wr[j];
-            const float q = quantize_int(x, p, maxq);
-            const float dq = dequantize(q, p);
-            const float d = hinv[j * in + j];
-            const float e = (x - dq) / d;
-            const double ed = double(x - dq) / double(d);
-            loss += ed * ed;
+            const double x = wr[j];
+            const double q = quantize_int(x, p, maxq);
+            const double dq = dequantize(q, p);
+            const double e = (x - dq) / hinv[j * in + j];
+            loss += e * e;
             qp[r * in + j] = uint8_t(q);
             er[i] = e;
             // Error feedback inside the block: W1[:, j+1:i2] -= e · Hinv[j, j+1:i2].
-            const float* hrow = hinv.data() + j * in;
+            const double* hrow = hinv.data() + j * in;
             for (size_t c = j + 1; c < i2; ++c) wr[c] -= e * hrow[c];
           }
           row_loss[r] += loss / 2.0;
         }
         // Lazy batch update of everything after the block: W[:, i2:] -= Err1 · Hinv[i1:i2, i2:].
         if (i2 < in)
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(in - i2), int(count), -1.0f,
-                      err.data(), int(bs), hinv.data() + i1 * in + i2, int(in), 1.0f, wp.data() + r0 * in + i2,
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(in - i2), int(count), -1.0,
+                      err.data(), int(bs), hinv.data() + i1 * in + i2, int(in), 1.0, wp.data() + r0 * in + i2,
                       int(in));
       }
     }
   }
-  if (parallel) openblas_set_num_threads(blas_threads);
 
   // Back to the original column order.
   res.q.assign(out * in, 0);
@@ -319,10 +342,11 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
       const size_t c = size_t(perm[i]);
       const uint8_t q = qp[r * in + i];
       res.q[r * in + c] = q;
-      res.dequantized[r * in + c] = dequantize(float(q), params[group_of_position(i) * out + r]);
+      const Params& p = params[group_of_position(i) * out + r];
+      res.dequantized[r * in + c] = stored_dequantize(q, p);
     }
   for (size_t k = 0; k < n_groups * out; ++k) {
-    res.scales[k] = params[k].scale;
+    res.scales[k] = float(params[k].scale);
     res.zeros[k] = int32_t(params[k].zero);
   }
   if (config.act_order) res.perm = std::move(perm);
@@ -333,7 +357,7 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
 
 Status rtn_quantize(const float* W, size_t out, size_t in, const QuantConfig& config, QuantResult* result) {
   INGOT_RETURN_IF_ERROR(validate(W, out, in, config, result));
-  const float maxq = float((1 << config.bits) - 1);
+  const double maxq = double((1 << config.bits) - 1);
   const size_t g = group_width(config, in);
   const size_t n_groups = n_groups_of(config, in);
   QuantResult& res = *result;
@@ -350,14 +374,14 @@ Status rtn_quantize(const float* W, size_t out, size_t in, const QuantConfig& co
     for (size_t k = 0; k < n_groups; ++k) {
       const size_t c0 = k * g, c1 = std::min(c0 + g, in);
       const Params p = find_params(wr + c0, c1 - c0, maxq, config.sym);
-      res.scales[k * out + r] = p.scale;
+      res.scales[k * out + r] = float(p.scale);
       res.zeros[k * out + r] = int32_t(p.zero);
       for (size_t c = c0; c < c1; ++c) {
-        const float q = quantize_int(wr[c], p, maxq);
-        const float dq = dequantize(q, p);
+        const double q = quantize_int(wr[c], p, maxq);
+        const double dq = dequantize(q, p);
         res.q[r * in + c] = uint8_t(q);
-        res.dequantized[r * in + c] = dq;
-        loss += double(wr[c] - dq) * double(wr[c] - dq);
+        res.dequantized[r * in + c] = stored_dequantize(uint8_t(q), p);
+        loss += (wr[c] - dq) * (wr[c] - dq);
       }
     }
   }
