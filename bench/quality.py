@@ -14,6 +14,9 @@ several calibration seeds to show how much of a GPTQ/RTN gap is calibration-draw
 import argparse
 import concurrent.futures
 import datetime
+import hashlib
+import json
+import threading
 import itertools
 import os
 import re
@@ -42,6 +45,8 @@ def main():
     ap.add_argument("--calib-seqlen", type=int, default=256)
     ap.add_argument("--out", default="bench/quality.md")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--cache", default="", help="JSON Lines of finished configurations: appended to as they "
+                    "finish, reused on a rerun with the same binaries and options (resume after an interruption)")
     ap.add_argument("--seed-study", default="4:-1:asym", help="bits:group:sym|asym repeated over seeds 1..5; '' = off")
     a = ap.parse_args()
     ingotc, ingot = f"{a.build}/compiler/ingotc", f"{a.build}/runtime/ingot"
@@ -73,8 +78,25 @@ def main():
     t0 = time.time()
     done = [0]
 
+    # A cached result counts only for the same binaries, texts and command lines.
+    stamp = hashlib.sha256()
+    for f in [ingotc, ingot, *texts.values(), calib]:
+        with open(f, "rb") as fh:
+            stamp.update(hashlib.sha256(fh.read()).digest())
+    stamp.update(str(a.max_chunks).encode())
+    stamp = stamp.hexdigest()[:16]
+    cached, lock = {}, threading.Lock()
+    if a.cache and os.path.exists(a.cache):
+        with open(a.cache) as fh:
+            for line in fh:
+                r = json.loads(line)
+                if r.get("stamp") == stamp:
+                    cached[(r["name"], tuple(r["opts"]))] = (r["name"], r["ts"], r["wt"])
+
     def evaluate(item, tmp):
         i, (name, opts) = item
+        if (name, tuple(opts)) in cached:
+            return cached[(name, tuple(opts))]
         out = os.path.join(tmp, f"m{i}.ingot")
         run([ingotc, "build", f"{model}/stories260K.bin", "--tokenizer", f"{model}/tok512.model", "-o", out,
              "--threads", "1"] + opts)
@@ -84,6 +106,9 @@ def main():
                      "--threads", "1"])
             ppl.append(float(re.search(r"ppl = ([0-9.]+)\s*$", o).group(1)))
         os.remove(out)
+        if a.cache:
+            with lock, open(a.cache, "a") as fh:
+                fh.write(json.dumps({"stamp": stamp, "name": name, "opts": opts, "ts": ppl[0], "wt": ppl[1]}) + "\n")
         done[0] += 1
         print(f"[{done[0]}/{len(configs) + len(study)}] {name}: {ppl[0]:.4f} {ppl[1]:.4f} "
               f"({time.time() - t0:.0f} s)", flush=True)

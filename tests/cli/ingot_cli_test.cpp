@@ -1,31 +1,18 @@
 // `ingot inspect` and `ingot verify` as a user runs them: exit codes, stdout, stderr.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "run_command.h"
 #include "sample_container.h"
 
 namespace ingot::test {
 namespace {
 
-struct CommandRun {
-  int exit_code;
-  std::string out;  // stdout and stderr together
-};
+using CommandRun = CommandResult;
 
-CommandRun run(const std::string& args) {
-  const std::string cmd = std::string(INGOT_BIN) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  EXPECT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+CommandRun run(const std::string& args) { return run_command(std::string(INGOT_BIN) + " " + args + " 2>&1"); }
 
 CommandRun run_stdout(const std::string& args) { return run(args + " 2>/dev/null"); }
 

@@ -1,33 +1,22 @@
 // ingotc build, ingot run / perplexity / bench as a user runs them on stories260K, against the
 // independent references in shared/ (run.c's greedy texts, the PyTorch perplexity).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "run_command.h"
 #include "sample_container.h"
 #include "shared_assets.h"
 
 namespace ingot::test {
 namespace {
 
-struct Output {
-  int exit_code;
-  std::string out;
-};
+using Output = CommandResult;
 
-Output sh(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+Output sh(const std::string& cmd) { return run_command(cmd); }
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

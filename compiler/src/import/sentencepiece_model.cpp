@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "import/file.h"
+#include "ingot/format/token_pieces.h"
 
 namespace ingot::compiler {
 
@@ -302,21 +303,6 @@ fb::TokenType to_token_type(uint64_t proto_type) {
   }
 }
 
-// The byte of a piece spelled "<0xXX>" (upper-case hex, as sentencepiece writes it), or -1.
-int byte_of_piece(std::string_view p) {
-  if (p.size() != 6 || p.substr(0, 3) != "<0x" || p[5] != '>') return -1;
-  auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  const int hi = hex(p[3]), lo = hex(p[4]);
-  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-}
-
-bool is_reserved_type(fb::TokenType t) {
-  return t == fb::TokenType::Unknown || t == fb::TokenType::Control || t == fb::TokenType::Byte;
-}
 
 }  // namespace
 
@@ -355,7 +341,7 @@ Status check_sentencepiece_vocab(const fb::TokenizerT& t) {
       return format::fail(StatusCode::invalid_argument, "piece ", i, " is ", p.size(), " bytes long (limit 7999)");
     }
     const fb::TokenType type = t.types[i];
-    auto& map = is_reserved_type(type) ? reserved : normal;
+    auto& map = format::is_reserved_token_type(type) ? reserved : normal;
     if (const auto [it, fresh] = map.emplace(p, i); !fresh) {
       return format::fail(StatusCode::invalid_argument, "piece ", i, " '", p, "' repeats piece ", it->second);
     }
@@ -370,7 +356,7 @@ Status check_sentencepiece_vocab(const fb::TokenizerT& t) {
         return format::fail(StatusCode::invalid_argument, "byte piece ", i, " '", p,
                             "' in a model without byte_fallback");
       }
-      const int b = byte_of_piece(p);
+      const int b = format::byte_of_piece(p);
       if (b < 0) return format::fail(StatusCode::invalid_argument, "byte piece ", i, " '", p, "' is not <0xXX>");
       byte_found[size_t(b)] = true;
     }

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "ingot/format/token_pieces.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ingot::runtime {
@@ -59,21 +60,6 @@ size_t valid_char_len(std::string_view s) {
   return 0;
 }
 
-// The byte of a piece spelled "<0xXX>", or -1.
-int byte_of_piece(std::string_view p) {
-  if (p.size() != 6 || p.substr(0, 3) != "<0x" || p[5] != '>') return -1;
-  auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  const int hi = hex(p[3]), lo = hex(p[4]);
-  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-}
-
-bool is_reserved(fb::TokenType t) {
-  return t == fb::TokenType::Unknown || t == fb::TokenType::Control || t == fb::TokenType::Byte;
-}
 
 // Longest match among a few strings (user-defined pieces, special tokens), bucketed by first byte.
 class PrefixSet {
@@ -188,7 +174,7 @@ Status SentencePieceBpe::init(const fb::Tokenizer& data) {
     const std::string& p = pieces_[i];
     const int32_t id = int32_t(i);
     if (p.find('\0') != std::string::npos) return bad("piece ", i, " contains a NUL byte");
-    auto& map = is_reserved(types_[i]) ? reserved_ids_ : normal_ids_;
+    auto& map = format::is_reserved_token_type(types_[i]) ? reserved_ids_ : normal_ids_;
     if (!map.emplace(p, id).second) return bad("piece ", i, " '", p, "' is defined twice");
     switch (types_[i]) {
       case fb::TokenType::Unknown:
@@ -198,7 +184,7 @@ Status SentencePieceBpe::init(const fb::Tokenizer& data) {
       case fb::TokenType::UserDefined: user_defined_.add(p, id); break;
       case fb::TokenType::Unused: has_unused_ = true; break;
       case fb::TokenType::Byte: {
-        const int b = byte_of_piece(p);
+        const int b = format::byte_of_piece(p);
         if (b < 0) return bad("byte piece ", i, " '", p, "' is not spelled <0xXX>");
         if (!byte_fallback_) return bad("byte piece ", i, " '", p, "' without byte_fallback");
         byte_found[size_t(b)] = true;

@@ -1,0 +1,29 @@
+// Conventions for tokenizer pieces shared by the importers (compiler) and the tokenizers
+// (runtime), so neither spells them again.
+#pragma once
+
+#include <string_view>
+
+#include "ingot/format/constants.h"
+
+namespace ingot::format {
+
+// The byte of a byte-fallback piece spelled "<0xXX>" (upper-case hex, as SentencePiece writes
+// it), or -1 for any other piece.
+inline int byte_of_piece(std::string_view p) {
+  if (p.size() != 6 || p.substr(0, 3) != "<0x" || p[5] != '>') return -1;
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  const int hi = hex(p[3]), lo = hex(p[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+// Pieces that never come out of the text segmentation: unknown, control and byte pieces.
+inline bool is_reserved_token_type(fb::TokenType t) {
+  return t == fb::TokenType::Unknown || t == fb::TokenType::Control || t == fb::TokenType::Byte;
+}
+
+}  // namespace ingot::format
