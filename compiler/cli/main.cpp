@@ -12,6 +12,7 @@
 #include <string>
 
 #include "emit.h"
+#include "export/gptq_export.h"
 #include "gptq/calibration.h"
 #include "gptq/quantize_model.h"
 #include "import/hf.h"
@@ -114,12 +115,19 @@ int build(const BuildArgs& a) {
   }
   compiler::SourceModel model;
   if (format::Status s = import_source(a, &model); !s.ok()) return die(s);
+  for (const std::string& note : model.notes) std::fprintf(stderr, "ingotc: note: %s\n", note.c_str());
   if (const auto& rs = model.config.rope_scaling;
       rs && (rs->type == fb::RopeScalingType::Dynamic || rs->type == fb::RopeScalingType::Yarn)) {
     std::fprintf(stderr, "ingotc: warning: rope scaling '%s' is recorded, but ingot's runtime does not run it yet\n",
                  format::rope_scaling_name(rs->type));
   }
 
+  const bool prequantized = std::any_of(model.tensors.begin(), model.tensors.end(),
+                                       [](const compiler::SourceTensor& t) { return t.quant != nullptr; });
+  if (prequantized && a.method != "none") {
+    return die(format::fail(format::StatusCode::invalid_argument, "'", a.src, "' is already quantized (GPTQ ",
+                            "checkpoint): its weights are copied as they are; drop --method ", a.method));
+  }
   if (a.method != "none") {
     compiler::QuantizeOptions q;
     q.config.bits = a.bits;
@@ -177,6 +185,7 @@ int build(const BuildArgs& a) {
   opt.options = {{"source", file_name(a.src)}, {"tokenizer", file_name(a.tokenizer)}, {"method", a.method},
                  {"dtype", a.dtype}, {"compress", a.compress ? "true" : "false"},
                  {"alignment", std::to_string(a.alignment)}};
+  for (const std::string& note : model.notes) opt.options.emplace_back("import_note", note);
   if (a.method != "none") {
     std::string calib;
     for (const std::string& c : a.calib) calib += (calib.empty() ? "" : ",") + file_name(c);
@@ -192,6 +201,25 @@ int build(const BuildArgs& a) {
   }
   if (format::Status s = compiler::emit(model, a.out, opt); !s.ok()) return die(s);
   std::fprintf(stderr, "ingotc: wrote %s\n", a.out.c_str());
+  return 0;
+}
+
+int export_model(const std::string& model, const std::string& format, const std::string& out,
+                 const std::string& checkpoint_format) {
+  if (format != "gptq") {
+    std::fprintf(stderr, "ingotc: --format %s is not supported (gptq is)\n", format.c_str());
+    return 1;
+  }
+  compiler::GptqExportOptions o;
+  o.checkpoint_format = checkpoint_format;
+  std::vector<std::string> notes;
+  const format::Status s = compiler::export_gptq(model, out, o, &notes);
+  for (const std::string& note : notes) std::fprintf(stderr, "ingotc: note: %s\n", note.c_str());
+  if (!s.ok()) {
+    std::fprintf(stderr, "ingotc: %s\n", s.message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "ingotc: wrote %s\n", out.c_str());
   return 0;
 }
 
@@ -237,6 +265,17 @@ int main(int argc, char** argv) {
   b->add_option("--alignment", a.alignment, "blob alignment in bytes (power of two, 64 .. 1 MiB)")->capture_default_str();
   int rc = 0;
   b->callback([&] { rc = build(a); });
+
+  auto* e = app.add_subcommand("export", "Write a quantized container in another tool's format");
+  std::string export_src, export_format = "gptq", export_out, checkpoint_format = "auto";
+  e->add_option("MODEL", export_src, "the .ingot file")->required();
+  e->add_option("--format", export_format, "gptq: a Hugging Face GPTQ directory (AutoGPTQ / GPTQModel / transformers)")
+      ->capture_default_str();
+  e->add_option("-o,--output", export_out, "the directory to create (absent or empty)")->required();
+  e->add_option("--checkpoint-format", checkpoint_format,
+                "zero points: gptq (v1, zero - 1), gptq_v2 (real zeros), auto (v1 unless a zero is 0)")
+      ->capture_default_str();
+  e->callback([&] { rc = export_model(export_src, export_format, export_out, checkpoint_format); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,4 @@
+# Interop: GPTQ checkpoints in and out (AutoGPTQ / GPTQModel layout), GGUF in.
+ingot_add_test(NAME interop_gptq_import_test SOURCES interop/gptq_import_test.cpp LABELS "model"
+               LIBS ingot_compiler ingot_runtime ingot_test_support nlohmann_json::nlohmann_json)
+target_include_directories(interop_gptq_import_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
