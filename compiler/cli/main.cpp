@@ -1,5 +1,6 @@
-// ingotc: the model compiler. `ingotc build SRC -o OUT.ingot` reads a checkpoint (llama2.c file or
-// Hugging Face directory), optionally quantizes it (RTN or GPTQ) and writes one container.
+// ingotc: the model compiler. `ingotc build SRC -o OUT.ingot` reads a checkpoint (llama2.c file,
+// GGUF file, Hugging Face directory, GPTQ checkpoint directory), optionally quantizes it (RTN or
+// GPTQ) and writes one container; `ingotc export` writes a container as a GPTQ checkpoint.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 #include "export/gptq_export.h"
 #include "gptq/calibration.h"
 #include "gptq/quantize_model.h"
+#include "import/gguf.h"
 #include "import/hf.h"
 #include "import/llama2c.h"
 #include "import/tokenizer_files.h"
@@ -55,10 +57,15 @@ format::Status import_source(const BuildArgs& a, compiler::SourceModel* model) {
     return compiler::import_hf_directory(a.src, model, hf);
   }
   if (!std::filesystem::exists(a.src, ec)) return format::fail(format::StatusCode::io_error, "'", a.src, "' does not exist");
+  if (compiler::looks_like_gguf(a.src)) {
+    INGOT_RETURN_IF_ERROR(compiler::import_gguf(a.src, model));
+    if (!a.tokenizer.empty()) INGOT_RETURN_IF_ERROR(compiler::import_tokenizer_file(a.tokenizer, model));
+    return format::Status::success();
+  }
   if (!compiler::looks_like_llama2c(a.src)) {
     return format::fail(format::StatusCode::invalid_argument, "'", a.src,
-                        "' is not a checkpoint ingotc recognises (a llama2.c .bin or a Hugging Face directory "
-                        "expected)");
+                        "' is not a checkpoint ingotc recognises (a llama2.c .bin, a GGUF file or a Hugging Face "
+                        "directory expected)");
   }
   INGOT_RETURN_IF_ERROR(compiler::import_llama2c(a.src, model));
   if (!a.tokenizer.empty()) INGOT_RETURN_IF_ERROR(compiler::import_tokenizer_file(a.tokenizer, model));
