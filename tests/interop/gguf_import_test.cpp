@@ -9,6 +9,7 @@
 #include "generate.h"
 #include "import/gguf.h"
 #include "import/gguf_file.h"
+#include "import/hf_tokenizer.h"
 #include "interop_support.h"
 
 namespace ingot::test {
@@ -242,6 +243,61 @@ TEST(GgufStories260K, IngotcBuildsAGgufFile) {
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::unique_ptr<runtime::Model> m;
   ASSERT_TRUE(runtime::Model::load(tmp.file("s.ingot"), {}, &m).ok());
+}
+
+// A one-layer model of dim 8 with the LLaMA-3 vocabulary (tokenizer.ggml.model "gpt2", pre
+// "llama-bpe", as llama.cpp's converter writes it): the tokenizer must equal the one imported
+// from tokenizer.json.
+TEST(GgufTokenizer, Llama3ByteLevelBpeEqualsTheTokenizerJsonImport) {
+  INGOT_REQUIRE_SHARED(kLlama3Json);
+  fb::TokenizerT hf;
+  compiler::HfTokenizerIds ids;
+  ASSERT_TRUE(compiler::load_hf_tokenizer(shared_path(kLlama3Json), shared_path(kLlama3Config), &hf, &ids, nullptr).ok());
+  const uint64_t vocab = hf.pieces.size(), dim = 8, ffn = 16;
+  std::vector<int32_t> types;
+  for (fb::TokenType t : hf.types) types.push_back(gguf_token_type(t));
+  const std::vector<Kv> kvs = {kv_str("general.architecture", "llama"), kv_u32("llama.context_length", 64),
+                               kv_u32("llama.embedding_length", 8), kv_u32("llama.block_count", 1),
+                               kv_u32("llama.feed_forward_length", 16), kv_u32("llama.attention.head_count", 2),
+                               kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f),
+                               kv_f32("llama.rope.freq_base", 500000.0f), kv_str("tokenizer.ggml.model", "gpt2"),
+                               kv_str("tokenizer.ggml.pre", "llama-bpe"), kv_strs("tokenizer.ggml.tokens", hf.pieces),
+                               kv_i32s("tokenizer.ggml.token_type", types), kv_strs("tokenizer.ggml.merges", hf.merges),
+                               kv_u32("tokenizer.ggml.bos_token_id", 128000), kv_u32("tokenizer.ggml.eos_token_id", 128001),
+                               kv_u32("tokenizer.ggml.eot_token_id", 128009)};
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-0.1f, 0.1f);
+  const auto tensor = [&](const std::string& name, std::vector<uint64_t> ne) {
+    size_t n = 1;
+    for (uint64_t d : ne) n *= size_t(d);
+    std::vector<float> v(n);
+    for (float& x : v) x = u(rng);
+    return GgTensor{name, std::move(ne), 1, encode({reinterpret_cast<const uint8_t*>(v.data()), n * 4}, 1)};
+  };
+  std::vector<GgTensor> tensors = {tensor("token_embd.weight", {dim, vocab}), tensor("blk.0.attn_norm.weight", {dim}),
+                                   tensor("blk.0.attn_q.weight", {dim, dim}), tensor("blk.0.attn_k.weight", {dim, dim}),
+                                   tensor("blk.0.attn_v.weight", {dim, dim}), tensor("blk.0.attn_output.weight", {dim, dim}),
+                                   tensor("blk.0.ffn_norm.weight", {dim}), tensor("blk.0.ffn_gate.weight", {dim, ffn}),
+                                   tensor("blk.0.ffn_down.weight", {ffn, dim}), tensor("blk.0.ffn_up.weight", {dim, ffn}),
+                                   tensor("output_norm.weight", {dim})};
+  TempDir tmp;
+  write_file(tmp.file("l3.gguf"), gguf_bytes(kvs, tensors));
+  compiler::SourceModel m;
+  const format::Status s = import_file(tmp.file("l3.gguf"), &m);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(m.tokenizer.kind, fb::TokenizerKind::ByteLevelBpe);
+  EXPECT_EQ(m.tokenizer.pieces, hf.pieces);
+  EXPECT_EQ(m.tokenizer.merges, hf.merges);
+  EXPECT_EQ(m.tokenizer.types, hf.types);
+  EXPECT_EQ(m.tokenizer.pre_tokenizer_pattern, hf.pre_tokenizer_pattern);
+  EXPECT_EQ(m.config.vocab_size, 128256u);
+  EXPECT_EQ(m.config.bos_id, 128000);
+  EXPECT_EQ(m.config.extra_eos_ids, (std::vector<int32_t>{128009}));
+  EXPECT_FLOAT_EQ(m.config.rope_theta, 500000.0f);
+  EXPECT_EQ(encode_with(m.tokenizer, kTokenizerText), encode_with(hf, kTokenizerText));
+  auto model = compile_model(std::move(m), tmp.file("l3.ingot"), fb::DType::F16);
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(runtime::prompt_tokens(*model, "Hello world").front(), 128000);
 }
 
 // ---- metadata and tensors the importer refuses ----

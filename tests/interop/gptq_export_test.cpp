@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "export/gptq_export.h"
+#include "export/hf_tokenizer_writer.h"
+#include "import/hf_tokenizer.h"
 #include "generate.h"
 #include "gptq/gptq.h"
 #include "gptq/pack.h"
@@ -199,6 +201,27 @@ TEST(GptqExport, FailuresLeaveNothingBehind) {
   fs::create_directories(tmp.path() / "empty");
   ASSERT_TRUE(export_to(tmp.file("asym.ingot"), tmp.path() / "empty").ok());
   EXPECT_TRUE(fs::exists(tmp.path() / "empty" / "model.safetensors"));
+}
+
+// The LLaMA-3 tokenizer written as tokenizer.json and read back is the same tokenizer.
+TEST(GptqExport, ByteLevelTokenizerJsonRoundTrips) {
+  INGOT_REQUIRE_SHARED(kLlama3Json);
+  fb::TokenizerT a, b;
+  compiler::HfTokenizerIds ids_a, ids_b;
+  ASSERT_TRUE(compiler::load_hf_tokenizer(shared_path(kLlama3Json), shared_path(kLlama3Config), &a, &ids_a, nullptr).ok());
+  std::string text;
+  ASSERT_TRUE(compiler::write_hf_tokenizer_json(a, &text).ok());
+  const std::string config = R"({"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>", "add_bos_token": true})";
+  const format::Status s = compiler::import_hf_tokenizer(text, config, &b, &ids_b);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(a.pieces, b.pieces);
+  EXPECT_EQ(a.types, b.types);
+  EXPECT_EQ(a.merges, b.merges);
+  EXPECT_EQ(a.pre_tokenizer_pattern, b.pre_tokenizer_pattern);
+  EXPECT_EQ(a.special_tokens.size(), b.special_tokens.size());
+  EXPECT_EQ(ids_b.bos_id, 128000);
+  EXPECT_TRUE(b.add_bos);
+  EXPECT_EQ(encode_with(a, kTokenizerText), encode_with(b, kTokenizerText));
 }
 
 int run(const std::string& cmd) { return std::system((cmd + " > /dev/null 2>&1").c_str()); }

@@ -21,6 +21,7 @@
 #include "model/session.h"
 #include "sample_container.h"
 #include "shared_assets.h"
+#include "tokenizer/tokenizer.h"
 
 namespace ingot::test {
 
@@ -179,5 +180,19 @@ inline double rel_rms(const std::vector<float>& a, const std::vector<float>& b) 
   for (size_t i = 0; i < a.size(); ++i) num += double(a[i] - b[i]) * (a[i] - b[i]), den += double(b[i]) * b[i];
   return std::sqrt(num / den);
 }
+
+// Encodes `text` with a tokenizer as the runtime builds it from the container's table.
+inline std::vector<int32_t> encode_with(const fb::TokenizerT& t, const std::string& text) {
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(fb::Tokenizer::Pack(fbb, &t));
+  std::unique_ptr<runtime::Tokenizer> tok;
+  const format::Status s = runtime::Tokenizer::create(*flatbuffers::GetRoot<fb::Tokenizer>(fbb.GetBufferPointer()), &tok);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  return tok ? tok->encode(text, true) : std::vector<int32_t>{};
+}
+
+inline const char* kLlama3Json = "models/llama3-tokenizer/tokenizer.json";
+inline const char* kLlama3Config = "models/llama3-tokenizer/tokenizer_config.json";
+inline const char* kTokenizerText = "Hello world! It's 2024, and 12345 tokens<|eot_id|> are  enough\n\n ok";
 
 }  // namespace ingot::test

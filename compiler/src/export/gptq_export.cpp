@@ -12,6 +12,7 @@
 #include <random>
 
 #include "cpu/quant.h"
+#include "export/hf_tokenizer_writer.h"
 #include "export/sentencepiece_writer.h"
 #include "ingot/format/reader.h"
 
@@ -395,8 +396,11 @@ Status write_directory(const format::Container& c, const fs::path& tmp, const Gp
       std::vector<uint8_t> model;
       INGOT_RETURN_IF_ERROR(write_sentencepiece_model(*tok, *cfg, &model));
       INGOT_RETURN_IF_ERROR(write_synced(tmp / "tokenizer.model", model.data(), model.size()));
-    } else if (tok->kind != fb::TokenizerKind::None) {
-      notes->push_back("the byte-level BPE tokenizer is not exported yet (no tokenizer.json written)");
+    } else if (tok->kind == fb::TokenizerKind::ByteLevelBpe) {
+      tc["tokenizer_class"] = "PreTrainedTokenizerFast";
+      std::string text;
+      INGOT_RETURN_IF_ERROR(write_hf_tokenizer_json(*tok, &text));
+      INGOT_RETURN_IF_ERROR(write_text(tmp / "tokenizer.json", text));
     }
     if (tok->kind != fb::TokenizerKind::None) {
       INGOT_RETURN_IF_ERROR(write_text(tmp / "tokenizer_config.json", tc.dump(2) + "\n"));

@@ -5,6 +5,7 @@
 //   model.safetensors      per linear prefix.qweight/qzeros/scales/g_idx (I32/I32/F16/I32), the
 //                          rest (embeddings, norms, an unquantized lm_head) in their container dtype
 //   tokenizer.model        SentencePiece tokenizers (a ModelProto written here)
+//   tokenizer.json         byte-level BPE tokenizers (LLaMA-3)
 //   tokenizer_config.json  add_bos_token/add_eos_token, special tokens, chat_template
 // q/k rows in Meta's interleaved RoPE order (llama2.c imports) are permuted to transformers'
 // rotate-half order, quantized or not (a permutation of output columns, exact).
