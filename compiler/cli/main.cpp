@@ -240,8 +240,9 @@ int main(int argc, char** argv) {
   auto* b = app.add_subcommand("build", "Compile a checkpoint into one .ingot container");
   BuildArgs a;
   b->add_option("SRC", a.src,
-                "llama2.c checkpoint (.bin), or a Hugging Face directory (config.json, model.safetensors or "
-                "model.safetensors.index.json, tokenizer.model or tokenizer.json)")
+                "llama2.c checkpoint (.bin), GGUF file (F32/F16/BF16), or a Hugging Face directory (config.json, "
+                "model.safetensors or model.safetensors.index.json, tokenizer.model or tokenizer.json; a GPTQ "
+                "checkpoint's quantized weights are copied as they are)")
       ->required();
   b->add_option("-o,--output", a.out, "the .ingot file to write")->required();
   b->add_option("--tokenizer", a.tokenizer,
