@@ -416,12 +416,13 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
   }
   if (overflow.overflow_fields != 0) {
     notes->push_back(std::to_string(overflow.overflow_fields) +
-                     " v1 zero point(s) hold 2^bits - 1, a real zero of 0 that v1 cannot store: read as 0" +
+                     " v1 zero point(s) hold 2^bits - 1, a real zero of 0 that v1 cannot store, read as 0" +
                      (overflow.spill_words != 0
-                          ? "; in " + std::to_string(overflow.spill_words) +
-                                " word(s) the packer's sign spill overwrote the zero points above with ones, read as "
-                                "AutoGPTQ reads them (0) but not recoverable"
-                          : "; the field above each took back its borrow"));
+                          ? "; " + std::to_string(overflow.spill_words) +
+                                " word(s) show AutoGPTQ's sign spill (every bit above such a field set), whose upper "
+                                "zero points are lost and read as AutoGPTQ reads them"
+                          : std::string()) +
+                     "; in other words the field above took back the borrow of a whole-word v2->v1 conversion");
   }
   return Status::success();
 }
