@@ -1,5 +1,6 @@
-// ingotc: the model compiler. `ingotc build SRC -o OUT.ingot` reads a checkpoint (llama2.c file or
-// Hugging Face directory), optionally quantizes it (RTN or GPTQ) and writes one container.
+// ingotc: the model compiler. `ingotc build SRC -o OUT.ingot` reads a checkpoint (llama2.c file,
+// GGUF file, Hugging Face directory, GPTQ checkpoint directory), optionally quantizes it (RTN or
+// GPTQ) and writes one container; `ingotc export` writes a container as a GPTQ checkpoint.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -12,8 +13,10 @@
 #include <string>
 
 #include "emit.h"
+#include "export/gptq_export.h"
 #include "gptq/calibration.h"
 #include "gptq/quantize_model.h"
+#include "import/gguf.h"
 #include "import/hf.h"
 #include "import/llama2c.h"
 #include "import/tokenizer_files.h"
@@ -54,10 +57,15 @@ format::Status import_source(const BuildArgs& a, compiler::SourceModel* model) {
     return compiler::import_hf_directory(a.src, model, hf);
   }
   if (!std::filesystem::exists(a.src, ec)) return format::fail(format::StatusCode::io_error, "'", a.src, "' does not exist");
+  if (compiler::looks_like_gguf(a.src)) {
+    INGOT_RETURN_IF_ERROR(compiler::import_gguf(a.src, model));
+    if (!a.tokenizer.empty()) INGOT_RETURN_IF_ERROR(compiler::import_tokenizer_file(a.tokenizer, model));
+    return format::Status::success();
+  }
   if (!compiler::looks_like_llama2c(a.src)) {
     return format::fail(format::StatusCode::invalid_argument, "'", a.src,
-                        "' is not a checkpoint ingotc recognises (a llama2.c .bin or a Hugging Face directory "
-                        "expected)");
+                        "' is not a checkpoint ingotc recognises (a llama2.c .bin, a GGUF file or a Hugging Face "
+                        "directory expected)");
   }
   INGOT_RETURN_IF_ERROR(compiler::import_llama2c(a.src, model));
   if (!a.tokenizer.empty()) INGOT_RETURN_IF_ERROR(compiler::import_tokenizer_file(a.tokenizer, model));
@@ -114,12 +122,19 @@ int build(const BuildArgs& a) {
   }
   compiler::SourceModel model;
   if (format::Status s = import_source(a, &model); !s.ok()) return die(s);
+  for (const std::string& note : model.notes) std::fprintf(stderr, "ingotc: note: %s\n", note.c_str());
   if (const auto& rs = model.config.rope_scaling;
       rs && (rs->type == fb::RopeScalingType::Dynamic || rs->type == fb::RopeScalingType::Yarn)) {
     std::fprintf(stderr, "ingotc: warning: rope scaling '%s' is recorded, but ingot's runtime does not run it yet\n",
                  format::rope_scaling_name(rs->type));
   }
 
+  const bool prequantized = std::any_of(model.tensors.begin(), model.tensors.end(),
+                                       [](const compiler::SourceTensor& t) { return t.quant != nullptr; });
+  if (prequantized && a.method != "none") {
+    return die(format::fail(format::StatusCode::invalid_argument, "'", a.src, "' is already quantized (GPTQ ",
+                            "checkpoint): its weights are copied as they are; drop --method ", a.method));
+  }
   if (a.method != "none") {
     compiler::QuantizeOptions q;
     q.config.bits = a.bits;
@@ -177,6 +192,7 @@ int build(const BuildArgs& a) {
   opt.options = {{"source", file_name(a.src)}, {"tokenizer", file_name(a.tokenizer)}, {"method", a.method},
                  {"dtype", a.dtype}, {"compress", a.compress ? "true" : "false"},
                  {"alignment", std::to_string(a.alignment)}};
+  for (const std::string& note : model.notes) opt.options.emplace_back("import_note", note);
   if (a.method != "none") {
     std::string calib;
     for (const std::string& c : a.calib) calib += (calib.empty() ? "" : ",") + file_name(c);
@@ -195,6 +211,25 @@ int build(const BuildArgs& a) {
   return 0;
 }
 
+int export_model(const std::string& model, const std::string& format, const std::string& out,
+                 const std::string& checkpoint_format) {
+  if (format != "gptq") {
+    std::fprintf(stderr, "ingotc: --format %s is not supported (gptq is)\n", format.c_str());
+    return 1;
+  }
+  compiler::GptqExportOptions o;
+  o.checkpoint_format = checkpoint_format;
+  std::vector<std::string> notes;
+  const format::Status s = compiler::export_gptq(model, out, o, &notes);
+  for (const std::string& note : notes) std::fprintf(stderr, "ingotc: note: %s\n", note.c_str());
+  if (!s.ok()) {
+    std::fprintf(stderr, "ingotc: %s\n", s.message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "ingotc: wrote %s\n", out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,8 +240,9 @@ int main(int argc, char** argv) {
   auto* b = app.add_subcommand("build", "Compile a checkpoint into one .ingot container");
   BuildArgs a;
   b->add_option("SRC", a.src,
-                "llama2.c checkpoint (.bin), or a Hugging Face directory (config.json, model.safetensors or "
-                "model.safetensors.index.json, tokenizer.model or tokenizer.json)")
+                "llama2.c checkpoint (.bin), GGUF file (F32/F16/BF16), or a Hugging Face directory (config.json, "
+                "model.safetensors or model.safetensors.index.json, tokenizer.model or tokenizer.json; a GPTQ "
+                "checkpoint's quantized weights are copied as they are)")
       ->required();
   b->add_option("-o,--output", a.out, "the .ingot file to write")->required();
   b->add_option("--tokenizer", a.tokenizer,
@@ -237,6 +273,17 @@ int main(int argc, char** argv) {
   b->add_option("--alignment", a.alignment, "blob alignment in bytes (power of two, 64 .. 1 MiB)")->capture_default_str();
   int rc = 0;
   b->callback([&] { rc = build(a); });
+
+  auto* e = app.add_subcommand("export", "Write a quantized container in another tool's format");
+  std::string export_src, export_format = "gptq", export_out, checkpoint_format = "auto";
+  e->add_option("MODEL", export_src, "the .ingot file")->required();
+  e->add_option("--format", export_format, "gptq: a Hugging Face GPTQ directory (AutoGPTQ / GPTQModel / transformers)")
+      ->capture_default_str();
+  e->add_option("-o,--output", export_out, "the directory to create (absent or empty)")->required();
+  e->add_option("--checkpoint-format", checkpoint_format,
+                "zero points: gptq (v1, zero - 1), gptq_v2 (real zeros), auto (v1 unless a zero is 0)")
+      ->capture_default_str();
+  e->callback([&] { rc = export_model(export_src, export_format, export_out, checkpoint_format); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -761,10 +761,12 @@ TEST(HfTensors, MissingExtraAndQuantizedTensors) {
   expect_error(import_dir(dir.path() / "f64"), {"F64", "model.", "F32, F16 and BF16"});
 }
 
-TEST(HfTensors, SharedGptqFixtureIsRefusedAsQuantized) {
+// GPTQ directories are read by the GPTQ importer (tests/interop/gptq_import_test.cpp).
+TEST(HfTensors, SharedGptqFixtureImports) {
   INGOT_REQUIRE_SHARED("models/stories260K-gptq-4b-g32");
-  expect_error(import_dir(shared_path("models/stories260K-gptq-4b-g32")),
-               {"quantized checkpoints are not supported yet", "gptq"});
+  compiler::SourceModel m;
+  const format::Status s = import_dir(shared_path("models/stories260K-gptq-4b-g32"), &m);
+  EXPECT_TRUE(s.ok()) << s.to_string();
 }
 
 TEST(HfTensors, ShardIndexMustAgreeWithTheShards) {

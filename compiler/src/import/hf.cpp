@@ -8,6 +8,7 @@
 #include <set>
 
 #include "import/file.h"
+#include "import/gptq_checkpoint.h"
 #include "import/safetensors.h"
 #include "import/tokenizer_files.h"
 
@@ -158,7 +159,8 @@ struct ConfigIds {
   std::vector<int32_t> bos, eos, pad;
 };
 
-Status read_config(const json& j, const std::string& path, fb::ModelConfigT* c, ConfigIds* ids) {
+// `gptq`: the directory is a GPTQ checkpoint (gptq_checkpoint.h), whose quantization_config is read there.
+Status read_config(const json& j, const std::string& path, bool gptq, fb::ModelConfigT* c, ConfigIds* ids) {
   // The architecture, from "architectures" (transformers' own key), else "model_type".
   std::string arch;
   if (const json& a = field(j, "architectures"); !a.is_null()) {
@@ -177,7 +179,7 @@ Status read_config(const json& j, const std::string& path, fb::ModelConfigT* c, 
   }
   const bool mistral = arch == "MistralForCausalLM";
 
-  if (const json& q = field(j, "quantization_config"); !q.is_null()) {
+  if (const json& q = field(j, "quantization_config"); !q.is_null() && !gptq) {
     const json& method = q.is_object() ? field(q, "quant_method") : q;
     return file_error(path, "quantized checkpoints are not supported yet (quantization_config",
                method.is_string() ? ", quant_method '" + method.get<std::string>() + "'" : std::string(), ")");
@@ -296,12 +298,14 @@ Status open_weights(const fs::path& dir, SafetensorsCheckpoint* ck) {
   return file_error(dir.string(), "has neither model.safetensors nor model.safetensors.index.json");
 }
 
+// The linear weights with a `.qweight` in a GPTQ checkpoint are read by take_gptq_linear.
 Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const SafetensorsCheckpoint& ck,
-                    std::vector<SourceTensor>* out) {
+                    const GptqCheckpointConfig* gptq, std::vector<SourceTensor>* out, std::vector<std::string>* notes) {
   const std::string config_path = (dir / "config.json").string();
   // A non-float tensor: quantized checkpoints get their own message, whatever the tensor is.
   for (const auto& [name, t] : ck.tensors) {
     if (safetensors_import_dtype(t.dtype)) continue;
+    if (gptq != nullptr && quantized_name(name)) continue;  // checked by take_gptq_linear
     if (quantized_name(name) || t.dtype == "I32" || t.dtype.rfind("F8", 0) == 0 || t.dtype.rfind("F4", 0) == 0) {
       return file_error(t.file, "tensor '", name, "' is ", t.dtype,
                  ": quantized checkpoints are not supported yet (F32, F16 and BF16 weights are)");
@@ -336,8 +340,41 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
   const bool has_head = ck.tensors.count("lm_head.weight") != 0;
   if (!c.tied_embeddings || has_head) want.push_back({"lm_head.weight", "output.weight", {vocab, dim}});
 
+  // GPTQ linears: those with a qweight, zero points checked against the label over all of them.
+  const auto gptq_prefix = [&](const Want& w) {
+    if (gptq == nullptr || w.shape.size() != 2 || w.hf.size() < 7) return std::string();
+    const std::string prefix = w.hf.substr(0, w.hf.size() - 7);  // less ".weight"
+    return ck.tensors.count(prefix + ".qweight") != 0 ? prefix : std::string();
+  };
+  std::vector<GptqLinear> linears;
+  for (const Want& w : want) {
+    if (const std::string p = gptq_prefix(w); !p.empty()) linears.push_back({p, w.shape[0], w.shape[1]});
+  }
+  GptqZeroFormat zero_format = GptqZeroFormat::v1;
+  GptqOverflow overflow;
+  if (gptq != nullptr) {
+    if (linears.empty()) return file_error(gptq->path, "describes a GPTQ checkpoint but no tensor has a .qweight");
+    INGOT_RETURN_IF_ERROR(decide_gptq_zero_format(ck, linears, *gptq, &zero_format, notes));
+  }
+
   std::set<std::string> used;
   for (const Want& w : want) {
+    if (const std::string prefix = gptq_prefix(w); !prefix.empty()) {
+      if (ck.tensors.count(w.hf) != 0) {
+        return file_error(dir.string(), "both '", w.hf, "' and '", prefix, ".qweight' are present");
+      }
+      if (w.hf == "lm_head.weight" && c.tied_embeddings) {
+        return file_error(config_path, "tie_word_embeddings is true but lm_head is quantized");
+      }
+      SourceTensor s;
+      s.name = w.canonical;
+      s.shape = w.shape;
+      s.quant = std::make_unique<PackedQuant>();
+      INGOT_RETURN_IF_ERROR(take_gptq_linear(ck, {prefix, w.shape[0], w.shape[1]}, *gptq, zero_format, s.quant.get(),
+                                             &used, &overflow));
+      out->push_back(std::move(s));
+      continue;
+    }
     const auto it = ck.tensors.find(w.hf);
     if (it == ck.tensors.end()) {
       if (w.hf == "lm_head.weight") {
@@ -376,6 +413,16 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
     });
     return file_error(dir.string(), unknown.size(), " tensor(s) are not part of a ", c.n_layer, "-layer LLaMA model: ", list,
                bias ? "; biases are not supported" : "", "; refusing rather than dropping weights");
+  }
+  if (overflow.overflow_fields != 0) {
+    notes->push_back(std::to_string(overflow.overflow_fields) +
+                     " v1 zero point(s) hold 2^bits - 1, a real zero of 0 that v1 cannot store, read as 0" +
+                     (overflow.spill_words != 0
+                          ? "; " + std::to_string(overflow.spill_words) +
+                                " word(s) show AutoGPTQ's sign spill (every bit above such a field set), whose upper "
+                                "zero points are lost and read as AutoGPTQ reads them"
+                          : std::string()) +
+                     "; in other words the field above took back the borrow of a whole-word v2->v1 conversion");
   }
   return Status::success();
 }
@@ -456,12 +503,15 @@ Status import(const std::string& dir_name, SourceModel* out, const HfImportOptio
   SourceModel m;
   json config;
   INGOT_RETURN_IF_ERROR(read_json(config_path, &config, &m.sources));
+  GptqCheckpointConfig gptq;
+  bool is_gptq = false;
+  INGOT_RETURN_IF_ERROR(read_gptq_config(dir, config, &gptq, &is_gptq, &m.sources));
   ConfigIds ids;
-  INGOT_RETURN_IF_ERROR(read_config(config, config_path, &m.config, &ids));
+  INGOT_RETURN_IF_ERROR(read_config(config, config_path, is_gptq, &m.config, &ids));
 
   SafetensorsCheckpoint ck;
   INGOT_RETURN_IF_ERROR(open_weights(dir, &ck));
-  INGOT_RETURN_IF_ERROR(take_tensors(dir, m.config, ck, &m.tensors));
+  INGOT_RETURN_IF_ERROR(take_tensors(dir, m.config, ck, is_gptq ? &gptq : nullptr, &m.tensors, &m.notes));
   for (auto& s : ck.sources) m.sources.push_back(std::move(s));
   for (auto& mapping : ck.mappings) m.mappings.push_back(std::move(mapping));
 

@@ -14,6 +14,9 @@
 //   model.layers.N.mlp.{gate,down,up}_proj.weight   layers.N.feed_forward.w{1,2,3}.weight
 //   model.norm.weight                               norm.weight
 //   lm_head.weight                                  output.weight (shape-checked, then dropped when tied)
+// A GPTQ checkpoint (quantize_config.json, or config.json's quantization_config with quant_method
+// "gptq") has `prefix.qweight/qzeros/scales/g_idx` in place of a linear's `prefix.weight`: those are
+// read by gptq_checkpoint.h into PackedQuant without re-quantization; its decisions go to notes.
 // Buffers that older transformers saved (rotary_emb.inv_freq and its cos/sin caches) are skipped;
 // any other tensor is an error, so that no weight is silently lost.
 #pragma once

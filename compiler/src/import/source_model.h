@@ -66,6 +66,7 @@ struct SourceModel {
   std::vector<std::unique_ptr<fb::DigestT>> calibration;  // calibration files, for provenance
   std::vector<std::unique_ptr<fb::LayerLossT>> layer_losses;  // per quantized tensor
   std::vector<std::unique_ptr<Mapping>> mappings;
+  std::vector<std::string> notes;  // decisions an importer made that the user should hear about
 };
 
 }  // namespace ingot::compiler
