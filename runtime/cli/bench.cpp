@@ -90,6 +90,8 @@ void add_bench(CLI::App& app) {
                       scripts["vocab"].get<size_t>(), r["builtin_us"].get<double>(), r["lua_us"].get<double>(),
                       r["overhead_us"].get<double>());
         }
+        std::printf("script empty sample hook: %.2f us/token (the Lua round trip alone)\n",
+                    scripts["empty_hook_us"].get<double>());
       }
     }
   });

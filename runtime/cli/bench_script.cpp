@@ -29,6 +29,9 @@ function process_logits(logits, ctx)
 end
 )";
 
+// The fixed cost of crossing into Lua and back: a sample hook that does nothing.
+const char* kEmptyScript = "function sample(logits, ctx) return 0 end";
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
@@ -54,7 +57,8 @@ format::Status bench_script_overhead(const runtime::Model& model, size_t n_token
   // A history long enough for the 64-token penalty window: the run's tokens repeated.
   while (history.size() < 128) history.push_back(history[history.size() % n_tokens]);
 
-  std::unique_ptr<scripting::Script> top_p, penalty;
+  std::unique_ptr<scripting::Script> top_p, penalty, empty;
+  INGOT_RETURN_IF_ERROR(scripting::Script::load_string(kEmptyScript, "bench-empty.lua", {}, &empty));
   INGOT_RETURN_IF_ERROR(scripting::Script::load_string(kTopPScript, "bench-top-p.lua", {}, &top_p));
   INGOT_RETURN_IF_ERROR(scripting::Script::load_string(kPenaltyScript, "bench-penalty.lua", {}, &penalty));
   runtime::HookContext hc;
@@ -64,6 +68,7 @@ format::Status bench_script_overhead(const runtime::Model& model, size_t n_token
   hc.position = history.size();
   INGOT_RETURN_IF_ERROR(top_p->begin(hc));
   INGOT_RETURN_IF_ERROR(penalty->begin(hc));
+  INGOT_RETURN_IF_ERROR(empty->begin(hc));
 
   runtime::SamplerParams top_p_params;
   top_p_params.temperature = 0.8f, top_p_params.top_k = 0, top_p_params.top_p = 0.95f;
@@ -84,9 +89,18 @@ format::Status bench_script_overhead(const runtime::Model& model, size_t n_token
     }
     return std::chrono::duration<double, std::micro>(clock::now() - t0).count() / double(n_tokens);
   };
-  std::vector<double> builtin_top_p, lua_top_p, builtin_penalty, lua_penalty;
+  std::vector<double> builtin_top_p, lua_top_p, builtin_penalty, lua_penalty, empty_hook;
   for (size_t r = 0; r < repeats && status.ok(); ++r) {
     runtime::Sampler s1(top_p_params), s2(penalty_params), greedy(greedy_params);
+    {
+      const auto t0 = clock::now();
+      for (int i = 0; i < 1000 && status.ok(); ++i) {
+        int32_t t = -1;
+        status = empty->sample(work, hc, &t);
+        checksum += t;
+      }
+      empty_hook.push_back(std::chrono::duration<double, std::micro>(clock::now() - t0).count() / 1000);
+    }
     builtin_top_p.push_back(per_token_us([&] { return s1.sample(work, history); }));
     lua_top_p.push_back(per_token_us([&] {
       int32_t t = -1;
@@ -107,6 +121,7 @@ format::Status bench_script_overhead(const runtime::Model& model, size_t n_token
           {"repeats", repeats},
           {"top_p", {{"builtin_us", bt}, {"lua_us", lt}, {"overhead_us", lt - bt}}},
           {"repetition_penalty", {{"builtin_us", bp}, {"lua_us", lp}, {"overhead_us", lp - bp}}},
+          {"empty_hook_us", median(empty_hook)},  // the Lua round trip alone
           {"checksum", checksum}};
   return format::Status::success();
 }

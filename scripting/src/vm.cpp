@@ -55,7 +55,13 @@ void* Vm::allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
     return nullptr;
   }
   if (nsize > old && nsize - old > vm->max_memory_ - vm->used_) {
-    if (!vm->memory_refused_ && vm->L_ != nullptr) vm->memory_where_ = innermost_lua_position(vm->L_);
+    if (!vm->memory_refused_ && vm->L_ != nullptr) {
+      try {  // called from Lua's C code: nothing may throw through it
+        vm->memory_where_ = innermost_lua_position(vm->L_);
+      } catch (...) {
+        vm->memory_where_.clear();
+      }
+    }
     vm->memory_refused_ = true;
     vm->refused_ptr_ = ptr, vm->refused_osize_ = osize, vm->refused_nsize_ = nsize;
     return nullptr;  // Lua collects garbage and retries once, then raises LUA_ERRMEM

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "emit.h"
 #include "generate.h"
@@ -216,6 +217,31 @@ TEST_F(Samples, CtxExposesTheTokenizerAndTheModel) {
   EXPECT_EQ(got, want);
 }
 
+TEST_F(Samples, CtxChatTemplateIsTheContainers) {
+  // A container whose tokenizer carries a chat template (as the HF importer stores it).
+  compiler::SourceModel src;
+  ASSERT_TRUE(compiler::import_llama2c(shared_path(kCheckpoint), &src).ok());
+  ASSERT_TRUE(compiler::import_tokenizer_file(shared_path("models/stories260K/tok512.model"), &src).ok());
+  const std::string tmpl = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}";
+  src.tokenizer.chat_template = tmpl;
+  const std::string path = dir_->file("with-template.ingot");
+  ASSERT_TRUE(compiler::emit(src, path, {}).ok());
+  std::unique_ptr<runtime::Model> m;
+  ASSERT_TRUE(runtime::Model::load(path, {}, &m).ok());
+  std::unique_ptr<Script> s;
+  ASSERT_TRUE(Script::load_string("function format_prompt(m, ctx) return ctx.chat_template or 'none' end", "t.lua", {},
+                                  &s).ok());
+  std::string got;
+  ASSERT_TRUE(s->format_prompt({{"user", "x"}}, &got).ok());
+  EXPECT_EQ(got, "none");  // no model attached yet
+  ASSERT_TRUE(s->attach(m.get()).ok());
+  ASSERT_TRUE(s->format_prompt({{"user", "x"}}, &got).ok());
+  EXPECT_EQ(got, tmpl);
+  ASSERT_TRUE(s->attach(model_.get()).ok());  // stories260K itself has none
+  ASSERT_TRUE(s->format_prompt({{"user", "x"}}, &got).ok());
+  EXPECT_EQ(got, "none");
+}
+
 TEST_F(Samples, HistoryAndPositionFollowTheGeneration) {
   std::unique_ptr<Script> s;
   ASSERT_TRUE(Script::load_string(R"(
@@ -302,6 +328,20 @@ TEST_F(Samples, RunWithAScript) {
   r = sh(std::string(INGOT_BIN) + " run " + path_ + " -p Once --script " + dir_->file("missing.lua") + " 2>&1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("missing.lua"), std::string::npos) << r.out;
+}
+
+TEST_F(Samples, BenchReportsTheScriptOverhead) {
+  const Output r = sh(std::string(INGOT_BIN) + " bench " + path_ +
+                      " --prompt 4 --gen 8 --repeats 1 --threads 1 --script-overhead --json 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const nlohmann::json& o = j.at("script_overhead");
+  EXPECT_EQ(o.at("vocab"), 512);
+  for (const char* k : {"top_p", "repetition_penalty"}) {
+    EXPECT_GT(o.at(k).at("builtin_us").get<double>(), 0) << k;
+    EXPECT_GT(o.at(k).at("lua_us").get<double>(), 0) << k;
+  }
+  EXPECT_GT(o.at("empty_hook_us").get<double>(), 0);
 }
 
 TEST_F(Samples, ChatKeepsTheHistoryAndUsesFormatPrompt) {
