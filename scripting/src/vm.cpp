@@ -80,21 +80,24 @@ void Vm::count_hook(lua_State* L, lua_Debug*) {
   Vm& vm = of(L);
   if (!vm.killed_) {
     vm.executed_ += uint64_t(vm.hook_interval_);
-    if (vm.memory_refused_) {
-      // Past the memory cap the script is stopped, not left to retry: each retry near the cap
-      // costs a full garbage collection.
-      vm.kill_message_ = vm.memory_message();
-    } else if (vm.executed_ > vm.max_instructions_) {
-      vm.kill_message_ = innermost_lua_position(L) + ": instruction budget of " +
-                         std::to_string(vm.max_instructions_) + " exceeded";
-    } else {
-      return;
+    if (!vm.memory_refused_ && vm.executed_ <= vm.max_instructions_) return;
+    try {  // called from Lua's C code: nothing may throw through it
+      if (vm.memory_refused_) {
+        // Past the memory cap the script is stopped, not left to retry: each retry near the cap
+        // costs a full garbage collection.
+        vm.kill_message_ = vm.memory_message();
+      } else {
+        vm.kill_message_ = innermost_lua_position(L) + ": instruction budget of " +
+                           std::to_string(vm.max_instructions_) + " exceeded";
+      }
+    } catch (...) {
+      vm.kill_message_.clear();
     }
     vm.killed_ = true;
   }
   // Fire on every instruction from now on, in whichever coroutine runs.
   lua_sethook(L, &Vm::count_hook, LUA_MASKCOUNT, 1);
-  lua_pushstring(L, vm.kill_message_.c_str());
+  lua_pushstring(L, vm.kill_message_.empty() ? "script limit exceeded" : vm.kill_message_.c_str());
   lua_error(L);
 }
 
@@ -116,14 +119,29 @@ Status Vm::call(int nargs, int nresults, const std::string& what) {
   arm_budget();
   const int rc = lua_pcall(L_, nargs, nresults, 0);
   if (rc == LUA_OK && !killed_ && !memory_refused_) return Status::success();
+  try {
+    return failure(rc, nresults, what);
+  } catch (const std::exception&) {
+    lua_settop(L_, 0);
+    return Status(StatusCode::out_of_memory, what + ": out of memory while reporting a script error");
+  }
+}
+
+Status Vm::failure(int rc, int nresults, const std::string& what) {
   std::string reason;
   if (killed_) {
     reason = kill_message_;  // whatever the script made of the error it caught
   } else if (rc == LUA_ERRMEM || memory_refused_) {
     reason = memory_message();
-  } else if (lua_type(L_, -1) == LUA_TSTRING || lua_type(L_, -1) == LUA_TNUMBER) {
+  } else if (lua_type(L_, -1) == LUA_TSTRING) {
     // Deliberately no __tostring: an error object's metamethods are script code too.
-    reason = lua_tostring(L_, -1);
+    size_t len = 0;
+    const char* s = lua_tolstring(L_, -1, &len);
+    reason.assign(s, len);
+  } else if (lua_isinteger(L_, -1)) {
+    reason = std::to_string(lua_tointeger(L_, -1));  // not lua_tostring: it would allocate in Lua, unprotected
+  } else if (lua_type(L_, -1) == LUA_TNUMBER) {
+    reason = std::to_string(lua_tonumber(L_, -1));
   } else {
     reason = std::string("error object is a ") + luaL_typename(L_, -1) + " value";
   }

@@ -40,6 +40,7 @@ class Vm {
   static void* allocate(void* ud, void* ptr, size_t osize, size_t nsize);
   static void count_hook(lua_State* L, lua_Debug* ar);
   void arm_budget();
+  format::Status failure(int rc, int nresults, const std::string& what);
 
   lua_State* L_ = nullptr;
   void* user_ = nullptr;

@@ -162,9 +162,11 @@ TEST(LogitsBinding, SampleTopPDrawsWhatTheReferenceDrawsWithTheSameSeed) {
     ASSERT_TRUE(s->begin(context(1234)).ok());
     std::mt19937_64 rng(1234);
     std::map<int32_t, int> seen;
-    for (uint32_t draw = 0; draw < 200; ++draw) {
-      // Peaked rows (as a trained model gives) and flat rows (every token in the nucleus).
-      std::vector<float> l = random_logits(draw % 2 ? 32000 : 300, 100 + draw, draw % 2 ? 1.0f : 4.0f);
+    for (uint32_t draw = 0; draw < 150; ++draw) {
+      // Peaked rows (as a trained model gives) and flat ones (most tokens in the nucleus), some at
+      // LLaMA's vocabulary size.
+      const bool big = draw % 5 == 0;
+      std::vector<float> l = random_logits(big ? 32000 : 1000, 100 + draw, draw % 2 ? 1.0f : 4.0f);
       const int32_t want = reference_top_p(l, p, rng);
       int32_t got = -1;
       const format::Status st = s->sample(l, context(1234), &got);
@@ -173,7 +175,7 @@ TEST(LogitsBinding, SampleTopPDrawsWhatTheReferenceDrawsWithTheSameSeed) {
       ++seen[got];
     }
     if (p > 0.5) {
-      EXPECT_GT(seen.size(), 50u) << "p " << p;  // it does sample, not pick the top
+      EXPECT_GT(seen.size(), 40u) << "p " << p;  // it does sample, not pick the top
     }
   }
 }
