@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -92,6 +93,23 @@ class Samples : public ::testing::Test {
 TempDir* Samples::dir_ = nullptr;
 std::string Samples::path_;
 std::unique_ptr<runtime::Model> Samples::model_;
+
+// --- the CLI -----------------------------------------------------------------------------------
+
+struct Output {
+  int exit_code;
+  std::string out;
+};
+
+Output sh(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 // llama2.c run.c's continuation of "Once upon a time" (the reference file holds prompt + text).
 std::string reference_continuation() {
@@ -195,6 +213,72 @@ TEST_F(Samples, Llama3ChatTemplate) {
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
+// stories260K's weights with LLaMA-3's tokenizer (embedding rows past 512 are zero): a container
+// with a real LLaMA-3 vocabulary, special tokens and chat template, small enough for a test.
+TEST_F(Samples, Llama3ChatOnTheLlama3Vocabulary) {
+  INGOT_REQUIRE_SHARED("models/llama3-tokenizer/tokenizer.json");
+  compiler::SourceModel src;
+  ASSERT_TRUE(compiler::import_llama2c(shared_path(kCheckpoint), &src).ok());
+  const uint64_t vocab = 128256, dim = src.config.dim;
+  src.config.vocab_size = uint32_t(vocab);
+  for (compiler::SourceTensor& t : src.tensors) {
+    if (t.name != "tok_embeddings.weight" && t.name != "output.weight") continue;
+    std::vector<uint8_t> rows(vocab * dim * 4, 0);
+    std::copy(t.bytes.begin(), t.bytes.end(), rows.begin());
+    t.owned = std::move(rows);
+    t.bytes = t.owned;
+    t.shape = {vocab, dim};
+  }
+  format::Status st = compiler::import_tokenizer_file(shared_path("models/llama3-tokenizer/tokenizer.json"), &src);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  compiler::EmitOptions opt;
+  opt.dtype = fb::DType::F32;
+  const std::string path = dir_->file("stories-llama3-vocab.ingot");
+  st = compiler::emit(src, path, opt);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  std::unique_ptr<runtime::Model> m;
+  st = runtime::Model::load(path, {}, &m);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+
+  auto script = load("llama3_chat.lua");
+  ASSERT_TRUE(script->attach(m.get()).ok());
+  std::string prompt;
+  ASSERT_TRUE(script->format_prompt(kConversation, &prompt).ok());
+  // Meta's ids: <|begin_of_text|> 128000, <|start_header_id|> 128006, <|end_header_id|> 128007,
+  // <|eot_id|> 128009.
+  const std::vector<int32_t> ids = m->tokenizer().encode(prompt, /*parse_special=*/true);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids[0], 128000);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 128006), 5);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 128007), 5);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 128009), 4);
+  EXPECT_EQ(ids.back(), m->tokenizer().encode("\n\n").back());
+  // on_token ends the reply at <|eot_id|>, whose text is not passed on.
+  runtime::HookContext hc;
+  hc.model = m.get();
+  runtime::TokenAction action;
+  ASSERT_TRUE(script->on_token(128009, "<|eot_id|>", hc, &action).ok());
+  EXPECT_EQ(action, runtime::TokenAction::drop_stop);
+  ASSERT_TRUE(script->on_token(1234, "x", hc, &action).ok());
+  EXPECT_EQ(action, runtime::TokenAction::keep);
+  // ctx sees the container's special tokens and the chat template from tokenizer_config.json.
+  std::unique_ptr<Script> probe;
+  ASSERT_TRUE(Script::load_string(
+                  "function format_prompt(m, ctx)\n  return ctx.special_tokens['<|eot_id|>'] .. ' ' .. "
+                  "tostring(ctx.chat_template:find('start_header_id', 1, true) ~= nil) .. ' ' .. ctx.bos\nend",
+                  "probe.lua", {}, &probe)
+                  .ok());
+  ASSERT_TRUE(probe->attach(m.get()).ok());
+  std::string got;
+  st = probe->format_prompt({}, &got);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  EXPECT_EQ(got, "128009 true 128000");
+  // A whole chat turn runs (the reply is noise: these weights never saw this vocabulary).
+  const Output r = sh("printf 'Hi\\n' | " + std::string(INGOT_BIN) + " chat " + path + " -n 4 --script " +
+                      sample_script("llama3_chat.lua") + " 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
 TEST_F(Samples, CtxExposesTheTokenizerAndTheModel) {
   std::unique_ptr<Script> s;
   ASSERT_TRUE(Script::load_string(R"(
@@ -286,23 +370,6 @@ TEST_F(Samples, AFailingScriptStopsGenerationAndLeavesTheModelUsable) {
   ASSERT_TRUE(Script::load_string("function process_logits(l, ctx)\n  l:allow({})\nend", "empty.lua", {}, &s).ok());
   EXPECT_NE(generate("Once", 5, greedy(), s.get()).status.message().find("no token with a finite logit"),
             std::string::npos);
-}
-
-// --- the CLI -----------------------------------------------------------------------------------
-
-struct Output {
-  int exit_code;
-  std::string out;
-};
-
-Output sh(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 TEST_F(Samples, RunWithAScript) {
