@@ -84,9 +84,9 @@ void add_bench(CLI::App& app) {
       std::printf("%s: %d threads, prefill %zu tokens: %.1f tok/s, decode %zu tokens: %.1f tok/s (median of %zu)\n",
                   model_path.c_str(), cpu::threads(), n_prompt, median(prefill), n_gen, median(decode), repeats);
       if (script_overhead) {
-        for (const char* k : {"top_p", "repetition_penalty"}) {
+        for (const char* k : {"top_p", "top_p_peaked", "repetition_penalty"}) {
           const nlohmann::json& r = scripts[k];
-          std::printf("script %s (vocab %zu): built-in %.2f us/token, Lua %.2f us/token, overhead %+.2f us/token\n", k,
+          std::printf("script %s (vocab %zu): built-in %.2f us/token, Lua %.2f us/token, overhead %+.2f us/token (median of per-token differences)\n", k,
                       scripts["vocab"].get<size_t>(), r["builtin_us"].get<double>(), r["lua_us"].get<double>(),
                       r["overhead_us"].get<double>());
         }

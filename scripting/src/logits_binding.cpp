@@ -216,16 +216,20 @@ int l_sample_top_p(lua_State* L) {
     for (size_t i = 0; i < n; ++i) sum += st.probs[i] = std::isnan(l[i]) ? 0.0 : std::exp(double(l[i]) - max);
     st.ids.resize(n);
     std::iota(st.ids.begin(), st.ids.end(), 0);
-    // Sort only as far as needed: the top 64 first, then 8 times more each round. A peaked
-    // distribution (a trained model) stops after the first round; a flat one sorts everything.
+    // Sort only as far as needed. Every token has exp(l - max) <= 1, so the nucleus holds at least
+    // p * sum tokens: a flat row (a random model) is sorted whole at once, a peaked one (a trained
+    // model) first only its top candidates, then, if they fall short, everything else.
     const Better better{l.data()};
     const double target = p * sum;
     double kept = 0;
     size_t sorted = 0, keep = 0;
+    size_t upto = std::max<size_t>(64, size_t(2 * target) + 1);
+    if (upto >= n / 4) upto = n;
     while (keep == 0) {
-      const size_t upto = std::min(n, sorted == 0 ? size_t(64) : sorted * 8);
-      std::nth_element(st.ids.begin() + std::ptrdiff_t(sorted), st.ids.begin() + std::ptrdiff_t(upto - 1),
-                       st.ids.end(), better);
+      if (upto < n) {
+        std::nth_element(st.ids.begin() + std::ptrdiff_t(sorted), st.ids.begin() + std::ptrdiff_t(upto - 1),
+                         st.ids.end(), better);
+      }
       std::sort(st.ids.begin() + std::ptrdiff_t(sorted), st.ids.begin() + std::ptrdiff_t(upto), better);
       for (size_t i = sorted; i < upto; ++i) {
         kept += st.probs[size_t(st.ids[i])];
@@ -236,6 +240,7 @@ int l_sample_top_p(lua_State* L) {
       }
       sorted = upto;
       if (sorted == n && keep == 0) keep = n;  // rounding left the mass just short of p: keep all
+      upto = n;
     }
     const double r = st.uniform() * kept;
     double cum = 0;
