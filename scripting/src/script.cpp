@@ -1,5 +1,7 @@
 #include "ingot/scripting/script.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -246,6 +248,11 @@ Status Script::process_logits(std::span<float> logits, const runtime::HookContex
   if (refs_[kProcessLogits] < 0) return Status::success();
   INGOT_RETURN_IF_ERROR(call_hook(kProcessLogits, &ctx, logits, -1, nullptr, nullptr));
   lua_pop(impl_->vm->state(), 1);  // the return value is ignored
+  // Usually decided by the first element; a full scan only when the script banned nearly everything.
+  if (!std::any_of(logits.begin(), logits.end(), [](float v) { return v > -INFINITY; })) {
+    return fail(StatusCode::script_error, what(kProcessLogits), ": ", where_[kProcessLogits],
+                ": left no token with a finite logit (everything banned or NaN)");
+  }
   return Status::success();
 }
 

@@ -368,8 +368,9 @@ TEST_F(Samples, AFailingScriptStopsGenerationAndLeavesTheModelUsable) {
             std::string::npos) << out.status.message();
   // A mask that leaves nothing is an error, not token 0.
   ASSERT_TRUE(Script::load_string("function process_logits(l, ctx)\n  l:allow({})\nend", "empty.lua", {}, &s).ok());
-  EXPECT_NE(generate("Once", 5, greedy(), s.get()).status.message().find("no token with a finite logit"),
-            std::string::npos);
+  const std::string empty = generate("Once", 5, greedy(), s.get()).status.message();
+  EXPECT_NE(empty.find("script 'empty.lua', process_logits: empty.lua:1: left no token with a finite logit"),
+            std::string::npos) << empty;
 }
 
 TEST_F(Samples, RunWithAScript) {
