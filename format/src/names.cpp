@@ -101,6 +101,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::not_found: return "not found";
     case StatusCode::out_of_memory: return "out of memory";
     case StatusCode::interrupted: return "interrupted";
+    case StatusCode::script_error: return "script_error";
   }
   return "unknown";
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "bench_script.h"
 #include "commands.h"
 #include "cpu/threads.h"
 #include "generate.h"
@@ -14,13 +15,15 @@ void add_bench(CLI::App& app) {
   static std::string model_path;
   static size_t n_prompt = 128, n_gen = 64, repeats = 5;
   static int threads = 0;
-  static bool as_json = false;
+  static bool as_json = false, script_overhead = false;
   cmd->add_option("MODEL", model_path, "the .ingot file")->required();
   cmd->add_option("--prompt", n_prompt, "prompt tokens per prefill")->capture_default_str();
   cmd->add_option("--gen", n_gen, "tokens decoded one at a time")->capture_default_str();
   cmd->add_option("--repeats", repeats, "runs; the median is reported")->capture_default_str();
   cmd->add_option("--threads", threads, "CPU threads; 0 = all")->capture_default_str();
   cmd->add_flag("--json", as_json, "print JSON");
+  cmd->add_flag("--script-overhead", script_overhead,
+                "also time a Lua top-p sampler and a Lua repetition penalty against the built-in sampler (--gen tokens)");
   cmd->callback([] {
     cpu::set_threads(threads);
     std::unique_ptr<runtime::Model> model;
@@ -65,14 +68,31 @@ void add_bench(CLI::App& app) {
       std::sort(v.begin(), v.end());
       return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
     };
+    nlohmann::json scripts;
+    if (script_overhead) s = bench_script_overhead(*model, std::max<size_t>(n_gen, 1), repeats, &scripts);
+    if (!s.ok()) {
+      std::fprintf(stderr, "ingot bench: %s\n", s.message().c_str());
+      throw CLI::RuntimeError(kExitInvalid);
+    }
     if (as_json) {
-      const nlohmann::json j = {{"model", model_path}, {"threads", cpu::threads()}, {"prompt", n_prompt},
-                                {"gen", n_gen}, {"repeats", repeats}, {"prefill_tok_s", median(prefill)},
-                                {"decode_tok_s", median(decode)}};
+      nlohmann::json j = {{"model", model_path}, {"threads", cpu::threads()}, {"prompt", n_prompt},
+                          {"gen", n_gen}, {"repeats", repeats}, {"prefill_tok_s", median(prefill)},
+                          {"decode_tok_s", median(decode)}};
+      if (script_overhead) j["script_overhead"] = scripts;
       std::printf("%s\n", j.dump(2).c_str());
     } else {
       std::printf("%s: %d threads, prefill %zu tokens: %.1f tok/s, decode %zu tokens: %.1f tok/s (median of %zu)\n",
                   model_path.c_str(), cpu::threads(), n_prompt, median(prefill), n_gen, median(decode), repeats);
+      if (script_overhead) {
+        for (const char* k : {"top_p", "top_p_peaked", "repetition_penalty"}) {
+          const nlohmann::json& r = scripts[k];
+          std::printf("script %s (vocab %zu): built-in %.2f us/token, Lua %.2f us/token, overhead %+.2f us/token (median of per-token differences)\n", k,
+                      scripts["vocab"].get<size_t>(), r["builtin_us"].get<double>(), r["lua_us"].get<double>(),
+                      r["overhead_us"].get<double>());
+        }
+        std::printf("script empty sample hook: %.2f us/token (the Lua round trip alone)\n",
+                    scripts["empty_hook_us"].get<double>());
+      }
     }
   });
 }

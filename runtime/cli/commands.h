@@ -19,6 +19,7 @@ void add_verify(CLI::App& app);
 void add_run(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_chat(CLI::App& app);
 
 // Everything `inspect` reports, as JSON (the text view is rendered from this).
 nlohmann::json describe(const format::Container& c);

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   ingot::cli::add_run(app);
   ingot::cli::add_perplexity(app);
   ingot::cli::add_bench(app);
+  ingot::cli::add_chat(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

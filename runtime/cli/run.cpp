@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "cpu/threads.h"
 #include "generate.h"
+#include "script_options.h"
 
 namespace ingot::cli {
 
@@ -14,6 +15,7 @@ struct RunArgs {
   runtime::SamplerParams sampler;
   int threads = 0;
   size_t ctx = 0;
+  ScriptArgs script;
 };
 }  // namespace
 
@@ -32,6 +34,7 @@ void add_run(CLI::App& app) {
   cmd->add_option("--seed", a.sampler.seed, "random seed")->capture_default_str();
   cmd->add_option("--threads", a.threads, "CPU threads; 0 = all")->capture_default_str();
   cmd->add_option("--ctx", a.ctx, "context length; 0 = the model's");
+  add_script_options(cmd, &a.script);
   cmd->callback([] {
     cpu::set_threads(a.threads);
     std::unique_ptr<runtime::Model> model;
@@ -44,12 +47,14 @@ void add_run(CLI::App& app) {
       std::fprintf(stderr, "ingot run: '%s' has no tokenizer; compile it with --tokenizer\n", a.model.c_str());
       throw CLI::RuntimeError(kExitInvalid);
     }
+    std::unique_ptr<scripting::Script> script;
+    if (!load_script("ingot run", a.script, *model, &script)) throw CLI::RuntimeError(kExitInvalid);
     runtime::Session session(*model, a.ctx);
     const std::vector<int32_t> prompt = runtime::prompt_tokens(*model, a.prompt);
     std::fputs(a.prompt.c_str(), stdout);
     std::fflush(stdout);
     runtime::GenerateStats st;
-    s = runtime::generate(session, prompt, {a.n, a.sampler},
+    s = runtime::generate(session, prompt, {a.n, a.sampler, script.get()},
                           [](int32_t, const std::string& text) {
                             std::fwrite(text.data(), 1, text.size(), stdout);
                             std::fflush(stdout);
@@ -60,7 +65,7 @@ void add_run(CLI::App& app) {
     std::fprintf(stderr, "ingot run: prompt %zu tokens in %.3f s (%.1f tok/s), generated %zu tokens in %.3f s (%.1f tok/s)%s\n",
                  st.n_prompt, st.prompt_seconds, st.n_prompt / std::max(st.prompt_seconds, 1e-9), st.n_generated,
                  st.generate_seconds, st.n_generated / std::max(st.generate_seconds, 1e-9),
-                 st.stopped_at_eos ? ", stopped at EOS" : "");
+                 st.stopped_at_eos ? ", stopped at EOS" : st.stopped_by_hook ? ", stopped by the script" : "");
     if (!s.ok()) {
       std::fprintf(stderr, "ingot run: %s\n", s.message().c_str());
       throw CLI::RuntimeError(kExitInvalid);

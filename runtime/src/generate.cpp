@@ -1,5 +1,6 @@
 #include "generate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -14,6 +15,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 }  // namespace
+
+Status GenerationHooks::sample(std::span<float>, const HookContext&, int32_t*) {
+  return fail(StatusCode::invalid_argument, "GenerationHooks::sample called on hooks without a sampler");
+}
 
 std::vector<int32_t> prompt_tokens(const Model& model, const std::string& text) {
   std::vector<int32_t> ids;
@@ -39,25 +44,77 @@ Status generate(Session& session, const std::vector<int32_t>& prompt, const Gene
   INGOT_RETURN_IF_ERROR(session.eval(prompt, logits.data()));
   st.prompt_seconds = seconds_since(t0);
   Sampler sampler(params.sampler);
+  GenerationHooks* hooks = params.hooks;
+  HookContext hc;
+  hc.model = &model;
+  hc.n_prompt = prompt.size();
+  hc.seed = params.sampler.seed;
+  const auto context_now = [&] {
+    hc.history = history;
+    hc.n_generated = st.n_generated;
+    hc.position = session.position();
+    return hc;
+  };
+  // Ends generation with `s`, keeping the stats of what was done.
+  const auto stop_with = [&](Status s) {
+    st.generate_seconds = seconds_since(t0);
+    if (stats) *stats = st;
+    return s;
+  };
   t0 = std::chrono::steady_clock::now();
+  if (hooks != nullptr) {
+    Status s = hooks->begin(context_now());
+    if (!s.ok()) return stop_with(std::move(s));
+  }
+  const size_t vocab = logits.size();
   int32_t previous = prompt.back();
   for (int32_t i = 0; i < params.n_predict; ++i) {
-    const int32_t next = sampler.sample(logits, history);
+    int32_t next = -1;
+    if (hooks != nullptr && hooks->has_process_logits()) {
+      Status s = hooks->process_logits(logits, context_now());
+      if (!s.ok()) return stop_with(std::move(s));
+      // A hook that masks every token leaves nothing to sample from; say so rather than pick 0.
+      if (!std::any_of(logits.begin(), logits.end(), [](float v) { return v > -INFINITY; })) {
+        return stop_with(fail(StatusCode::script_error, "process_logits left no token with a finite logit"));
+      }
+    }
+    if (hooks != nullptr && hooks->has_sample()) {
+      Status s = hooks->sample(logits, context_now(), &next);
+      if (!s.ok()) return stop_with(std::move(s));
+      if (next < 0 || size_t(next) >= vocab) {
+        return stop_with(fail(StatusCode::script_error, "sample chose token ", next, ", outside the vocabulary [0, ",
+                              vocab, ")"));
+      }
+    } else {
+      next = sampler.sample(logits, history);
+    }
     if (model.is_eos(next)) {
       st.stopped_at_eos = true;
       break;
     }
     history.push_back(next);
-    ++st.n_generated;
     const std::string text = model.has_tokenizer() ? model.tokenizer().decode_token(previous, next) : std::string();
     previous = next;
+    TokenAction action = TokenAction::keep;
+    if (hooks != nullptr && hooks->has_on_token()) {
+      Status s = hooks->on_token(next, text, context_now(), &action);
+      if (!s.ok()) return stop_with(std::move(s));
+    }
+    if (action == TokenAction::drop_stop) {
+      history.pop_back();
+      st.stopped_by_hook = true;
+      break;
+    }
+    ++st.n_generated;
     if (!on_token(next, text)) break;
+    if (action == TokenAction::keep_stop) {
+      st.stopped_by_hook = true;
+      break;
+    }
     if (i + 1 == params.n_predict) break;  // no need to evaluate a token nobody samples from
     if (session.position() >= session.context()) {
-      st.generate_seconds = seconds_since(t0);
-      if (stats) *stats = st;
-      return fail(StatusCode::invalid_argument, "context length ", session.context(), " reached after ",
-                  st.n_generated, " generated tokens");
+      return stop_with(fail(StatusCode::invalid_argument, "context length ", session.context(), " reached after ",
+                            st.n_generated, " generated tokens"));
     }
     INGOT_RETURN_IF_ERROR(session.eval({&next, 1}, logits.data()));
   }

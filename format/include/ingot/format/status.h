@@ -22,6 +22,7 @@ enum class StatusCode {
   not_found,             // no such tensor
   out_of_memory,
   interrupted,           // SIGINT/SIGTERM while writing
+  script_error,          // a Lua script failed: error, limit, wrong return value (scripting/)
 };
 
 const char* status_code_name(StatusCode code);
