@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -47,6 +48,13 @@ inline const std::string& stories_model() {
     path = p;
   }
   return path;
+}
+
+// CPU threads per call: $INGOT_TEST_THREADS, else 0 (all). The ThreadSanitizer run sets 1: it
+// cannot see libgomp's barriers, so OpenMP teams would be reported as races.
+inline int32_t test_threads() {
+  const char* env = std::getenv("INGOT_TEST_THREADS");
+  return env != nullptr ? int32_t(std::atoi(env)) : 0;
 }
 
 // Length of the common prefix of two texts.

@@ -21,7 +21,13 @@ struct Loaded {
   ~Loaded() { ingot_model_free(model); }
 };
 
-ingot_model* load_stories(Loaded& holder, ingot_model_params p = ingot_model_default_params()) {
+ingot_model_params default_params() {
+  ingot_model_params p = ingot_model_default_params();
+  p.n_threads = test_threads();
+  return p;
+}
+
+ingot_model* load_stories(Loaded& holder, ingot_model_params p = default_params()) {
   const ingot_status s = ingot_model_load(stories_model().c_str(), p, &holder.model);
   EXPECT_EQ(s, INGOT_STATUS_OK) << ingot_last_error();
   return holder.model;
@@ -265,9 +271,9 @@ TEST(CApi, VerifyChecksumsFindsAFlippedByteAndProgressCanCancel) {
   bytes[bytes.size() - bytes.size() / 8] ^= 0x40;
   { std::ofstream(bad, std::ios::binary) << bytes; }
   ingot_model* m = nullptr;
-  ASSERT_EQ(ingot_model_load(bad.c_str(), ingot_model_default_params(), &m), INGOT_STATUS_OK) << ingot_last_error();
+  ASSERT_EQ(ingot_model_load(bad.c_str(), default_params(), &m), INGOT_STATUS_OK) << ingot_last_error();
   ingot_model_free(m);
-  ingot_model_params p = ingot_model_default_params();
+  ingot_model_params p = default_params();
   p.verify_checksums = true;
   EXPECT_EQ(ingot_model_load(bad.c_str(), p, &m), INGOT_STATUS_CHECKSUM_MISMATCH) << ingot_last_error();
   EXPECT_EQ(m, nullptr);
@@ -342,7 +348,7 @@ TEST(CApi, LastErrorIsPerThread) {
 
 TEST(CppWrapper, RaiiGenerateAndExceptions) {
   INGOT_REQUIRE_STORIES();
-  ingot::model model(stories_model());
+  ingot::model model(stories_model(), default_params());
   ingot::session session(model);
   ingot_generate_params p = ingot_generate_default_params();
   p.n_predict = 20;
