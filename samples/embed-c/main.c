@@ -6,8 +6,11 @@
 #include <stdlib.h>
 
 static bool show_progress(float progress, void* user_data) {
-  (void)user_data;
-  fprintf(stderr, "\rloading %3d%%", (int)(progress * 100.0f));
+  int* shown = (int*)user_data; /* the last percentage printed */
+  const int percent = (int)(progress * 100.0f);
+  if (percent / 10 == *shown / 10) return true;
+  fprintf(stderr, "%sloading %d%%", *shown < 10 ? "" : ", ", percent);
+  *shown = percent;
   if (progress >= 1.0f) fprintf(stderr, "\n");
   return true; /* false would cancel the load */
 }
@@ -30,7 +33,9 @@ int main(int argc, char** argv) {
 
   ingot_model_params mp = ingot_model_default_params();
   mp.verify_checksums = true;
+  int shown = -10;
   mp.progress = show_progress;
+  mp.progress_user_data = &shown;
   ingot_model* model = NULL;
   ingot_status status = ingot_model_load(argv[1], mp, &model);
   if (status != INGOT_STATUS_OK) {

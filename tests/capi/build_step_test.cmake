@@ -9,8 +9,10 @@
 #   - checks the model is reproducible: a second build directory elsewhere gives the same bytes.
 cmake_minimum_required(VERSION 3.25)
 
+# check(<condition as a list> <message>): fails the test unless the condition holds.
 function(check condition message)
-  if(NOT ${condition})
+  if(${condition})
+  else()
     message(FATAL_ERROR "FAILED: ${message}")
   endif()
 endfunction()
@@ -75,10 +77,18 @@ run(out "${WORK_DIR}/embed-c-static" "${WORK_DIR}/f32.ingot" "Once upon a time" 
 check("out;MATCHES;tokens/s" "static embed-c reports tokens/s:\n${out}")
 
 # ---- samples/build-step -----------------------------------------------------------------------
+# configure(<dir> [<ingotc options, space-separated>])
 function(configure dir)
-  run(out ${CMAKE_COMMAND} -S "${INGOT_SOURCE_DIR}/samples/build-step" -B "${dir}" -G Ninja
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_PREFIX_PATH=${prefix}" "-DSTORIES_DIR=${inputs}"
-      "-DCALIBRATION_TEXT=${inputs}/c4_sample.json" ${ARGN})
+  set(extra "")
+  if(ARGC GREATER 1)
+    string(REPLACE " " ";" options "${ARGV1}")
+    set(extra "-DGPTQ_OPTIONS=${options}")  # quoted below: stays one argument, semicolons and all
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} -S "${INGOT_SOURCE_DIR}/samples/build-step" -B "${dir}" -G Ninja
+                          -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_PREFIX_PATH=${prefix}" "-DSTORIES_DIR=${inputs}"
+                          "-DCALIBRATION_TEXT=${inputs}/c4_sample.json" "${extra}"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  check("rc;EQUAL;0" "configuring samples/build-step in ${dir}:\n${out}")
 endfunction()
 # build(<dir> <out-var>): builds and returns the commands Ninja ran (one per line).
 function(build dir out)
@@ -140,7 +150,7 @@ file(SHA256 "${other_dir}/models/stories260K-q4.ingot" b)
 check("a;STREQUAL;b" "the model does not depend on the build directory")
 
 # Changing the options reruns the model step (and changes the model).
-configure("${app_dir}" "-DGPTQ_OPTIONS=--method;gptq;--bits;4;--group-size;64;--calib-samples;16;--calib-seqlen;128;--threads;2")
+configure("${app_dir}" "--method gptq --bits 4 --group-size 64 --calib-samples 16 --calib-seqlen 128 --threads 2")
 build("${app_dir}" log)
 expect_only_model_step("${log}" "after changing the options")
 file(SHA256 "${model}" c)
