@@ -51,6 +51,8 @@ set(inputs "${WORK_DIR}/inputs")
 file(MAKE_DIRECTORY "${inputs}")
 file(COPY "${stories}/stories260K.bin" "${stories}/tok512.model" "${INGOT_SHARED}/data/c4/c4_sample.json"
      DESTINATION "${inputs}")
+# Same directory name as in shared/: provenance records it (not the path).
+file(COPY "${INGOT_SHARED}/models/stories260K-hf" DESTINATION "${inputs}")
 
 # ---- embed-c through pkg-config (shared library) ----------------------------------------------
 find_program(CC NAMES cc gcc REQUIRED)
@@ -86,7 +88,7 @@ function(configure dir)
   endif()
   execute_process(COMMAND ${CMAKE_COMMAND} -S "${INGOT_SOURCE_DIR}/samples/build-step" -B "${dir}" -G Ninja
                           -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_PREFIX_PATH=${prefix}" "-DSTORIES_DIR=${inputs}"
-                          "-DCALIBRATION_TEXT=${inputs}/c4_sample.json" "${extra}"
+                          "-DCALIBRATION_TEXT=${inputs}/c4_sample.json" "-DSTORIES_HF_DIR=${inputs}/stories260K-hf" "${extra}"
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   check("rc;EQUAL;0" "configuring samples/build-step in ${dir}:\n${out}")
 endfunction()
@@ -95,13 +97,15 @@ function(build dir out)
   run(log ${CMAKE_COMMAND} --build "${dir}" -- -v)
   set(${out} "${log}" PARENT_SCOPE)
 endfunction()
-# Checks that a rebuild ran the model step and nothing else.
-function(expect_only_model_step log why)
+# Checks that a rebuild ran one step, ingotc writing `output`, and nothing else.
+function(expect_only_model_step log output why)
   string(REGEX MATCHALL "\n\\[[0-9]+/[0-9]+\\] " steps "\n${log}")
   list(LENGTH steps n)
   string(FIND "${log}" "/ingotc build " ingotc_at)
+  string(FIND "${log}" "-o ${output}" output_at)
   check("n;EQUAL;1" "${why}: expected exactly the model step, Ninja ran ${n} steps:\n${log}")
   check("NOT;ingotc_at;EQUAL;-1" "${why}: the step that ran is not ingotc:\n${log}")
+  check("NOT;output_at;EQUAL;-1" "${why}: the step that ran does not write ${output}:\n${log}")
 endfunction()
 
 set(app_dir "${WORK_DIR}/app")
@@ -110,6 +114,8 @@ build("${app_dir}" log)
 string(FIND "${log}" "/ingotc build " first_at)
 check("NOT;first_at;EQUAL;-1" "the first build compiles the model:\n${log}")
 set(model "${app_dir}/models/stories260K-q4.ingot")
+set(hf_model "${app_dir}/models/stories260K-hf.ingot")
+check("EXISTS;${hf_model}" "the Hugging Face directory was compiled to ${hf_model}")
 check("EXISTS;${model}" "the model was compiled to ${model}")
 
 # The apps on the shared and the static library print what the installed `ingot run` prints.
@@ -128,16 +134,26 @@ check("log;MATCHES;no work to do" "a second build does nothing:\n${log}")
 
 file(TOUCH "${inputs}/c4_sample.json")
 build("${app_dir}" log)
-expect_only_model_step("${log}" "after touching the calibration text")
+expect_only_model_step("${log}" "${model}" "after touching the calibration text")
 file(TOUCH "${inputs}/tok512.model")
 build("${app_dir}" log)
-expect_only_model_step("${log}" "after touching the tokenizer")
+expect_only_model_step("${log}" "${model}" "after touching the tokenizer")
 file(TOUCH "${inputs}/stories260K.bin")
 build("${app_dir}" log)
-expect_only_model_step("${log}" "after touching the checkpoint")
+expect_only_model_step("${log}" "${model}" "after touching the checkpoint")
+# Files inside the source directory are tracked through ingotc's depfile (the directory's own
+# time does not change when a file in it is edited).
+foreach(f config.json model.safetensors tokenizer.model)
+  file(TOUCH "${inputs}/stories260K-hf/${f}")
+  build("${app_dir}" log)
+  expect_only_model_step("${log}" "${hf_model}" "after touching hf/${f}")
+endforeach()
 file(TOUCH "${prefix}/bin/ingotc")
 build("${app_dir}" log)
-expect_only_model_step("${log}" "after touching ingotc")
+string(REGEX MATCHALL "/ingotc build " runs "${log}")
+list(LENGTH runs n)
+check("n;EQUAL;2" "touching ingotc reruns both model steps:\n${log}")
+check("NOT;log;MATCHES;story" "touching ingotc relinks no app:\n${log}")
 build("${app_dir}" log)
 check("log;MATCHES;no work to do" "nothing after the model step reran:\n${log}")
 
@@ -148,11 +164,18 @@ build("${other_dir}" log)
 file(SHA256 "${model}" a)
 file(SHA256 "${other_dir}/models/stories260K-q4.ingot" b)
 check("a;STREQUAL;b" "the model does not depend on the build directory")
+file(SHA256 "${hf_model}" a_hf)
+file(SHA256 "${other_dir}/models/stories260K-hf.ingot" b_hf)
+check("a_hf;STREQUAL;b_hf" "the Hugging Face model does not depend on the build directory")
+# ... nor on where the inputs live.
+run(out "${prefix}/bin/ingotc" build "${INGOT_SHARED}/models/stories260K-hf" --dtype f16 -o "${WORK_DIR}/hf-from-shared.ingot")
+file(SHA256 "${WORK_DIR}/hf-from-shared.ingot" c_hf)
+check("a_hf;STREQUAL;c_hf" "the model does not depend on the input directory")
 
 # Changing the options reruns the model step (and changes the model).
 configure("${app_dir}" "--method gptq --bits 4 --group-size 64 --calib-samples 16 --calib-seqlen 128 --threads 2")
 build("${app_dir}" log)
-expect_only_model_step("${log}" "after changing the options")
+expect_only_model_step("${log}" "${model}" "after changing the options")
 file(SHA256 "${model}" c)
 check("NOT;a;STREQUAL;c" "group size 64 gives another model")
 run(out "${prefix}/bin/ingot" inspect --json "${model}")

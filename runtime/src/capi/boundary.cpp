@@ -92,7 +92,7 @@ const char* ingot_status_str(ingot_status status) {
 
 const char* ingot_last_error(void) { return ingot::capi::last_error.c_str(); }
 
-const char* ingot_version(void) { return "0.1.0"; }
+const char* ingot_version(void) { return INGOT_VERSION_STRING; }
 
 void ingot_log_set(ingot_log_callback callback, void* user_data) {
   std::lock_guard<std::mutex> lock(ingot::capi::sink_mutex);

@@ -11,6 +11,7 @@ target_include_directories(ingot_capi_objects PUBLIC
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/runtime/include> $<INSTALL_INTERFACE:include>)
 target_link_libraries(ingot_capi_objects PRIVATE ingot_runtime ingot_warnings)
 set_target_properties(ingot_capi_objects PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+target_compile_definitions(ingot_capi_objects PRIVATE INGOT_VERSION_STRING="${PROJECT_VERSION}")
 
 # The system libraries the folded-in code calls (for the static library's users).
 pkg_check_modules(INGOT_CAPI_DEPS REQUIRED IMPORTED_TARGET libxxhash libzstd openblas)

@@ -1,4 +1,5 @@
 // ingot_session_*: a KV cache on a shared model; eval and streaming generation.
+#include <algorithm>
 #include <string>
 
 #include "capi/boundary.h"
@@ -74,9 +75,11 @@ ingot_status ingot_session_eval(ingot_session* session, const int32_t* tokens, s
     INGOT_CAPI_REQUIRE(fn, session != nullptr, "session is NULL");
     INGOT_CAPI_REQUIRE(fn, tokens != nullptr && n_tokens > 0, "no tokens");
     if (ingot_status s = check_room(fn, *session, n_tokens); s != INGOT_STATUS_OK) return s;
-    std::vector<int32_t> batch;
-    if (session->pending >= 0) batch.push_back(session->pending);
-    batch.insert(batch.end(), tokens, tokens + n_tokens);
+    // The pending token (if any) goes first, in the same batch.
+    std::vector<int32_t> batch(n_tokens + (session->pending >= 0 ? 1 : 0));
+    size_t at = 0;
+    if (session->pending >= 0) batch[at++] = session->pending;
+    std::copy(tokens, tokens + n_tokens, batch.begin() + std::ptrdiff_t(at));
     ingot::capi::use_threads(session->n_threads);
     if (ingot_status s = from_status(fn, session->session->eval(batch, logits)); s != INGOT_STATUS_OK) return s;
     session->pending = -1;
