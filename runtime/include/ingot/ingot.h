@@ -65,8 +65,9 @@ typedef enum ingot_log_level {
 /* `message` is one line without a trailing newline, valid during the call only. */
 typedef void (*ingot_log_callback)(ingot_log_level level, const char* message, void* user_data);
 
-/* Routes ingot's log to `callback` (any thread may call it; it must be thread-safe). The default
- * writes warnings and errors to stderr; NULL discards everything. Set it before loading models. */
+/* Routes ingot's log to `callback` (any thread may call it; it must be thread-safe). Every failed
+ * call logs "function: message" at INGOT_LOG_ERROR. The default writes warnings to stderr (errors
+ * are returned to the caller, so it does not print them twice); NULL discards everything. */
 INGOT_API void ingot_log_set(ingot_log_callback callback, void* user_data);
 
 /* ---- models -------------------------------------------------------------------------------- */

@@ -11,8 +11,9 @@ namespace {
 
 thread_local std::string last_error;
 
+// Warnings only: every error is also returned to the caller, who decides whether to print it.
 void stderr_sink(ingot_log_level level, const char* message, void*) {
-  if (level >= INGOT_LOG_WARN) std::fprintf(stderr, "ingot: %s\n", message);
+  if (level == INGOT_LOG_WARN) std::fprintf(stderr, "ingot: %s\n", message);
 }
 
 // The sink is read on every log call from any thread and set rarely.
