@@ -3,6 +3,7 @@
 // checkpoint header for the dimensions, and the file bytes for checksums.
 #include <ingot/ingot.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -354,7 +355,9 @@ TEST(CppWrapper, RaiiGenerateAndExceptions) {
   p.n_predict = 20;
   p.sampler.temperature = 0;
   std::string text;
-  const ingot_generate_stats st = session.generate("Once upon a time", p, [&](int32_t, std::string_view piece) {
+  std::vector<int32_t> generated;
+  const ingot_generate_stats st = session.generate("Once upon a time", p, [&](int32_t id, std::string_view piece) {
+    generated.push_back(id);
     text += piece;
     return true;
   });
@@ -362,6 +365,15 @@ TEST(CppWrapper, RaiiGenerateAndExceptions) {
   const std::string want = slurp(shared_path("reference/stories260K-once-upon-a-time.txt"));
   EXPECT_EQ(want.rfind("Once upon a time" + text, 0), 0u) << text;
   EXPECT_EQ(model.detokenize(model.tokenize("a big dog")), "a big dog");
+  const std::vector<int32_t> ids = model.tokenize("Once upon a time", true);
+  EXPECT_EQ(ids.front(), model.token_bos());
+  ingot::session scorer(model);
+  const std::vector<float> logits = scorer.eval(ids);
+  ASSERT_EQ(logits.size(), size_t(model.n_vocab()));
+  // The greedy continuation's first token is the argmax of these logits.
+  ASSERT_FALSE(generated.empty());
+  EXPECT_EQ(int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin()), generated[0]);
+  EXPECT_THROW(model.perplexity("Once upon a time", {1, 0, 0, nullptr, nullptr}), ingot::error);
   EXPECT_EQ(model.meta("provenance.dtype").value_or(""), "f32");
 
   // An exception in the callback comes back out of generate(), not through the C frames.

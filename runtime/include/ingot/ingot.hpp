@@ -98,12 +98,14 @@ class model {
 class session {
  public:
   // The model must outlive the session.
-  explicit session(const model& m, ingot_session_params params = ingot_session_default_params()) {
+  explicit session(const model& m, ingot_session_params params = ingot_session_default_params())
+      : n_vocab_(m.n_vocab()) {
     check(ingot_session_new(m.get(), params, &s_));
   }
-  session(session&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  session(session&& o) noexcept : s_(std::exchange(o.s_, nullptr)), n_vocab_(o.n_vocab_) {}
   session& operator=(session&& o) noexcept {
     std::swap(s_, o.s_);
+    std::swap(n_vocab_, o.n_vocab_);
     return *this;
   }
   session(const session&) = delete;
@@ -116,9 +118,9 @@ class session {
   int32_t n_ctx() const noexcept { return ingot_session_n_ctx(s_); }
 
   // Feeds tokens; returns the next-token logits (n_vocab) after the last one.
-  std::vector<float> eval(const std::vector<int32_t>& tokens, int32_t n_vocab) {
-    std::vector<float> logits(size_t(n_vocab > 0 ? n_vocab : 0));
-    check(ingot_session_eval(s_, tokens.data(), tokens.size(), logits.empty() ? nullptr : logits.data()));
+  std::vector<float> eval(const std::vector<int32_t>& tokens) {
+    std::vector<float> logits(static_cast<size_t>(n_vocab_));
+    check(ingot_session_eval(s_, tokens.data(), tokens.size(), logits.data()));
     return logits;
   }
 
@@ -150,6 +152,7 @@ class session {
 
  private:
   ingot_session* s_ = nullptr;
+  int32_t n_vocab_ = 0;
 };
 
 }  // namespace ingot

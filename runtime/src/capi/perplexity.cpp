@@ -35,6 +35,11 @@ ingot_status ingot_model_perplexity(const ingot_model* model, const char* text, 
     ingot::capi::use_threads(params.n_threads != 0 ? params.n_threads : model->n_threads);
     const std::vector<int32_t> tokens = ingot::runtime::prompt_tokens(m, std::string(text, text_len));
     const size_t window = params.n_ctx != 0 ? size_t(params.n_ctx) : std::min<size_t>(2048, m.dims().context);
+    if (window < 2 || window > m.dims().context) {
+      return fail(fn, INGOT_STATUS_INVALID_ARGUMENT,
+                  "n_ctx " + std::to_string(window) + " is outside 2 .. the model's context length " +
+                      std::to_string(m.dims().context));
+    }
     ingot::runtime::PerplexityResult r;
     std::function<void(size_t, size_t, double)> progress;
     if (params.progress != nullptr) {
