@@ -12,10 +12,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "depfile.h"
 #include "emit.h"
 #include "export/gptq_export.h"
 #include "gptq/calibration.h"
 #include "gptq/quantize_model.h"
+#include "import/file.h"
 #include "import/gguf.h"
 #include "import/hf.h"
 #include "import/llama2c.h"
@@ -27,7 +29,7 @@ namespace {
 using namespace ingot;
 
 struct BuildArgs {
-  std::string src, out, tokenizer, method = "none", dtype = "f16", report;
+  std::string src, out, tokenizer, method = "none", dtype = "f16", report, depfile;
   bool compress = false;
   uint32_t alignment = 4096;
   // Quantization (defaults: the common practice of GPTQ-for-LLaMa / AutoGPTQ).
@@ -207,6 +209,10 @@ int build(const BuildArgs& a) {
                         {"calib_seqlen", std::to_string(a.calib_seqlen)}, {"seed", std::to_string(a.seed)}});
   }
   if (format::Status s = compiler::emit(model, a.out, opt); !s.ok()) return die(s);
+  if (!a.depfile.empty()) {
+    // Every file the build read (checkpoint, tokenizer, configs, shards, calibration text).
+    if (format::Status s = compiler::write_depfile(a.depfile, a.out, compiler::files_read()); !s.ok()) return die(s);
+  }
   std::fprintf(stderr, "ingotc: wrote %s\n", a.out.c_str());
   return 0;
 }
@@ -269,6 +275,8 @@ int main(int argc, char** argv) {
   b->add_flag("--quantize-lm-head", a.quantize_lm_head, "also quantize the classifier (untied models)");
   b->add_option("--threads", a.threads, "threads; 0: all")->capture_default_str();
   b->add_option("--report", a.report, "write per-tensor losses and damps as JSON");
+  b->add_option("--depfile", a.depfile,
+                "after a successful build, write the files it read as a Makefile rule (for Ninja/Make DEPFILE)");
   b->add_flag("--compress", a.compress, "zstd-compress blobs where it saves at least 5%");
   b->add_option("--alignment", a.alignment, "blob alignment in bytes (power of two, 64 .. 1 MiB)")->capture_default_str();
   int rc = 0;

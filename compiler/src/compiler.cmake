@@ -1,4 +1,5 @@
 target_sources(ingot_compiler PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/depfile.cpp
   ${CMAKE_CURRENT_LIST_DIR}/emit.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gptq/pack.cpp
   ${CMAKE_CURRENT_LIST_DIR}/import/file.cpp

@@ -297,7 +297,7 @@ Status Container::read_tensor(const fb::Tensor& tensor, bool verify_checksum, Bl
   return read_blob(*tensor.data(), tensor.name()->string_view(), verify_checksum, out);
 }
 
-Status Container::verify() const {
+Status Container::verify(const std::function<bool(uint64_t, uint64_t)>& progress) const {
   const Header& h = header_;
   INGOT_RETURN_IF_ERROR(check_zero(file_.subspan(h.header_size, h.index_offset - h.header_size), h.header_size,
                                    "between header and index"));
@@ -312,6 +312,7 @@ Status Container::verify() const {
     BlobBytes bytes;
     INGOT_RETURN_IF_ERROR(read_blob(b, ref.what, /*verify_checksum=*/true, &bytes));
     cursor = b.offset() + b.size();
+    if (progress && !progress(cursor, h.data_size)) return fail(StatusCode::interrupted, "verification cancelled");
   }
   return check_zero(file_.subspan(h.data_offset + cursor, h.data_size - cursor), h.data_offset + cursor,
                     "after the last blob");

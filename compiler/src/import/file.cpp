@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "ingot/format/header.h"
 
@@ -28,7 +29,23 @@ class FileMapping final : public Mapping {
   size_t n_;
 };
 
+std::mutex files_read_mutex;
+std::vector<std::string> files_read_list;  // guarded by files_read_mutex
+
+void record_read(const std::string& path) {
+  std::lock_guard<std::mutex> lock(files_read_mutex);
+  for (const std::string& p : files_read_list) {
+    if (p == path) return;
+  }
+  files_read_list.push_back(path);
+}
+
 }  // namespace
+
+std::vector<std::string> files_read() {
+  std::lock_guard<std::mutex> lock(files_read_mutex);
+  return files_read_list;
+}
 
 format::Status map_file(const std::string& path, std::unique_ptr<Mapping>* out) {
   using format::StatusCode;
@@ -50,6 +67,7 @@ format::Status map_file(const std::string& path, std::unique_ptr<Mapping>* out) 
   }
   close(fd);
   *out = std::make_unique<FileMapping>(p, size_t(st.st_size));
+  record_read(path);
   return format::Status::success();
 }
 

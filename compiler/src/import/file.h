@@ -11,8 +11,13 @@
 
 namespace ingot::compiler {
 
-// Maps `path` read-only. An empty file maps to an empty span.
+// Maps `path` read-only. An empty file maps to an empty span. Every file mapped is recorded for
+// files_read().
 format::Status map_file(const std::string& path, std::unique_ptr<Mapping>* out);
+
+// The files map_file() has opened in this process, in first-read order, each once: the inputs a
+// build depended on (ingotc --depfile).
+std::vector<std::string> files_read();
 
 // An invalid_argument Status "'<path>': <message>", for errors found in a source file.
 template <typename... Args>

@@ -2,6 +2,7 @@
 // for uncompressed blobs). Immutable after load; sessions share it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ struct ModelDims {
 
 struct LoadOptions {
   bool verify_checksums = false;
+  // Optional: the fraction loaded in [0, 1] (checksums, then binding layer by layer); returning
+  // false cancels the load with StatusCode::interrupted.
+  std::function<bool(double fraction)> progress;
 };
 
 class Model {

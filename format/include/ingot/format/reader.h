@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -70,8 +71,10 @@ class Container {
   std::vector<BlobRef> blobs() const;
 
   // Checks everything open() does not: every blob's checksum, that zstd blobs decompress to their
-  // raw size, and that all padding bytes are zero. Returns the first problem found.
-  Status verify() const;
+  // raw size, and that all padding bytes are zero. Returns the first problem found. `progress`
+  // (optional) sees the data-section bytes checked so far and in all after each blob; returning
+  // false stops with StatusCode::interrupted (a loader's cancel button).
+  Status verify(const std::function<bool(uint64_t done, uint64_t total)>& progress = nullptr) const;
 
  private:
   Container() = default;

@@ -1,0 +1,237 @@
+/* ingot.h: the C API of libingot, the only public header (C99 and C++).
+ *
+ * Load a compiled .ingot model once, open any number of sessions on it (each with its own KV
+ * cache), tokenize, generate with a streaming callback, score text. docs/embedding.md shows it
+ * by example. Conventions:
+ *   - handles are opaque; every *_load / *_new has its *_free (free(NULL) does nothing);
+ *   - parameters are structs passed by value, started from *_default_params();
+ *   - functions that can fail return an ingot_status; ingot_last_error() then holds the
+ *     message of the last such call on the calling thread;
+ *   - no C++ exception leaves this API; out-of-memory and the like become statuses.
+ * Threading: a model may be used by many threads at once (it is immutable after load); a session
+ * by one thread at a time. Callbacks run on the thread that made the call. */
+#ifndef INGOT_INGOT_H
+#define INGOT_INGOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define INGOT_API
+#elif defined(__GNUC__)
+#define INGOT_API __attribute__((visibility("default")))
+#else
+#define INGOT_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status, errors, logging --------------------------------------------------------------- */
+
+typedef enum ingot_status {
+  INGOT_STATUS_OK = 0,
+  INGOT_STATUS_INVALID_ARGUMENT = 1, /* a NULL handle, a bad parameter, an id outside the vocabulary */
+  INGOT_STATUS_IO_ERROR = 2,         /* the file cannot be opened, read or mapped */
+  INGOT_STATUS_INVALID_MODEL = 3,    /* not an .ingot file, a corrupt or inconsistent one, or a newer version */
+  INGOT_STATUS_CHECKSUM_MISMATCH = 4, /* verify_checksums found a blob whose bytes changed */
+  INGOT_STATUS_UNSUPPORTED = 5,      /* a backend or model feature this build cannot run */
+  INGOT_STATUS_CONTEXT_FULL = 6,     /* the session's KV cache has no room for the tokens */
+  INGOT_STATUS_BUFFER_TOO_SMALL = 7, /* the caller's buffer is too small; the needed size is returned */
+  INGOT_STATUS_CANCELLED = 8,        /* a progress callback returned false */
+  INGOT_STATUS_OUT_OF_MEMORY = 9,
+  INGOT_STATUS_INTERNAL = 10         /* a bug in ingot: please report the message */
+} ingot_status;
+
+/* A static English name of a status ("ok", "invalid argument", ...); never NULL. */
+INGOT_API const char* ingot_status_str(ingot_status status);
+
+/* The message of the last status-returning call made by this thread: "" when it succeeded.
+ * Valid until this thread's next ingot call. Never NULL. */
+INGOT_API const char* ingot_last_error(void);
+
+/* "0.1.0" */
+INGOT_API const char* ingot_version(void);
+
+typedef enum ingot_log_level {
+  INGOT_LOG_DEBUG = 0,
+  INGOT_LOG_INFO = 1,
+  INGOT_LOG_WARN = 2,
+  INGOT_LOG_ERROR = 3
+} ingot_log_level;
+
+/* `message` is one line without a trailing newline, valid during the call only. */
+typedef void (*ingot_log_callback)(ingot_log_level level, const char* message, void* user_data);
+
+/* Routes ingot's log to `callback` (any thread may call it; it must be thread-safe). Every failed
+ * call logs "function: message" at INGOT_LOG_ERROR. The default writes warnings to stderr (errors
+ * are returned to the caller, so it does not print them twice); NULL discards everything. */
+INGOT_API void ingot_log_set(ingot_log_callback callback, void* user_data);
+
+/* ---- models -------------------------------------------------------------------------------- */
+
+typedef struct ingot_model ingot_model;
+typedef struct ingot_session ingot_session;
+
+typedef enum ingot_backend {
+  INGOT_BACKEND_CPU = 0,
+  INGOT_BACKEND_CUDA = 1 /* not available yet: loading returns INGOT_STATUS_UNSUPPORTED */
+} ingot_backend;
+
+/* Loading progress in [0, 1]; return false to cancel (the load returns INGOT_STATUS_CANCELLED). */
+typedef bool (*ingot_progress_callback)(float progress, void* user_data);
+
+typedef struct ingot_model_params {
+  ingot_backend backend;            /* INGOT_BACKEND_CPU */
+  int32_t n_threads;                /* CPU threads per call; 0: all cores */
+  bool verify_checksums;            /* check every blob's XXH3-64 while loading (reads the whole file) */
+  ingot_progress_callback progress; /* NULL: none */
+  void* progress_user_data;
+} ingot_model_params;
+
+INGOT_API ingot_model_params ingot_model_default_params(void);
+
+/* Maps `path` (read-only, zero-copy) and checks it. On success *out owns the model; on failure
+ * *out is NULL. */
+INGOT_API ingot_status ingot_model_load(const char* path, ingot_model_params params, ingot_model** out);
+/* Frees the model; every session on it must have been freed first. */
+INGOT_API void ingot_model_free(ingot_model* model);
+
+/* Dimensions. */
+INGOT_API int32_t ingot_model_n_vocab(const ingot_model* model);
+INGOT_API int32_t ingot_model_n_ctx(const ingot_model* model); /* the context length it was trained for */
+INGOT_API int32_t ingot_model_n_embd(const ingot_model* model);
+INGOT_API int32_t ingot_model_n_layer(const ingot_model* model);
+INGOT_API int32_t ingot_model_n_head(const ingot_model* model);
+INGOT_API int32_t ingot_model_n_head_kv(const ingot_model* model);
+INGOT_API int32_t ingot_model_token_bos(const ingot_model* model); /* -1: none */
+INGOT_API int32_t ingot_model_token_eos(const ingot_model* model); /* -1: none */
+/* True for the end-of-sequence token and the model's extra stop tokens. */
+INGOT_API bool ingot_model_token_is_eos(const ingot_model* model, int32_t token);
+INGOT_API bool ingot_model_has_tokenizer(const ingot_model* model);
+
+/* Metadata: the container's key/value pairs, then its provenance as "provenance.compiler" and
+ * "provenance.<option>" (the options ingotc ran with). Strings live as long as the model. */
+INGOT_API size_t ingot_model_meta_count(const ingot_model* model);
+INGOT_API const char* ingot_model_meta_key(const ingot_model* model, size_t i);   /* NULL past the end */
+INGOT_API const char* ingot_model_meta_value(const ingot_model* model, size_t i); /* NULL past the end */
+INGOT_API const char* ingot_model_meta_get(const ingot_model* model, const char* key); /* NULL: absent */
+
+/* ---- tokens -------------------------------------------------------------------------------- */
+
+/* Token ids of `text` (`text_len` bytes; UTF-8), with BOS first when `add_bos` and the model has
+ * one. Writes at most `capacity` ids; *n_tokens gets the count needed. Returns
+ * INGOT_STATUS_BUFFER_TOO_SMALL, writing nothing, when it exceeds `capacity` (call again with a
+ * buffer of *n_tokens). */
+INGOT_API ingot_status ingot_tokenize(const ingot_model* model, const char* text, size_t text_len, bool add_bos,
+                                      int32_t* tokens, size_t capacity, size_t* n_tokens);
+
+/* Text of `tokens`, NUL-terminated in `buf` when it fits in `capacity` bytes with the NUL;
+ * *n_bytes gets the length without the NUL. INGOT_STATUS_BUFFER_TOO_SMALL as above. */
+INGOT_API ingot_status ingot_detokenize(const ingot_model* model, const int32_t* tokens, size_t n_tokens, char* buf,
+                                        size_t capacity, size_t* n_bytes);
+
+/* ---- sessions ------------------------------------------------------------------------------ */
+
+typedef struct ingot_session_params {
+  int32_t n_ctx;     /* positions the KV cache holds; 0: the model's context length */
+  int32_t n_threads; /* CPU threads for this session's calls; 0: the model's n_threads */
+} ingot_session_params;
+
+INGOT_API ingot_session_params ingot_session_default_params(void);
+
+/* A session borrows `model`, which must outlive it. */
+INGOT_API ingot_status ingot_session_new(ingot_model* model, ingot_session_params params, ingot_session** out);
+INGOT_API void ingot_session_free(ingot_session* session);
+
+/* Empties the KV cache (a new conversation). */
+INGOT_API void ingot_session_reset(ingot_session* session);
+/* Tokens in the KV cache, and its size. */
+INGOT_API int32_t ingot_session_position(const ingot_session* session);
+INGOT_API int32_t ingot_session_n_ctx(const ingot_session* session);
+
+/* Feeds `tokens` at the current position as one batch. `logits` (n_vocab floats) receives the
+ * next-token logits after the last one; NULL when not wanted. */
+INGOT_API ingot_status ingot_session_eval(ingot_session* session, const int32_t* tokens, size_t n_tokens,
+                                          float* logits);
+
+typedef struct ingot_sampler_params {
+  float temperature;    /* 0.8; <= 0: greedy */
+  int32_t top_k;        /* 40; <= 0: no limit */
+  float top_p;          /* 0.95; >= 1: no limit */
+  float min_p;          /* 0: off; keep tokens with p >= min_p * p_max */
+  float repeat_penalty; /* 1: off */
+  int32_t repeat_last_n; /* 64 */
+  uint64_t seed;        /* 0 */
+} ingot_sampler_params;
+
+/* Called with each generated token and its text (`text_len` bytes, not NUL-terminated, possibly
+ * a partial UTF-8 sequence). Return false to stop generating. */
+typedef bool (*ingot_token_callback)(int32_t token, const char* text, size_t text_len, void* user_data);
+
+typedef struct ingot_generate_params {
+  int32_t n_predict;            /* 128: tokens to generate at most */
+  ingot_sampler_params sampler;
+  ingot_token_callback on_token; /* NULL: none (read the stats) */
+  void* user_data;
+} ingot_generate_params;
+
+INGOT_API ingot_generate_params ingot_generate_default_params(void);
+
+typedef enum ingot_stop_reason {
+  INGOT_STOP_LENGTH = 0,  /* n_predict tokens generated */
+  INGOT_STOP_EOS = 1,     /* the model produced an end-of-sequence token */
+  INGOT_STOP_CALLBACK = 2 /* on_token returned false */
+} ingot_stop_reason;
+
+typedef struct ingot_generate_stats {
+  int32_t n_prompt;    /* tokens evaluated before the first generated one */
+  int32_t n_generated;
+  double prompt_seconds, generate_seconds;
+  ingot_stop_reason stop_reason;
+} ingot_generate_stats;
+
+/* Continues the session with `prompt` (UTF-8, NUL-terminated; BOS first when the session is
+ * empty and the tokenizer asks for it) and samples up to n_predict tokens, streaming them to
+ * on_token. Generated tokens stay in the session: the next call continues after them. Returns
+ * INGOT_STATUS_CONTEXT_FULL when the cache fills (the tokens streamed so far stand). `stats` may
+ * be NULL. */
+INGOT_API ingot_status ingot_session_generate(ingot_session* session, const char* prompt, ingot_generate_params params,
+                                              ingot_generate_stats* stats);
+
+/* ---- perplexity ---------------------------------------------------------------------------- */
+
+/* After each window: windows done, windows in all, perplexity so far. */
+typedef void (*ingot_perplexity_callback)(size_t done, size_t total, double ppl, void* user_data);
+
+typedef struct ingot_perplexity_params {
+  int32_t n_ctx;       /* window length; 0: min(2048, the model's context length) */
+  int32_t max_chunks;  /* 0: every window */
+  int32_t n_threads;   /* 0: the model's n_threads */
+  ingot_perplexity_callback progress; /* NULL: none */
+  void* user_data;
+} ingot_perplexity_params;
+
+INGOT_API ingot_perplexity_params ingot_perplexity_default_params(void);
+
+typedef struct ingot_perplexity_result {
+  double ppl;       /* exp(mean_nll) */
+  double mean_nll;  /* mean negative log-likelihood, nats per token */
+  size_t n_tokens;  /* tokens in the text, BOS included */
+  size_t n_scored;  /* tokens scored */
+  size_t n_chunks;  /* windows evaluated */
+} ingot_perplexity_result;
+
+/* Perplexity of `text` by the GPTQ paper's protocol (docs/perplexity.md): [BOS] + tokens split
+ * into non-overlapping windows of n_ctx (a partial last one dropped), each from an empty cache.
+ * Uses its own KV cache, so it may run while sessions are in use. */
+INGOT_API ingot_status ingot_model_perplexity(const ingot_model* model, const char* text, size_t text_len,
+                                              ingot_perplexity_params params, ingot_perplexity_result* out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INGOT_INGOT_H */

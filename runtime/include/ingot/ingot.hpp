@@ -1,0 +1,158 @@
+// ingot.hpp: a thin header-only C++17 wrapper over ingot.h. RAII handles, std::string and
+// std::vector instead of buffers, and failures as ingot::error exceptions. Exceptions live on
+// the C++ side only: a callback that throws is stopped at the C boundary and its exception is
+// rethrown here once the C call has returned.
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ingot/ingot.h"
+
+namespace ingot {
+
+class error : public std::runtime_error {
+ public:
+  error(ingot_status status, const std::string& message)
+      : std::runtime_error(std::string(ingot_status_str(status)) + ": " + message), status_(status) {}
+  ingot_status status() const noexcept { return status_; }
+
+ private:
+  ingot_status status_;
+};
+
+inline void check(ingot_status status) {
+  if (status != INGOT_STATUS_OK) throw error(status, ingot_last_error());
+}
+
+class model {
+ public:
+  explicit model(const std::string& path, ingot_model_params params = ingot_model_default_params()) {
+    check(ingot_model_load(path.c_str(), params, &m_));
+  }
+  model(model&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  model& operator=(model&& o) noexcept {
+    std::swap(m_, o.m_);
+    return *this;
+  }
+  model(const model&) = delete;
+  model& operator=(const model&) = delete;
+  ~model() { ingot_model_free(m_); }
+
+  ingot_model* get() const noexcept { return m_; }
+  int32_t n_vocab() const noexcept { return ingot_model_n_vocab(m_); }
+  int32_t n_ctx() const noexcept { return ingot_model_n_ctx(m_); }
+  int32_t n_layer() const noexcept { return ingot_model_n_layer(m_); }
+  int32_t n_embd() const noexcept { return ingot_model_n_embd(m_); }
+  int32_t token_bos() const noexcept { return ingot_model_token_bos(m_); }
+  int32_t token_eos() const noexcept { return ingot_model_token_eos(m_); }
+
+  std::optional<std::string> meta(const std::string& key) const {
+    const char* v = ingot_model_meta_get(m_, key.c_str());
+    return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+  }
+
+  std::vector<int32_t> tokenize(std::string_view text, bool add_bos = false) const {
+    std::vector<int32_t> ids(text.size() + 2);
+    size_t n = 0;
+    ingot_status s = ingot_tokenize(m_, text.data(), text.size(), add_bos, ids.data(), ids.size(), &n);
+    if (s == INGOT_STATUS_BUFFER_TOO_SMALL) {
+      ids.resize(n);
+      s = ingot_tokenize(m_, text.data(), text.size(), add_bos, ids.data(), ids.size(), &n);
+    }
+    check(s);
+    ids.resize(n);
+    return ids;
+  }
+
+  std::string detokenize(const std::vector<int32_t>& ids) const {
+    std::string text(ids.size() * 8 + 1, '\0');
+    size_t n = 0;
+    ingot_status s = ingot_detokenize(m_, ids.data(), ids.size(), text.data(), text.size(), &n);
+    if (s == INGOT_STATUS_BUFFER_TOO_SMALL) {
+      text.resize(n + 1);
+      s = ingot_detokenize(m_, ids.data(), ids.size(), text.data(), text.size(), &n);
+    }
+    check(s);
+    text.resize(n);
+    return text;
+  }
+
+  ingot_perplexity_result perplexity(std::string_view text,
+                                     ingot_perplexity_params params = ingot_perplexity_default_params()) const {
+    ingot_perplexity_result r{};
+    check(ingot_model_perplexity(m_, text.data(), text.size(), params, &r));
+    return r;
+  }
+
+ private:
+  ingot_model* m_ = nullptr;
+};
+
+class session {
+ public:
+  // The model must outlive the session.
+  explicit session(const model& m, ingot_session_params params = ingot_session_default_params())
+      : n_vocab_(m.n_vocab()) {
+    check(ingot_session_new(m.get(), params, &s_));
+  }
+  session(session&& o) noexcept : s_(std::exchange(o.s_, nullptr)), n_vocab_(o.n_vocab_) {}
+  session& operator=(session&& o) noexcept {
+    std::swap(s_, o.s_);
+    std::swap(n_vocab_, o.n_vocab_);
+    return *this;
+  }
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+  ~session() { ingot_session_free(s_); }
+
+  ingot_session* get() const noexcept { return s_; }
+  void reset() noexcept { ingot_session_reset(s_); }
+  int32_t position() const noexcept { return ingot_session_position(s_); }
+  int32_t n_ctx() const noexcept { return ingot_session_n_ctx(s_); }
+
+  // Feeds tokens; returns the next-token logits (n_vocab) after the last one.
+  std::vector<float> eval(const std::vector<int32_t>& tokens) {
+    std::vector<float> logits(static_cast<size_t>(n_vocab_));
+    check(ingot_session_eval(s_, tokens.data(), tokens.size(), logits.data()));
+    return logits;
+  }
+
+  // Streams each token's text to `on_token`; returning false stops. Returns the statistics.
+  ingot_generate_stats generate(const std::string& prompt, ingot_generate_params params,
+                                const std::function<bool(int32_t, std::string_view)>& on_token = nullptr) {
+    struct context {
+      const std::function<bool(int32_t, std::string_view)>* fn;
+      std::exception_ptr thrown;
+    } ctx{&on_token, nullptr};
+    if (on_token) {
+      params.on_token = [](int32_t id, const char* text, size_t len, void* ud) -> bool {
+        auto* c = static_cast<context*>(ud);
+        try {
+          return (*c->fn)(id, std::string_view(text, len));
+        } catch (...) {
+          c->thrown = std::current_exception();  // never unwinds through C frames
+          return false;
+        }
+      };
+      params.user_data = &ctx;
+    }
+    ingot_generate_stats stats{};
+    const ingot_status s = ingot_session_generate(s_, prompt.c_str(), params, &stats);
+    if (ctx.thrown) std::rethrow_exception(ctx.thrown);
+    check(s);
+    return stats;
+  }
+
+ private:
+  ingot_session* s_ = nullptr;
+  int32_t n_vocab_ = 0;
+};
+
+}  // namespace ingot
