@@ -79,7 +79,7 @@ ingot_generate_params params(int n, float temperature, uint64_t seed, std::strin
 // Expects the load to fail with `status` and a message holding every one of `parts`.
 void expect_load_error(const std::string& code, const char* name, ingot_status status,
                        const std::vector<std::string>& parts, ingot_script_params p = ingot_script_default_params()) {
-  ingot_script* s = reinterpret_cast<ingot_script*>(&s);  // must be reset to NULL
+  ingot_script* s = nullptr;
   EXPECT_EQ(ingot_script_load_string(code.data(), code.size(), name, p, &s), status) << name;
   EXPECT_EQ(s, nullptr);
   const std::string msg = ingot_last_error();
@@ -166,7 +166,8 @@ TEST(CApiScript, SeededSamplingScriptReproducesIngotRun) {
   const std::string script = kSamples + "/scripts/top_p.lua";
   std::string cli;
   ASSERT_EQ(run_command(std::string(INGOT_BIN) + " run " + stories_model() + " -p '" + kOnce +
-                            "' -n 48 --seed 1234 --script " + script + " 2>/dev/null",
+                            "' -n 48 --seed 1234 --threads " + std::to_string(test_threads()) + " --script " + script +
+                            " 2>/dev/null",
                         &cli),
             0);
   Handles h;
