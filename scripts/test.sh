@@ -29,7 +29,7 @@ if [ "${INGOT_SKIP_TSAN:-0}" != 1 ]; then
   echo "== C API tests under ThreadSanitizer"
   cmake -S "$root" -B "$root/build-tsan" -G "$INGOT_GENERATOR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DINGOT_TSAN=ON -DINGOT_CUDA=OFF
-  cmake --build "$root/build-tsan" -j "$INGOT_JOBS" --target capi_test capi_threads_test
+  cmake --build "$root/build-tsan" -j "$INGOT_JOBS" --target capi_test capi_threads_test capi_script_test
   (cd "$root/build-tsan" && INGOT_TEST_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
      ctest -L capi -LE install "${ctest_args[@]}")
 fi

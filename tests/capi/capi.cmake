@@ -5,7 +5,13 @@ ingot_add_test(NAME capi_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/capi_test.cpp LA
                LIBS ingot_shared ingot_test_support)
 ingot_add_test(NAME capi_threads_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/capi_threads_test.cpp LABELS "unit;model;capi"
                LIBS ingot_shared ingot_test_support)
-foreach(t capi_test capi_threads_test)
+# Lua scripts through the C API (also under ThreadSanitizer: label "capi").
+ingot_add_test(NAME capi_script_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/capi_script_test.cpp LABELS "unit;model;capi"
+               LIBS ingot_shared ingot_test_support)
+target_compile_definitions(capi_script_test PRIVATE INGOT_BIN="$<TARGET_FILE:ingot>"
+                           INGOT_SAMPLES_DIR="${PROJECT_SOURCE_DIR}/samples")
+add_dependencies(capi_script_test ingot)
+foreach(t capi_test capi_threads_test capi_script_test)
   target_compile_definitions(${t} PRIVATE INGOTC_BIN="$<TARGET_FILE:ingotc>")
   add_dependencies(${t} ingotc)
 endforeach()
@@ -35,4 +41,27 @@ add_test(NAME capi_install_build_step
                  -DGENERATOR=${CMAKE_GENERATOR}
                  -P ${CMAKE_CURRENT_LIST_DIR}/build_step_test.cmake)
 set_tests_properties(capi_install_build_step PROPERTIES LABELS "model;samples;install" TIMEOUT 1200
+                     SKIP_RETURN_CODE 77)
+
+# The chat sample: a one-line story through samples/chat/story.lua is the prompt itself, so the
+# greedy reply is llama2.c run.c's continuation (shared/reference); a multi-turn LLaMA-2-format
+# conversation, greedy and sampled, prints what `ingot chat --script` prints for the same lines.
+add_test(NAME sample_chat
+         COMMAND sh -c "[ -f \"$1/models/stories260K/stories260K.bin\" ] || exit 77
+$<TARGET_FILE:ingotc> build \"$1/models/stories260K/stories260K.bin\" --tokenizer \"$1/models/stories260K/tok512.model\" --dtype f32 -o chat.ingot || exit 1
+printf 'Once upon a time\\n' | $<TARGET_FILE:chat> chat.ingot \"$2/chat/story.lua\" -n 32 --temp 0 > chat-story.out || exit 1
+cat chat-story.out
+{ printf 'Once upon a time'; head -c -1 chat-story.out; } > chat-story.txt
+[ $(wc -c < chat-story.txt) -gt 80 ] || exit 1
+cmp -n $(wc -c < chat-story.txt) chat-story.txt \"$1/reference/stories260K-once-upon-a-time.txt\" || exit 1
+printf 'Tell me a story.\\n\\nAbout a cat.\\nAnd a dog?\\n' > chat-in.txt
+for opts in '--temp 0' '--temp 0.8 --seed 7'; do
+  $<TARGET_FILE:chat> chat.ingot \"$2/scripts/llama2_chat.lua\" -n 24 $opts < chat-in.txt > chat-sample.out || exit 1
+  $<TARGET_FILE:ingot> chat chat.ingot --script \"$2/scripts/llama2_chat.lua\" -n 24 $opts < chat-in.txt > chat-cli.out || exit 1
+  cat chat-sample.out
+  [ -s chat-sample.out ] || exit 1
+  cmp chat-sample.out chat-cli.out || exit 1
+done"
+                 sh ${INGOT_SHARED_DEFAULT} ${PROJECT_SOURCE_DIR}/samples)
+set_tests_properties(sample_chat PROPERTIES LABELS "model;samples" WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
                      SKIP_RETURN_CODE 77)

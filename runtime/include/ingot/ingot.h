@@ -42,7 +42,9 @@ typedef enum ingot_status {
   INGOT_STATUS_BUFFER_TOO_SMALL = 7, /* the caller's buffer is too small; the needed size is returned */
   INGOT_STATUS_CANCELLED = 8,        /* a progress callback returned false */
   INGOT_STATUS_OUT_OF_MEMORY = 9,
-  INGOT_STATUS_INTERNAL = 10         /* a bug in ingot: please report the message */
+  INGOT_STATUS_INTERNAL = 10,        /* a bug in ingot: please report the message */
+  INGOT_STATUS_SCRIPT_ERROR = 11     /* a Lua script failed: an error, a limit, a wrong return value; the
+                                        message names the script, the hook, the line and the reason */
 } ingot_status;
 
 /* A static English name of a status ("ok", "invalid argument", ...); never NULL. */
@@ -74,6 +76,7 @@ INGOT_API void ingot_log_set(ingot_log_callback callback, void* user_data);
 
 typedef struct ingot_model ingot_model;
 typedef struct ingot_session ingot_session;
+typedef struct ingot_script ingot_script;
 
 typedef enum ingot_backend {
   INGOT_BACKEND_CPU = 0,
@@ -176,6 +179,9 @@ typedef struct ingot_generate_params {
   ingot_sampler_params sampler;
   ingot_token_callback on_token; /* NULL: none (read the stats) */
   void* user_data;
+  bool parse_special;           /* false; true: special-token text in the prompt ("<s>", "<|eot_id|>")
+                                   becomes its id, as a chat template's output needs; BOS is then
+                                   added only when the text does not already start with it */
 } ingot_generate_params;
 
 INGOT_API ingot_generate_params ingot_generate_default_params(void);
@@ -200,6 +206,61 @@ typedef struct ingot_generate_stats {
  * be NULL. */
 INGOT_API ingot_status ingot_session_generate(ingot_session* session, const char* prompt, ingot_generate_params params,
                                               ingot_generate_stats* stats);
+
+/* ---- scripts -------------------------------------------------------------------------------
+ * A Lua script (spec/scripting.md) that shapes logits, picks tokens, watches the stream and
+ * formats chat prompts. It runs sandboxed, with an instruction budget per hook call and a memory
+ * cap. Ownership and threads: a script is a Lua state of its own, used by one thread at a time.
+ * A session borrows the script attached to it; a script is attached to at most one session at a
+ * time (attaching it to a second one fails), and must stay alive while attached: free the
+ * session or detach (ingot_session_set_script(session, NULL)) before freeing the script. Load
+ * one script per session to run sessions on several threads. */
+
+typedef struct ingot_script_params {
+  uint64_t max_instructions; /* 50,000,000: Lua VM instructions one hook call may execute */
+  size_t max_memory;         /* 64 MiB: bytes the script's Lua state may hold (at least 64 KiB) */
+} ingot_script_params;
+
+INGOT_API ingot_script_params ingot_script_default_params(void);
+
+/* Loads the script and runs its main chunk under the limits. A missing or unreadable file gives
+ * INGOT_STATUS_IO_ERROR; a syntax error, a runtime error or an exceeded limit in the main chunk
+ * INGOT_STATUS_SCRIPT_ERROR, with "script 'NAME': NAME:LINE: reason" as the last error. On
+ * failure *out is NULL. */
+INGOT_API ingot_status ingot_script_load_file(const char* path, ingot_script_params params, ingot_script** out);
+/* The same from `code_len` bytes of Lua source text (never bytecode); `name` stands for the file
+ * in messages ("chat.lua"). */
+INGOT_API ingot_status ingot_script_load_string(const char* code, size_t code_len, const char* name,
+                                                ingot_script_params params, ingot_script** out);
+/* Frees the script; when still attached, it is first detached from its session (which must not
+ * be in a call then). */
+INGOT_API void ingot_script_free(ingot_script* script);
+
+/* Whether the script defines `hook`: "process_logits", "sample", "on_token", "format_prompt". */
+INGOT_API bool ingot_script_has_hook(const ingot_script* script, const char* hook);
+
+/* Attaches `script` to `session`: its hooks run in every later ingot_session_generate, and
+ * replace the built-in sampler where it defines `sample`. NULL detaches the current one. Fails
+ * with INGOT_STATUS_INVALID_ARGUMENT when the script is attached to another session. A script
+ * error during generation ends that call with INGOT_STATUS_SCRIPT_ERROR; the tokens streamed so
+ * far stay in the session, which remains usable. */
+INGOT_API ingot_status ingot_session_set_script(ingot_session* session, ingot_script* script);
+
+/* One chat message: role ("system", "user", "assistant") and content, UTF-8, NUL-terminated. */
+typedef struct ingot_chat_message {
+  const char* role;
+  const char* content;
+} ingot_chat_message;
+
+/* The prompt the script's format_prompt(messages, ctx) builds for `messages` (without one, a
+ * neutral "role: content\n" transcript ending in "assistant:"). `model` is what ctx describes
+ * (ctx.special_tokens, ctx.chat_template); NULL: the model of the session the script is attached
+ * to, else none. NUL-terminated in `buf` when it fits in `capacity` bytes with the NUL; *n_bytes
+ * gets the length without the NUL; INGOT_STATUS_BUFFER_TOO_SMALL, writing nothing, otherwise.
+ * Pass the result to ingot_session_generate with parse_special set. */
+INGOT_API ingot_status ingot_script_format_prompt(ingot_script* script, const ingot_model* model,
+                                                  const ingot_chat_message* messages, size_t n_messages, char* buf,
+                                                  size_t capacity, size_t* n_bytes);
 
 /* ---- perplexity ---------------------------------------------------------------------------- */
 

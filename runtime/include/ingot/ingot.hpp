@@ -95,6 +95,60 @@ class model {
   ingot_model* m_ = nullptr;
 };
 
+struct chat_message {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+// A Lua script (spec/scripting.md). Attach it to one session at a time; it must outlive the
+// attachment (session::set_script).
+class script {
+ public:
+  explicit script(const std::string& path, ingot_script_params params = ingot_script_default_params()) {
+    check(ingot_script_load_file(path.c_str(), params, &s_));
+  }
+  // Lua source text; `name` stands for the file in messages.
+  static script from_string(std::string_view code, const std::string& name,
+                            ingot_script_params params = ingot_script_default_params()) {
+    ingot_script* s = nullptr;
+    check(ingot_script_load_string(code.data(), code.size(), name.c_str(), params, &s));
+    return script(s);
+  }
+  script(script&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  script& operator=(script&& o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  script(const script&) = delete;
+  script& operator=(const script&) = delete;
+  ~script() { ingot_script_free(s_); }
+
+  ingot_script* get() const noexcept { return s_; }
+  bool has_hook(const char* hook) const noexcept { return ingot_script_has_hook(s_, hook); }
+
+  // The script's format_prompt(messages, ctx); `m` is what ctx describes (nullptr: the model of
+  // the session the script is attached to).
+  std::string format_prompt(const std::vector<chat_message>& messages, const model* m = nullptr) {
+    std::vector<ingot_chat_message> c(messages.size());
+    for (size_t i = 0; i < messages.size(); ++i) c[i] = {messages[i].role.c_str(), messages[i].content.c_str()};
+    ingot_model* mp = m != nullptr ? m->get() : nullptr;
+    std::string text(256, '\0');
+    size_t n = 0;
+    ingot_status s = ingot_script_format_prompt(s_, mp, c.data(), c.size(), text.data(), text.size(), &n);
+    if (s == INGOT_STATUS_BUFFER_TOO_SMALL) {
+      text.resize(n + 1);
+      s = ingot_script_format_prompt(s_, mp, c.data(), c.size(), text.data(), text.size(), &n);
+    }
+    check(s);
+    text.resize(n);
+    return text;
+  }
+
+ private:
+  explicit script(ingot_script* s) noexcept : s_(s) {}
+  ingot_script* s_ = nullptr;
+};
+
 class session {
  public:
   // The model must outlive the session.
@@ -116,6 +170,11 @@ class session {
   void reset() noexcept { ingot_session_reset(s_); }
   int32_t position() const noexcept { return ingot_session_position(s_); }
   int32_t n_ctx() const noexcept { return ingot_session_n_ctx(s_); }
+
+  // Runs `s`'s hooks in later generate calls; `s` must outlive the attachment and serve no
+  // other session. clear_script() detaches it.
+  void set_script(script& s) { check(ingot_session_set_script(s_, s.get())); }
+  void clear_script() { check(ingot_session_set_script(s_, nullptr)); }
 
   // Feeds tokens; returns the next-token logits (n_vocab) after the last one.
   std::vector<float> eval(const std::vector<int32_t>& tokens) {

@@ -64,6 +64,7 @@ ingot_status from_status(const char* fn, const format::Status& s) {
     case StatusCode::invalid_argument: code = INGOT_STATUS_INVALID_ARGUMENT; break;
     case StatusCode::out_of_memory: code = INGOT_STATUS_OUT_OF_MEMORY; break;
     case StatusCode::interrupted: code = INGOT_STATUS_CANCELLED; break;
+    case StatusCode::script_error: code = INGOT_STATUS_SCRIPT_ERROR; break;
   }
   return fail(fn, code, s.message());
 }
@@ -87,6 +88,7 @@ const char* ingot_status_str(ingot_status status) {
     case INGOT_STATUS_CANCELLED: return "cancelled";
     case INGOT_STATUS_OUT_OF_MEMORY: return "out of memory";
     case INGOT_STATUS_INTERNAL: return "internal error";
+    case INGOT_STATUS_SCRIPT_ERROR: return "script error";
   }
   return "unknown status";
 }

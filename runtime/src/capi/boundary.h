@@ -2,6 +2,7 @@
 // every exception and format::Status into an ingot_status so none crosses into C.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <new>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "ingot/format/status.h"
 #include "ingot/ingot.h"
+#include "ingot/scripting/script.h"
 #include "model/model.h"
 #include "model/session.h"
 
@@ -27,6 +29,15 @@ struct ingot_session {
   // generate() returns without evaluating the last token it sampled (nobody needed its logits);
   // it is fed first on the next call so the conversation continues where the text ends.
   int32_t pending = -1;
+  ingot_script* script = nullptr;  // borrowed; its hooks run in generate
+};
+
+struct ingot_script {
+  std::unique_ptr<ingot::scripting::Script> script;
+  // The session it is attached to (at most one: a Lua state serves one thread at a time). Atomic
+  // so that two threads attaching the same script cannot both succeed.
+  std::atomic<ingot_session*> session{nullptr};
+  const ingot::runtime::Model* model = nullptr;  // what ctx describes now; null: none yet
 };
 
 namespace ingot::capi {

@@ -55,7 +55,11 @@ ingot_status ingot_session_new(ingot_model* model, ingot_session_params params, 
   });
 }
 
-void ingot_session_free(ingot_session* session) { delete session; }
+void ingot_session_free(ingot_session* session) {
+  if (session == nullptr) return;
+  if (session->script != nullptr) session->script->session.store(nullptr);  // free to attach elsewhere
+  delete session;
+}
 
 void ingot_session_reset(ingot_session* session) {
   if (session == nullptr) return;
@@ -100,6 +104,7 @@ ingot_generate_params ingot_generate_default_params(void) {
   p.sampler.seed = d.seed;
   p.on_token = nullptr;
   p.user_data = nullptr;
+  p.parse_special = false;
   return p;
 }
 
@@ -119,9 +124,16 @@ ingot_status ingot_session_generate(ingot_session* session, const char* prompt, 
       tokens.push_back(session->pending);
     }
     if (s.position() == 0 && session->pending < 0) {
-      tokens = ingot::runtime::prompt_tokens(model, text);  // BOS when the tokenizer asks for it
+      if (params.parse_special) {
+        // A chat template may write BOS itself ("<s>..."): add it only when it is not there.
+        const std::vector<int32_t> bos = ingot::runtime::prompt_tokens(model, "");  // [BOS] when asked for, else []
+        tokens = model.tokenizer().encode(text, /*parse_special=*/true);
+        if (!bos.empty() && (tokens.empty() || tokens[0] != bos[0])) tokens.insert(tokens.begin(), bos[0]);
+      } else {
+        tokens = ingot::runtime::prompt_tokens(model, text);  // BOS when the tokenizer asks for it
+      }
     } else if (!text.empty()) {
-      const std::vector<int32_t> enc = model.tokenizer().encode(text);
+      const std::vector<int32_t> enc = model.tokenizer().encode(text, params.parse_special);
       tokens.insert(tokens.end(), enc.begin(), enc.end());
     }
     if (tokens.empty()) {
@@ -148,6 +160,7 @@ ingot_status ingot_session_generate(ingot_session* session, const char* prompt, 
     gp.sampler.repeat_penalty = params.sampler.repeat_penalty;
     gp.sampler.repeat_last_n = params.sampler.repeat_last_n;
     gp.sampler.seed = params.sampler.seed;
+    gp.hooks = session->script != nullptr ? session->script->script.get() : nullptr;
     ingot_generate_stats st{};
     st.stop_reason = INGOT_STOP_LENGTH;
     if (params.n_predict == 0) {
@@ -187,6 +200,18 @@ ingot_status ingot_session_generate(ingot_session* session, const char* prompt, 
     st.generate_seconds = rs.generate_seconds;
     if (stats != nullptr) *stats = st;
     if (!status.ok()) {
+      if (status.code() == ingot::format::StatusCode::script_error) {
+        // Hooks run only after the prompt and every streamed token were evaluated, so the cache
+        // holds exactly the text so far. Its last token is made pending again, as after a normal
+        // end, so that the next call (even with an empty prompt) has logits to sample from.
+        if (s.position() > 0) {
+          session->pending = rs.n_generated > 0 ? last : tokens.back();
+          s.rewind(s.position() - 1);
+        } else {
+          session->pending = -1;
+        }
+        return from_status(fn, status);
+      }
       if (rs.n_generated > 0 && s.position() >= s.context()) {
         return fail(fn, INGOT_STATUS_CONTEXT_FULL, status.message());
       }

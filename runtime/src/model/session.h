@@ -23,6 +23,8 @@ class Session {
   size_t position() const { return pos_; }
   size_t context() const { return n_ctx_; }
   void reset() { pos_ = 0; }
+  // Forgets the positions from `n` on (no-op when n >= position()); the next eval overwrites them.
+  void rewind(size_t n) { pos_ = n < pos_ ? n : pos_; }
   const Model& model() const { return model_; }
 
  private:
