@@ -158,7 +158,7 @@ inline std::unique_ptr<runtime::Model> compile_model(compiler::SourceModel m, co
   format::Status s = compiler::emit(m, path, opt);
   EXPECT_TRUE(s.ok()) << s.to_string();
   std::unique_ptr<runtime::Model> model;
-  s = runtime::Model::load(path, {.verify_checksums = true}, &model);
+  s = runtime::Model::load(path, {.verify_checksums = true, .progress = {}}, &model);
   EXPECT_TRUE(s.ok()) << s.to_string();
   return model;
 }

@@ -335,7 +335,7 @@ std::unique_ptr<runtime::Model> compile(compiler::SourceModel m, const std::stri
   format::Status s = compiler::emit(m, path, opt);
   EXPECT_TRUE(s.ok()) << s.to_string();
   std::unique_ptr<runtime::Model> model;
-  s = runtime::Model::load(path, {.verify_checksums = true}, &model);
+  s = runtime::Model::load(path, {.verify_checksums = true, .progress = {}}, &model);
   EXPECT_TRUE(s.ok()) << s.to_string();
   return model;
 }
@@ -919,7 +919,7 @@ TEST(HfCli, IngotcBuildsADirectory) {
   const std::string ingotc = INGOTC_BIN;
   ASSERT_EQ(run(ingotc + " build " + shared_path(kHfDir) + "/ -o " + dir.file("a.ingot") + " --dtype f32"), 0);
   std::unique_ptr<runtime::Model> m;
-  ASSERT_TRUE(runtime::Model::load(dir.file("a.ingot"), {.verify_checksums = true}, &m).ok());
+  ASSERT_TRUE(runtime::Model::load(dir.file("a.ingot"), {.verify_checksums = true, .progress = {}}, &m).ok());
   EXPECT_EQ(m->rope().form, fb::RopeForm::Half);
   EXPECT_EQ(runtime::prompt_tokens(*m, "Once upon a time"), (std::vector<int32_t>{1, 403, 407, 261, 378}));
   // --tokenizer replaces the directory's own (here the llama2.c tokenizer.bin of the same vocabulary).

@@ -62,7 +62,7 @@ std::unique_ptr<runtime::Model> build(const TempDir& dir, const std::string& nam
   opt.dtype = fb::DType::F32;
   EXPECT_TRUE(compiler::emit(m, dir.file(name), opt).ok());
   std::unique_ptr<runtime::Model> model;
-  const format::Status s = runtime::Model::load(dir.file(name), {.verify_checksums = true}, &model);
+  const format::Status s = runtime::Model::load(dir.file(name), {.verify_checksums = true, .progress = {}}, &model);
   EXPECT_TRUE(s.ok()) << s.to_string();
   return model;
 }

@@ -40,7 +40,7 @@ std::string compile(const TempDir& dir, fb::DType dtype, bool with_tokenizer = t
 
 std::unique_ptr<runtime::Model> load(const std::string& path) {
   std::unique_ptr<runtime::Model> m;
-  const format::Status s = runtime::Model::load(path, {.verify_checksums = true}, &m);
+  const format::Status s = runtime::Model::load(path, {.verify_checksums = true, .progress = {}}, &m);
   EXPECT_TRUE(s.ok()) << s.to_string();
   return m;
 }

@@ -132,7 +132,7 @@ double perplexity_of(compiler::SourceModel& m, const TempDir& dir, const std::st
   format::Status s = compiler::emit(m, path, eo);
   EXPECT_TRUE(s.ok()) << s.to_string();
   std::unique_ptr<runtime::Model> model;
-  s = runtime::Model::load(path, {.verify_checksums = true}, &model);
+  s = runtime::Model::load(path, {.verify_checksums = true, .progress = {}}, &model);
   EXPECT_TRUE(s.ok()) << s.to_string();
   if (model == nullptr) return NAN;
   std::ifstream in(shared_path(kTinyStories), std::ios::binary);
