@@ -19,7 +19,7 @@ if [ "${INGOT_SKIP_SANITIZE:-0}" != 1 ]; then
   cmake -S "$root" -B "$root/build-asan" -G "$INGOT_GENERATOR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DINGOT_SANITIZE=ON -DINGOT_CUDA=OFF
   cmake --build "$root/build-asan" -j "$INGOT_JOBS" --target \
-        format_roundtrip_test format_writer_test format_corruption_test format_large_test
+        format_roundtrip_test format_writer_test format_corruption_test format_large_test interop_gguf_import_test
   (cd "$root/build-asan" && ctest -L format "${ctest_args[@]}")
 fi
 
