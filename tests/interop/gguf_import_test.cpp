@@ -385,7 +385,8 @@ size_t find(const std::vector<uint8_t>& b, const std::string& s) {
 
 TEST(GgufReader, AWellFormedTinyFile) {
   compiler::GgufFile f;
-  const format::Status s = parse(tiny(), &f);
+  const std::vector<uint8_t> bytes = tiny();  // the parsed tensors view these bytes: keep them alive
+  const format::Status s = parse(bytes, &f);
   ASSERT_TRUE(s.ok()) << s.to_string();
   EXPECT_EQ(f.version, 3u);
   EXPECT_EQ(f.kv.at("general.architecture").s, "llama");
