@@ -46,26 +46,14 @@ void add_chat(CLI::App& app) {
   cmd->add_option("MODEL", a.model, "the .ingot file")->required();
   cmd->add_option("--system", a.system, "a system message opening the conversation");
   cmd->add_option("-n,--n-predict", a.n, "tokens per reply at most")->capture_default_str();
-  cmd->add_option("--temp", a.sampler.temperature, "temperature; 0 = greedy")->capture_default_str();
-  cmd->add_option("--top-k", a.sampler.top_k, "keep the k most likely tokens; 0 = all")->capture_default_str();
-  cmd->add_option("--top-p", a.sampler.top_p, "nucleus: keep the most likely tokens up to this mass")->capture_default_str();
-  cmd->add_option("--repeat-penalty", a.sampler.repeat_penalty, "penalty for recent tokens; 1 = off")->capture_default_str();
-  cmd->add_option("--seed", a.sampler.seed, "random seed")->capture_default_str();
+  add_sampling_options(cmd, &a.sampler);
   cmd->add_option("--threads", a.threads, "CPU threads; 0 = all")->capture_default_str();
   cmd->add_option("--ctx", a.ctx, "context length; 0 = the model's");
   add_script_options(cmd, &a.script);
   cmd->callback([] {
     cpu::set_threads(a.threads);
     std::unique_ptr<runtime::Model> model;
-    format::Status s = runtime::Model::load(a.model, {}, &model);
-    if (!s.ok()) {
-      std::fprintf(stderr, "ingot chat: %s\n", s.message().c_str());
-      throw CLI::RuntimeError(kExitInvalid);
-    }
-    if (!model->has_tokenizer()) {
-      std::fprintf(stderr, "ingot chat: '%s' has no tokenizer; compile it with --tokenizer\n", a.model.c_str());
-      throw CLI::RuntimeError(kExitInvalid);
-    }
+    if (!load_text_model("ingot chat", a.model, &model)) throw CLI::RuntimeError(kExitInvalid);
     std::unique_ptr<scripting::Script> script;
     if (!load_script("ingot chat", a.script, *model, &script)) throw CLI::RuntimeError(kExitInvalid);
     runtime::Session session(*model, a.ctx);
@@ -80,7 +68,7 @@ void add_chat(CLI::App& app) {
       if (trim(line).empty()) continue;
       history.push_back({"user", line});
       std::string prompt_text;
-      s = format::Status::success();
+      format::Status s = format::Status::success();
       if (script) {
         s = script->format_prompt(history, &prompt_text);
       } else {

@@ -25,28 +25,16 @@ void add_run(CLI::App& app) {
   cmd->add_option("MODEL", a.model, "the .ingot file")->required();
   cmd->add_option("-p,--prompt", a.prompt, "prompt text (BOS is added when the tokenizer asks for it)");
   cmd->add_option("-n,--n-predict", a.n, "tokens to generate at most")->capture_default_str();
-  cmd->add_option("--temp", a.sampler.temperature, "temperature; 0 = greedy")->capture_default_str();
-  cmd->add_option("--top-k", a.sampler.top_k, "keep the k most likely tokens; 0 = all")->capture_default_str();
-  cmd->add_option("--top-p", a.sampler.top_p, "nucleus: keep the most likely tokens up to this mass")->capture_default_str();
+  add_sampling_options(cmd, &a.sampler);
   cmd->add_option("--min-p", a.sampler.min_p, "drop tokens below min-p x the top probability")->capture_default_str();
-  cmd->add_option("--repeat-penalty", a.sampler.repeat_penalty, "penalty for recent tokens; 1 = off")->capture_default_str();
   cmd->add_option("--repeat-last-n", a.sampler.repeat_last_n, "recent tokens the penalty considers")->capture_default_str();
-  cmd->add_option("--seed", a.sampler.seed, "random seed")->capture_default_str();
   cmd->add_option("--threads", a.threads, "CPU threads; 0 = all")->capture_default_str();
   cmd->add_option("--ctx", a.ctx, "context length; 0 = the model's");
   add_script_options(cmd, &a.script);
   cmd->callback([] {
     cpu::set_threads(a.threads);
     std::unique_ptr<runtime::Model> model;
-    format::Status s = runtime::Model::load(a.model, {}, &model);
-    if (!s.ok()) {
-      std::fprintf(stderr, "ingot run: %s\n", s.message().c_str());
-      throw CLI::RuntimeError(kExitInvalid);
-    }
-    if (!model->has_tokenizer()) {
-      std::fprintf(stderr, "ingot run: '%s' has no tokenizer; compile it with --tokenizer\n", a.model.c_str());
-      throw CLI::RuntimeError(kExitInvalid);
-    }
+    if (!load_text_model("ingot run", a.model, &model)) throw CLI::RuntimeError(kExitInvalid);
     std::unique_ptr<scripting::Script> script;
     if (!load_script("ingot run", a.script, *model, &script)) throw CLI::RuntimeError(kExitInvalid);
     runtime::Session session(*model, a.ctx);
@@ -54,13 +42,13 @@ void add_run(CLI::App& app) {
     std::fputs(a.prompt.c_str(), stdout);
     std::fflush(stdout);
     runtime::GenerateStats st;
-    s = runtime::generate(session, prompt, {a.n, a.sampler, script.get()},
-                          [](int32_t, const std::string& text) {
-                            std::fwrite(text.data(), 1, text.size(), stdout);
-                            std::fflush(stdout);
-                            return true;
-                          },
-                          &st);
+    format::Status s = runtime::generate(session, prompt, {a.n, a.sampler, script.get()},
+                                         [](int32_t, const std::string& text) {
+                                           std::fwrite(text.data(), 1, text.size(), stdout);
+                                           std::fflush(stdout);
+                                           return true;
+                                         },
+                                         &st);
     std::printf("\n");
     std::fprintf(stderr, "ingot run: prompt %zu tokens in %.3f s (%.1f tok/s), generated %zu tokens in %.3f s (%.1f tok/s)%s\n",
                  st.n_prompt, st.prompt_seconds, st.n_prompt / std::max(st.prompt_seconds, 1e-9), st.n_generated,

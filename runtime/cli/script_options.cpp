@@ -4,6 +4,27 @@
 
 namespace ingot::cli {
 
+bool load_text_model(const char* command, const std::string& path, std::unique_ptr<runtime::Model>* out) {
+  const format::Status s = runtime::Model::load(path, {}, out);
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", command, s.message().c_str());
+    return false;
+  }
+  if (!(*out)->has_tokenizer()) {
+    std::fprintf(stderr, "%s: '%s' has no tokenizer; compile it with --tokenizer\n", command, path.c_str());
+    return false;
+  }
+  return true;
+}
+
+void add_sampling_options(CLI::App* cmd, runtime::SamplerParams* s) {
+  cmd->add_option("--temp", s->temperature, "temperature; 0 = greedy")->capture_default_str();
+  cmd->add_option("--top-k", s->top_k, "keep the k most likely tokens; 0 = all")->capture_default_str();
+  cmd->add_option("--top-p", s->top_p, "nucleus: keep the most likely tokens up to this mass")->capture_default_str();
+  cmd->add_option("--repeat-penalty", s->repeat_penalty, "penalty for recent tokens; 1 = off")->capture_default_str();
+  cmd->add_option("--seed", s->seed, "random seed")->capture_default_str();
+}
+
 void add_script_options(CLI::App* cmd, ScriptArgs* a) {
   cmd->add_option("--script", a->path, "Lua script with hooks (spec/scripting.md)");
   cmd->add_option("--script-instructions", a->limits.max_instructions,

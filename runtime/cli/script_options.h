@@ -1,4 +1,5 @@
-// The --script options shared by `ingot run` and `ingot chat`.
+// What `ingot run` and `ingot chat` share: the model with its tokenizer, sampling options and the
+// --script options.
 #pragma once
 
 #include <memory>
@@ -8,8 +9,16 @@
 
 #include "ingot/scripting/script.h"
 #include "model/model.h"
+#include "sampling/sampler.h"
 
 namespace ingot::cli {
+
+// Loads a model that has a tokenizer; on failure prints "<command>: <message>" to stderr and
+// returns false.
+bool load_text_model(const char* command, const std::string& path, std::unique_ptr<runtime::Model>* out);
+
+// --temp, --top-k, --top-p, --repeat-penalty, --seed.
+void add_sampling_options(CLI::App* cmd, runtime::SamplerParams* s);
 
 struct ScriptArgs {
   std::string path;  // empty: no script

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <random>
 #include <span>
 #include <string>
@@ -37,5 +39,20 @@ struct BindingState {
 };
 
 inline BindingState& binding_state(lua_State* L) { return *static_cast<BindingState*>(Vm::of(L).user()); }
+
+// Runs C++ work that may throw (allocation, tokenizer errors) and raises the exception's message,
+// prefixed with `fn`, as a Lua error only after the handler has finished, so no C++ frame is live
+// when Lua unwinds with longjmp (it would skip destructors).
+template <typename F>
+void guarded(lua_State* L, const char* fn, F&& work) {
+  char message[256];
+  message[0] = '\0';
+  try {
+    work();
+  } catch (const std::exception& e) {
+    std::snprintf(message, sizeof message, "%s: %s", fn, e.what());
+  }
+  if (message[0] != '\0') luaL_error(L, "%s", message);
+}
 
 }  // namespace ingot::scripting

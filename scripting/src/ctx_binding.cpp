@@ -11,20 +11,6 @@ namespace {
 
 const char* kInstance = "ingot.ctx.instance";
 
-// Runs C++ work that may throw and raises the exception's message as a Lua error once no C++
-// frame is live (a longjmp must not skip destructors).
-template <typename F>
-void guarded(lua_State* L, const char* fn, F&& work) {
-  char message[256];
-  message[0] = '\0';
-  try {
-    work();
-  } catch (const std::exception& e) {
-    std::snprintf(message, sizeof message, "%s: %s", fn, e.what());
-  }
-  if (message[0] != '\0') luaL_error(L, "%s", message);
-}
-
 const runtime::Tokenizer& check_tokenizer(lua_State* L, const char* fn) {
   const runtime::Model* m = binding_state(L).model;
   if (m == nullptr) luaL_error(L, "%s: no model is attached to the script", fn);

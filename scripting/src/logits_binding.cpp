@@ -32,20 +32,6 @@ size_t check_id(lua_State* L, int arg, size_t n, const char* fn) {
   return size_t(id);
 }
 
-// Runs C++ work that may throw (allocation) and turns an exception into a Lua error raised after
-// the handler has finished, so no C++ frame is live when Lua unwinds.
-template <typename F>
-void guarded(lua_State* L, const char* fn, F&& work) {
-  char message[256];
-  message[0] = '\0';
-  try {
-    work();
-  } catch (const std::exception& e) {
-    std::snprintf(message, sizeof message, "%s: %s", fn, e.what());
-  }
-  if (message[0] != '\0') luaL_error(L, "%s", message);
-}
-
 // The ids in the array at `arg` into BindingState::ids, each checked against the vocabulary.
 void read_id_list(lua_State* L, int arg, size_t n, const char* fn) {
   luaL_checktype(L, arg, LUA_TTABLE);
