@@ -2,7 +2,6 @@
 // greedy text in shared/reference, the built-in C++ sampler with the same settings and seed, the
 // chat formats as Meta's reference code writes them, and the `ingot run/chat --script` commands.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <fstream>
@@ -13,6 +12,7 @@
 #include "import/llama2c.h"
 #include "import/tokenizer_files.h"
 #include "ingot/scripting/script.h"
+#include "run_command.h"
 #include "sample_container.h"
 #include "shared_assets.h"
 
@@ -96,20 +96,9 @@ std::unique_ptr<runtime::Model> Samples::model_;
 
 // --- the CLI -----------------------------------------------------------------------------------
 
-struct Output {
-  int exit_code;
-  std::string out;
-};
+using Output = CommandResult;
 
-Output sh(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+Output sh(const std::string& cmd) { return run_command(cmd); }
 
 // llama2.c run.c's continuation of "Once upon a time" (the reference file holds prompt + text).
 std::string reference_continuation() {

@@ -8,6 +8,7 @@
 #include "import/file.h"
 #include "import/gguf_file.h"
 #include "import/sentencepiece_model.h"
+#include "ingot/format/token_pieces.h"
 
 namespace ingot::compiler {
 
@@ -168,17 +169,6 @@ Status read_config(const Keys& k, const std::string& path, fb::ModelConfigT* c) 
   return Status::success();
 }
 
-fb::TokenType token_type(double t) {
-  switch (int(t)) {  // llama.cpp's llama_token_type
-    case 2: return fb::TokenType::Unknown;
-    case 3: return fb::TokenType::Control;
-    case 4: return fb::TokenType::UserDefined;
-    case 5: return fb::TokenType::Unused;
-    case 6: return fb::TokenType::Byte;
-    default: return fb::TokenType::Normal;
-  }
-}
-
 Status read_tokenizer(const Keys& k, const std::string& path, SourceModel* m) {
   std::string model;
   INGOT_RETURN_IF_ERROR(k.string("tokenizer.ggml.model", &model));
@@ -194,7 +184,7 @@ Status read_tokenizer(const Keys& k, const std::string& path, SourceModel* m) {
     INGOT_RETURN_IF_ERROR(k.array("tokenizer.ggml.token_type", false, n, &types));
     for (double v : types->numbers) {
       if (v < 1 || v > 6 || v != std::floor(v)) return file_error(path, "tokenizer.ggml.token_type holds ", v, ", not 1 to 6");
-      t.types.push_back(token_type(v));
+      t.types.push_back(format::token_type_from_sentencepiece(int64_t(v)));  // v checked: 1..6
     }
   } else {
     t.types.assign(n, fb::TokenType::Normal);

@@ -292,18 +292,6 @@ Status parse_normalizer_spec(std::span<const uint8_t> bytes, const char* where, 
   return Status::success();
 }
 
-fb::TokenType to_token_type(uint64_t proto_type) {
-  switch (proto_type) {
-    case 2: return fb::TokenType::Unknown;
-    case 3: return fb::TokenType::Control;
-    case 4: return fb::TokenType::UserDefined;
-    case 5: return fb::TokenType::Unused;
-    case 6: return fb::TokenType::Byte;
-    default: return fb::TokenType::Normal;
-  }
-}
-
-
 }  // namespace
 
 bool infer_remove_extra_whitespaces(const std::vector<std::string>& pieces, const std::vector<fb::TokenType>& types) {
@@ -449,7 +437,7 @@ Status parse_sentencepiece_model(std::span<const uint8_t> bytes, fb::TokenizerT*
   for (size_t i = 0; i < pieces.size(); ++i) {
     t.pieces.push_back(std::move(pieces[i].piece));
     t.scores.push_back(pieces[i].score);
-    t.types.push_back(to_token_type(pieces[i].type));
+    t.types.push_back(format::token_type_from_sentencepiece(int64_t(pieces[i].type)));
     if (t.types.back() == fb::TokenType::Control || t.types.back() == fb::TokenType::UserDefined) {
       auto s = std::make_unique<fb::SpecialTokenT>();
       s->content = t.pieces.back();
