@@ -36,10 +36,10 @@ fi
 
 if [ "${INGOT_SKIP_FUZZ:-0}" != 1 ]; then
   if command -v clang++ >/dev/null 2>&1; then
-    echo "== libFuzzer smoke run over the reader"
+    echo "== libFuzzer smoke runs over the container and GGUF readers"
     CC=clang CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -G "$INGOT_GENERATOR" \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINGOT_FUZZ=ON -DINGOT_CUDA=OFF
-    cmake --build "$root/build-fuzz" -j "$INGOT_JOBS" --target fuzz_reader make_seeds
+    cmake --build "$root/build-fuzz" -j "$INGOT_JOBS" --target fuzz_reader make_seeds fuzz_gguf make_gguf_seeds
     (cd "$root/build-fuzz" && ctest -L fuzz "${ctest_args[@]}")
   else
     echo "== clang is not installed: skipping the libFuzzer smoke run"

@@ -1,6 +1,7 @@
 // `ingot chat MODEL [--script FILE]`: a conversation on stdin/stdout. Each input line is a user
 // message; the whole history is formatted into one prompt (the script's format_prompt, else
-// scripting::plain_chat_prompt), evaluated from an empty cache, and the reply streamed to stdout.
+// scripting::plain_chat_prompt) and the reply streamed to stdout. The KV cache is kept between
+// turns: only the tokens after the part the cache already holds are evaluated.
 #include <unistd.h>
 
 #include <cstdio>
@@ -76,10 +77,10 @@ void add_chat(CLI::App& app) {
       }
       std::string reply;
       if (s.ok()) {
-        // Each turn is evaluated from an empty cache: the formatted history is the whole prompt.
-        session.reset();
+        // The formatted history is the whole prompt; the cache keeps what it shares with the
+        // previous turn's prompt and reply (re-tokenized text may differ: only equal ids count).
         const std::vector<int32_t> prompt = chat_tokens(*model, prompt_text);
-        s = runtime::generate(session, prompt, {a.n, a.sampler, script.get()},
+        s = runtime::generate(session, prompt, {a.n, a.sampler, script.get(), /*reuse_cache=*/true},
                               [&](int32_t, const std::string& text) {
                                 reply += text;
                                 std::fwrite(text.data(), 1, text.size(), stdout);

@@ -41,7 +41,14 @@ Status generate(Session& session, const std::vector<int32_t>& prompt, const Gene
   std::vector<float> logits(model.dims().vocab);
   std::vector<int32_t> history = prompt;
   auto t0 = std::chrono::steady_clock::now();
-  INGOT_RETURN_IF_ERROR(session.eval(prompt, logits.data()));
+  if (params.reuse_cache) {
+    if (prompt.size() > session.context()) {
+      return fail(StatusCode::invalid_argument, "prompt of ", prompt.size(), " tokens exceeds the context length ",
+                  session.context());
+    }
+    st.n_prompt_cached = session.keep_common_prefix(prompt);
+  }
+  INGOT_RETURN_IF_ERROR(session.eval(std::span<const int32_t>(prompt).subspan(st.n_prompt_cached), logits.data()));
   st.prompt_seconds = seconds_since(t0);
   Sampler sampler(params.sampler);
   GenerationHooks* hooks = params.hooks;

@@ -55,10 +55,15 @@ struct GenerateParams {
   int32_t n_predict = 128;  // tokens to generate at most (stops earlier at EOS)
   SamplerParams sampler;
   GenerationHooks* hooks = nullptr;  // not owned; null: the built-in sampler alone
+  // false: the prompt continues at the session's current position. true: the prompt is the whole
+  // text from position 0; the cached positions it starts with are kept (Session::keep_common_prefix)
+  // and only the rest is evaluated (a chat re-sending its history each turn).
+  bool reuse_cache = false;
 };
 
 struct GenerateStats {
   size_t n_prompt = 0, n_generated = 0;
+  size_t n_prompt_cached = 0;  // prompt tokens taken from the cache (reuse_cache), not evaluated
   double prompt_seconds = 0, generate_seconds = 0;
   bool stopped_at_eos = false;
   bool stopped_by_hook = false;  // on_token asked to stop

@@ -1,6 +1,7 @@
-# Runs fuzz_reader briefly: fresh seeds from make_seeds, then libFuzzer for SECONDS seconds.
-# cmake -DFUZZER=... -DMAKE_SEEDS=... -DDICT=... -DWORK_DIR=... -DSECONDS=30 -P run_smoke.cmake
-foreach(var FUZZER MAKE_SEEDS DICT WORK_DIR SECONDS REGRESSIONS)
+# Runs a fuzz target briefly: fresh seeds from its seed writer, then libFuzzer for SECONDS seconds.
+# cmake -DFUZZER=... -DMAKE_SEEDS=... -DWORK_DIR=... -DSECONDS=30 [-DDICT=...] [-DREGRESSIONS=dir]
+#       -P run_smoke.cmake
+foreach(var FUZZER MAKE_SEEDS WORK_DIR SECONDS)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_smoke.cmake: -D${var}=... is required")
   endif()
@@ -17,10 +18,14 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "make_seeds failed (${rc})")
 endif()
 
+set(extra)
+if(DEFINED DICT AND NOT DICT STREQUAL "")
+  list(APPEND extra -dict=${DICT})
+endif()
 # New inputs go to the first directory (corpus); the seeds stay as written. One process.
 execute_process(
   COMMAND ${FUZZER} ${corpus} ${seeds} ${REGRESSIONS}
-          -dict=${DICT}
+          ${extra}
           -max_total_time=${SECONDS}
           -timeout=25
           -rss_limit_mb=2048
@@ -29,5 +34,5 @@ execute_process(
   RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   file(GLOB found ${artifacts}/*)
-  message(FATAL_ERROR "fuzz_reader failed (${rc}); reproducers: ${found}")
+  message(FATAL_ERROR "${FUZZER} failed (${rc}); reproducers: ${found}")
 endif()

@@ -106,6 +106,60 @@ TEST(Stories260K, BatchedPrefillEqualsTokenByToken) {
   }
 }
 
+// A chat re-sends its whole history each turn (GenerateParams::reuse_cache): only the tokens
+// after what the cache already holds are evaluated, and the text is what a fresh session gives
+// (the published greedy ids, and a fresh session where the prompt leaves them).
+TEST(Stories260K, CacheReuseEvaluatesOnlyTheNewTokens) {
+  INGOT_REQUIRE_SHARED(kCheckpoint);
+  TempDir dir;
+  auto m = load(compile(dir, fb::DType::F32, false));
+  ASSERT_NE(m, nullptr);
+  const std::vector<int32_t> want = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421,
+                                     395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292};
+  runtime::Session session(*m);
+  auto turn = [&](const std::vector<int32_t>& prompt, int n, runtime::GenerateStats* st) {
+    std::vector<int32_t> out;
+    runtime::GenerateParams p;
+    p.n_predict = n;
+    p.sampler.temperature = 0;
+    p.reuse_cache = true;
+    const format::Status s = runtime::generate(session, prompt, p, [&](int32_t id, const std::string&) {
+      out.push_back(id);
+      return true;
+    }, st);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    return out;
+  };
+  runtime::GenerateStats st;
+  // Turn 1: BOS + 4 ids from an empty cache.
+  std::vector<int32_t> p1 = {1, 403, 407, 261, 378};
+  EXPECT_EQ(turn(p1, 8, &st), std::vector<int32_t>(want.begin() + 4, want.begin() + 12));
+  EXPECT_EQ(st.n_prompt_cached, 0u);
+  // The cache holds the prompt and 7 of the 8 replies (the last was sampled, never evaluated).
+  EXPECT_EQ(session.position(), 12u);
+  // Turn 2: the history so far plus 4 more ids: 12 positions are reused, 5 evaluated.
+  std::vector<int32_t> p2 = {1};
+  p2.insert(p2.end(), want.begin(), want.begin() + 16);
+  EXPECT_EQ(turn(p2, 8, &st), std::vector<int32_t>(want.begin() + 16, want.end()));
+  EXPECT_EQ(st.n_prompt_cached, 12u);
+  EXPECT_EQ(st.n_prompt, 17u);
+  // Turn 3: a prompt that leaves the history after two ids: 2 reused, the text a fresh session's.
+  const std::vector<int32_t> p3 = {1, 403, 300, 301, 302, 303};
+  EXPECT_EQ(turn(p3, 10, &st), greedy(*m, p3, 10));
+  EXPECT_EQ(st.n_prompt_cached, 2u);
+  // The same prompt again: everything but its last token is reused (its logits are needed).
+  EXPECT_EQ(turn(p3, 10, &st), greedy(*m, p3, 10));
+  EXPECT_EQ(st.n_prompt_cached, p3.size() - 1);
+  // A prompt longer than the context is refused.
+  runtime::Session small(*m, 8);
+  runtime::GenerateParams p;
+  p.reuse_cache = true;
+  const format::Status s = runtime::generate(small, std::vector<int32_t>(9, 5), p,
+                                             [](int32_t, const std::string&) { return true; }, nullptr);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("context"), std::string::npos) << s.message();
+}
+
 TEST(Stories260K, ContextOverflowAndBadIdsAreErrors) {
   INGOT_REQUIRE_SHARED(kCheckpoint);
   TempDir dir;

@@ -1,5 +1,6 @@
 #include "model/session.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -18,6 +19,14 @@ Session::Session(const Model& model, size_t n_ctx) : model_(model) {
   const size_t kv = d.n_layer * n_ctx_ * d.n_head_kv * d.head_dim;
   k_cache_.assign(kv, 0.0f);
   v_cache_.assign(kv, 0.0f);
+}
+
+size_t Session::keep_common_prefix(std::span<const int32_t> tokens) {
+  const size_t limit = std::min(pos_, tokens.empty() ? size_t{0} : tokens.size() - 1);
+  size_t n = 0;
+  while (n < limit && tokens_[n] == tokens[n]) ++n;
+  rewind(n);
+  return n;
 }
 
 Status Session::eval(std::span<const int32_t> tokens, float* logits, std::vector<float>* all_logits) {
@@ -69,6 +78,7 @@ Status Session::eval(std::span<const int32_t> tokens, float* logits, std::vector
     for (size_t i = 0; i < n * dim; ++i) x[i] += tmp[i];
   }
   pos_ += n;
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
 
   if (all_logits != nullptr) {
     cpu::rmsnorm(x.data(), n, dim, model_.norm, d.norm_eps, xn.data());

@@ -22,15 +22,25 @@ class Session {
 
   size_t position() const { return pos_; }
   size_t context() const { return n_ctx_; }
-  void reset() { pos_ = 0; }
+  // The token ids at positions [0, position()).
+  std::span<const int32_t> tokens() const { return {tokens_.data(), pos_}; }
+  void reset() { rewind(0); }
   // Forgets the positions from `n` on (no-op when n >= position()); the next eval overwrites them.
-  void rewind(size_t n) { pos_ = n < pos_ ? n : pos_; }
+  void rewind(size_t n) {
+    pos_ = n < pos_ ? n : pos_;
+    tokens_.resize(pos_);
+  }
+  // Prepares the cache for evaluating `tokens` from position 0: keeps the longest prefix the
+  // cache already holds (at most tokens.size() − 1, so that at least one token is left to
+  // evaluate for logits), forgets the rest, and returns how many it kept.
+  size_t keep_common_prefix(std::span<const int32_t> tokens);
   const Model& model() const { return model_; }
 
  private:
   const Model& model_;
   size_t n_ctx_;
   size_t pos_ = 0;
+  std::vector<int32_t> tokens_;  // the ids at positions [0, pos_)
   std::vector<float> k_cache_, v_cache_;  // (n_layer, n_ctx, n_head_kv * head_dim)
 };
 
