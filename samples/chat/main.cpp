@@ -4,8 +4,8 @@
 //
 // Each stdin line is a user message. The whole conversation is formatted by the script's
 // format_prompt (samples/scripts/llama2_chat.lua, llama3_chat.lua, or story.lua here for a model
-// that is no chat model), evaluated from an empty cache, and the reply streamed to stdout, one
-// line per reply. The script stays attached to the session, so its other hooks (on_token stop
+// that is no chat model) and handed to generate_from_start, which evaluates only what the
+// session does not already hold; the reply is streamed to stdout, one line per reply. The script stays attached to the session, so its other hooks (on_token stop
 // rules, a custom sample) shape the reply too. The same conversation as `ingot chat --script`.
 #include <unistd.h>
 
@@ -75,8 +75,8 @@ int main(int argc, char** argv) {
       std::string reply;
       try {
         const std::string prompt = chat_template.format_prompt(history);
-        session.reset();  // the formatted history is the whole prompt
-        session.generate(prompt, params, [&](int32_t, std::string_view text) {
+        // The formatted history is the whole prompt; the session reuses what it already holds.
+        session.generate_from_start(prompt, params, [&](int32_t, std::string_view text) {
           reply.append(text);
           std::fwrite(text.data(), 1, text.size(), stdout);
           std::fflush(stdout);

@@ -115,6 +115,58 @@ TEST(CApi, CancelStopsAndTheSessionContinuesWhereTheTextEnds) {
   ingot_session_free(split);
 }
 
+// A chat re-sends its whole conversation: generate_from_start reuses what the session holds and
+// gives the text a fresh session gives (whose greedy text GreedyGenerationMatchesRunC checks).
+TEST(CApi, GenerateFromStartReusesTheSessionAndMatchesAFreshOne) {
+  INGOT_REQUIRE_STORIES();
+  Loaded m;
+  ASSERT_NE(load_stories(m), nullptr);
+  ingot_session *chat = nullptr, *fresh = nullptr;
+  ASSERT_EQ(ingot_session_new(m.model, ingot_session_default_params(), &chat), INGOT_STATUS_OK);
+  auto fresh_text = [&](const std::string& text, int n) {
+    EXPECT_EQ(ingot_session_new(m.model, ingot_session_default_params(), &fresh), INGOT_STATUS_OK);
+    Collected c;
+    EXPECT_EQ(ingot_session_generate(fresh, text.c_str(), greedy(n, &c), nullptr), INGOT_STATUS_OK) << ingot_last_error();
+    ingot_session_free(fresh);
+    return c.text;
+  };
+  size_t n_text = 0;
+  auto n_tokens = [&](const std::string& text) {
+    ingot_tokenize(m.model, text.c_str(), text.size(), true, nullptr, 0, &n_text);
+    return int32_t(n_text);
+  };
+  // Turn 1 on an empty session: everything is evaluated.
+  const std::string t1 = "Once upon a time";
+  Collected c1;
+  ingot_generate_stats st{};
+  ASSERT_EQ(ingot_session_generate_from_start(chat, t1.c_str(), greedy(20, &c1), &st), INGOT_STATUS_OK) << ingot_last_error();
+  EXPECT_EQ(c1.text, fresh_text(t1, 20));
+  EXPECT_EQ(st.n_prompt, n_tokens(t1));
+  // Turn 2: the first turn, its reply and more text. Only what the session lacks is evaluated.
+  const std::string t2 = t1 + c1.text + " Then they went home.";
+  Collected c2;
+  ASSERT_EQ(ingot_session_generate_from_start(chat, t2.c_str(), greedy(20, &c2), &st), INGOT_STATUS_OK) << ingot_last_error();
+  EXPECT_EQ(c2.text, fresh_text(t2, 20));
+  EXPECT_GT(st.n_prompt, 0);
+  EXPECT_LT(st.n_prompt, n_tokens(t2) / 2) << "most of turn 2 was in the session already";
+  // A different conversation on the same session: correct text again.
+  const std::string t3 = "Lily and Tom went to the park";
+  Collected c3;
+  ASSERT_EQ(ingot_session_generate_from_start(chat, t3.c_str(), greedy(20, &c3), &st), INGOT_STATUS_OK) << ingot_last_error();
+  EXPECT_EQ(c3.text, fresh_text(t3, 20));
+  // Text longer than the context: CONTEXT_FULL, with a message.
+  ingot_session_params small = ingot_session_default_params();
+  small.n_ctx = 4;
+  ingot_session* tiny = nullptr;
+  ASSERT_EQ(ingot_session_new(m.model, small, &tiny), INGOT_STATUS_OK);
+  Collected c4;
+  EXPECT_EQ(ingot_session_generate_from_start(tiny, t3.c_str(), greedy(4, &c4), nullptr), INGOT_STATUS_CONTEXT_FULL);
+  EXPECT_NE(std::string(ingot_last_error()).find("context"), std::string::npos) << ingot_last_error();
+  EXPECT_EQ(ingot_session_generate_from_start(nullptr, t3.c_str(), greedy(4, &c4), nullptr), INGOT_STATUS_INVALID_ARGUMENT);
+  ingot_session_free(tiny);
+  ingot_session_free(chat);
+}
+
 TEST(CApi, EvalLogitsAgreeWithGreedyGeneration) {
   INGOT_REQUIRE_STORIES();
   Loaded m;

@@ -207,6 +207,15 @@ typedef struct ingot_generate_stats {
 INGOT_API ingot_status ingot_session_generate(ingot_session* session, const char* prompt, ingot_generate_params params,
                                               ingot_generate_stats* stats);
 
+/* For a chat that renders its whole conversation each turn: `text` is everything from the start
+ * (tokenized as for an empty session: BOS when the tokenizer asks for it, special-token text with
+ * parse_special), not a continuation. The positions the session holds that equal the first tokens
+ * of `text` are kept (at least the last token is evaluated again), the rest is evaluated, then up
+ * to n_predict tokens are sampled as by ingot_session_generate; stats->n_prompt counts only the
+ * tokens evaluated. Returns INGOT_STATUS_CONTEXT_FULL when `text` alone exceeds the context. */
+INGOT_API ingot_status ingot_session_generate_from_start(ingot_session* session, const char* text,
+                                                         ingot_generate_params params, ingot_generate_stats* stats);
+
 /* ---- scripts -------------------------------------------------------------------------------
  * A Lua script (spec/scripting.md) that shapes logits, picks tokens, watches the stream and
  * formats chat prompts. It runs sandboxed, with an instruction budget per hook call and a memory

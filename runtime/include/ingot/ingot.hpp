@@ -186,6 +186,21 @@ class session {
   // Streams each token's text to `on_token`; returning false stops. Returns the statistics.
   ingot_generate_stats generate(const std::string& prompt, ingot_generate_params params,
                                 const std::function<bool(int32_t, std::string_view)>& on_token = nullptr) {
+    return run(ingot_session_generate, prompt, params, on_token);
+  }
+
+  // `text` is the whole conversation from its start (ingot_session_generate_from_start): what
+  // the session already holds of it is reused.
+  ingot_generate_stats generate_from_start(const std::string& text, ingot_generate_params params,
+                                           const std::function<bool(int32_t, std::string_view)>& on_token = nullptr) {
+    return run(ingot_session_generate_from_start, text, params, on_token);
+  }
+
+ private:
+  using generate_fn = ingot_status (*)(ingot_session*, const char*, ingot_generate_params, ingot_generate_stats*);
+
+  ingot_generate_stats run(generate_fn call, const std::string& prompt, ingot_generate_params params,
+                           const std::function<bool(int32_t, std::string_view)>& on_token) {
     struct context {
       const std::function<bool(int32_t, std::string_view)>* fn;
       std::exception_ptr thrown;
@@ -203,13 +218,12 @@ class session {
       params.user_data = &ctx;
     }
     ingot_generate_stats stats{};
-    const ingot_status s = ingot_session_generate(s_, prompt.c_str(), params, &stats);
+    const ingot_status s = call(s_, prompt.c_str(), params, &stats);
     if (ctx.thrown) std::rethrow_exception(ctx.thrown);
     check(s);
     return stats;
   }
 
- private:
   ingot_session* s_ = nullptr;
   int32_t n_vocab_ = 0;
 };

@@ -1,6 +1,8 @@
 // ingot_session_*: a KV cache on a shared model; eval and streaming generation.
 #include <algorithm>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "capi/boundary.h"
 #include "generate.h"
@@ -18,6 +20,111 @@ ingot_status check_room(const char* fn, const ingot_session& s, size_t n) {
     return fail(fn, INGOT_STATUS_CONTEXT_FULL,
                 std::to_string(held) + " tokens in the session + " + std::to_string(n) + " new exceed its context of " +
                     std::to_string(s.session->context()));
+  }
+  return INGOT_STATUS_OK;
+}
+
+// The tokens of `text` at the start of a session: BOS when the tokenizer asks for it (with
+// parse_special, only when the text does not already start with it: a chat template may write
+// "<s>" itself).
+std::vector<int32_t> start_tokens(const ingot::runtime::Model& model, const std::string& text, bool parse_special) {
+  if (!parse_special) return ingot::runtime::prompt_tokens(model, text);
+  const std::vector<int32_t> bos = ingot::runtime::prompt_tokens(model, "");  // [BOS] when asked for, else []
+  std::vector<int32_t> tokens = model.tokenizer().encode(text, /*parse_special=*/true);
+  if (!bos.empty() && (tokens.empty() || tokens[0] != bos[0])) tokens.insert(tokens.begin(), bos[0]);
+  return tokens;
+}
+
+// Generation after the prompt `tokens` is known (shared by ingot_session_generate and
+// ingot_session_generate_from_start). from_start: `tokens` is the whole text from position 0 and
+// the cached positions it starts with are reused; otherwise it continues the session.
+ingot_status run_generate(const char* fn, ingot_session* session, const std::vector<int32_t>& tokens,
+                          const ingot_generate_params& params, ingot_generate_stats* stats, bool from_start) {
+  ingot::runtime::Session& s = *session->session;
+  if (from_start && tokens.size() > s.context()) {
+    return fail(fn, INGOT_STATUS_CONTEXT_FULL,
+                std::to_string(tokens.size()) + " prompt tokens exceed the session's context of " +
+                    std::to_string(s.context()));
+  }
+  if (!from_start) {
+    // `tokens` already holds the pending token: count room against the cache alone.
+    const size_t held = s.position();
+    if (held + tokens.size() > s.context()) {
+      return fail(fn, INGOT_STATUS_CONTEXT_FULL,
+                  std::to_string(held + (session->pending >= 0 ? 1 : 0)) + " tokens in the session + " +
+                      std::to_string(tokens.size() - (session->pending >= 0 ? 1 : 0)) +
+                      " prompt tokens exceed its context of " + std::to_string(s.context()));
+    }
+  }
+  ingot::runtime::GenerateParams gp;
+  gp.n_predict = params.n_predict;
+  gp.sampler.temperature = params.sampler.temperature;
+  gp.sampler.top_k = params.sampler.top_k;
+  gp.sampler.top_p = params.sampler.top_p;
+  gp.sampler.min_p = params.sampler.min_p;
+  gp.sampler.repeat_penalty = params.sampler.repeat_penalty;
+  gp.sampler.repeat_last_n = params.sampler.repeat_last_n;
+  gp.sampler.seed = params.sampler.seed;
+  gp.hooks = session->script != nullptr ? session->script->script.get() : nullptr;
+  gp.reuse_cache = from_start;
+  ingot_generate_stats st{};
+  st.stop_reason = INGOT_STOP_LENGTH;
+  if (params.n_predict == 0) {
+    // Nothing to sample: just feed the prompt.
+    ingot::capi::use_threads(session->n_threads);
+    const size_t kept = from_start ? s.keep_common_prefix(tokens) : 0;
+    const std::span<const int32_t> rest = std::span<const int32_t>(tokens).subspan(kept);
+    if (ingot_status r = from_status(fn, s.eval(rest, nullptr)); r != INGOT_STATUS_OK) return r;
+    session->pending = -1;
+    st.n_prompt = int32_t(rest.size());
+    if (stats != nullptr) *stats = st;
+    return INGOT_STATUS_OK;
+  }
+  int32_t last = -1;
+  bool stopped_by_callback = false;
+  const auto on_token = [&](int32_t id, const std::string& piece) {
+    last = id;
+    if (params.on_token != nullptr && !params.on_token(id, piece.data(), piece.size(), params.user_data)) {
+      stopped_by_callback = true;
+      return false;
+    }
+    return true;
+  };
+  ingot::capi::use_threads(session->n_threads);
+  const int32_t pending_before = session->pending;
+  ingot::runtime::GenerateStats rs;
+  const ingot::format::Status status = ingot::runtime::generate(s, tokens, gp, on_token, &rs);
+  // The prompt (pending token included) is in the cache once generation started; the last
+  // sampled token is not: it waits for the next call.
+  session->pending = rs.n_generated > 0 && !rs.stopped_at_eos ? last : -1;
+  if (rs.stopped_at_eos) {
+    st.stop_reason = INGOT_STOP_EOS;
+  } else if (stopped_by_callback) {
+    st.stop_reason = INGOT_STOP_CALLBACK;
+  }
+  st.n_prompt = int32_t(rs.n_prompt - rs.n_prompt_cached);
+  st.n_generated = int32_t(rs.n_generated);
+  st.prompt_seconds = rs.prompt_seconds;
+  st.generate_seconds = rs.generate_seconds;
+  if (stats != nullptr) *stats = st;
+  if (!status.ok()) {
+    if (status.code() == ingot::format::StatusCode::script_error) {
+      // Hooks run only after the prompt and every streamed token were evaluated, so the cache
+      // holds exactly the text so far. Its last token is made pending again, as after a normal
+      // end, so that the next call (even with an empty prompt) has logits to sample from.
+      if (s.position() > 0) {
+        session->pending = rs.n_generated > 0 ? last : tokens.back();
+        s.rewind(s.position() - 1);
+      } else {
+        session->pending = -1;
+      }
+      return from_status(fn, status);
+    }
+    if (rs.n_generated > 0 && s.position() >= s.context()) {
+      return fail(fn, INGOT_STATUS_CONTEXT_FULL, status.message());
+    }
+    if (rs.n_generated == 0) session->pending = pending_before;  // the prompt failed: nothing changed
+    return from_status(fn, status);
   }
   return INGOT_STATUS_OK;
 }
@@ -124,14 +231,7 @@ ingot_status ingot_session_generate(ingot_session* session, const char* prompt, 
       tokens.push_back(session->pending);
     }
     if (s.position() == 0 && session->pending < 0) {
-      if (params.parse_special) {
-        // A chat template may write BOS itself ("<s>..."): add it only when it is not there.
-        const std::vector<int32_t> bos = ingot::runtime::prompt_tokens(model, "");  // [BOS] when asked for, else []
-        tokens = model.tokenizer().encode(text, /*parse_special=*/true);
-        if (!bos.empty() && (tokens.empty() || tokens[0] != bos[0])) tokens.insert(tokens.begin(), bos[0]);
-      } else {
-        tokens = ingot::runtime::prompt_tokens(model, text);  // BOS when the tokenizer asks for it
-      }
+      tokens = start_tokens(model, text, params.parse_special);
     } else if (!text.empty()) {
       const std::vector<int32_t> enc = model.tokenizer().encode(text, params.parse_special);
       tokens.insert(tokens.end(), enc.begin(), enc.end());
@@ -141,84 +241,24 @@ ingot_status ingot_session_generate(ingot_session* session, const char* prompt, 
                   s.position() == 0 ? "empty prompt and the model has no BOS token"
                                     : "empty prompt after ingot_session_eval: nothing to sample from");
     }
-    {
-      // `tokens` already holds the pending token: count room against the cache alone.
-      const size_t held = s.position();
-      if (held + tokens.size() > s.context()) {
-        return fail(fn, INGOT_STATUS_CONTEXT_FULL,
-                    std::to_string(held + (session->pending >= 0 ? 1 : 0)) + " tokens in the session + " +
-                        std::to_string(tokens.size() - (session->pending >= 0 ? 1 : 0)) +
-                        " prompt tokens exceed its context of " + std::to_string(s.context()));
-      }
-    }
-    ingot::runtime::GenerateParams gp;
-    gp.n_predict = params.n_predict;
-    gp.sampler.temperature = params.sampler.temperature;
-    gp.sampler.top_k = params.sampler.top_k;
-    gp.sampler.top_p = params.sampler.top_p;
-    gp.sampler.min_p = params.sampler.min_p;
-    gp.sampler.repeat_penalty = params.sampler.repeat_penalty;
-    gp.sampler.repeat_last_n = params.sampler.repeat_last_n;
-    gp.sampler.seed = params.sampler.seed;
-    gp.hooks = session->script != nullptr ? session->script->script.get() : nullptr;
-    ingot_generate_stats st{};
-    st.stop_reason = INGOT_STOP_LENGTH;
-    if (params.n_predict == 0) {
-      // Nothing to sample: just feed the prompt.
-      ingot::capi::use_threads(session->n_threads);
-      if (ingot_status r = from_status(fn, s.eval(tokens, nullptr)); r != INGOT_STATUS_OK) return r;
-      session->pending = -1;
-      st.n_prompt = int32_t(tokens.size());
-      if (stats != nullptr) *stats = st;
-      return INGOT_STATUS_OK;
-    }
-    int32_t last = -1;
-    bool stopped_by_callback = false;
-    const auto on_token = [&](int32_t id, const std::string& piece) {
-      last = id;
-      if (params.on_token != nullptr && !params.on_token(id, piece.data(), piece.size(), params.user_data)) {
-        stopped_by_callback = true;
-        return false;
-      }
-      return true;
-    };
-    ingot::capi::use_threads(session->n_threads);
-    const int32_t pending_before = session->pending;
-    ingot::runtime::GenerateStats rs;
-    const ingot::format::Status status = ingot::runtime::generate(s, tokens, gp, on_token, &rs);
-    // The prompt (pending token included) is in the cache once generation started; the last
-    // sampled token is not: it waits for the next call.
-    session->pending = rs.n_generated > 0 && !rs.stopped_at_eos ? last : -1;
-    if (rs.stopped_at_eos) {
-      st.stop_reason = INGOT_STOP_EOS;
-    } else if (stopped_by_callback) {
-      st.stop_reason = INGOT_STOP_CALLBACK;
-    }
-    st.n_prompt = int32_t(rs.n_prompt);
-    st.n_generated = int32_t(rs.n_generated);
-    st.prompt_seconds = rs.prompt_seconds;
-    st.generate_seconds = rs.generate_seconds;
-    if (stats != nullptr) *stats = st;
-    if (!status.ok()) {
-      if (status.code() == ingot::format::StatusCode::script_error) {
-        // Hooks run only after the prompt and every streamed token were evaluated, so the cache
-        // holds exactly the text so far. Its last token is made pending again, as after a normal
-        // end, so that the next call (even with an empty prompt) has logits to sample from.
-        if (s.position() > 0) {
-          session->pending = rs.n_generated > 0 ? last : tokens.back();
-          s.rewind(s.position() - 1);
-        } else {
-          session->pending = -1;
-        }
-        return from_status(fn, status);
-      }
-      if (rs.n_generated > 0 && s.position() >= s.context()) {
-        return fail(fn, INGOT_STATUS_CONTEXT_FULL, status.message());
-      }
-      if (rs.n_generated == 0) session->pending = pending_before;  // the prompt failed: nothing changed
-      return from_status(fn, status);
-    }
-    return INGOT_STATUS_OK;
+    return run_generate(fn, session, tokens, params, stats, /*from_start=*/false);
+  });
+}
+
+ingot_status ingot_session_generate_from_start(ingot_session* session, const char* text, ingot_generate_params params,
+                                               ingot_generate_stats* stats) {
+  static const char* fn = "ingot_session_generate_from_start";
+  return guard(fn, [&] {
+    INGOT_CAPI_REQUIRE(fn, session != nullptr, "session is NULL");
+    INGOT_CAPI_REQUIRE(fn, params.n_predict >= 0, "n_predict is negative");
+    const ingot::runtime::Model& model = *session->model->model;
+    INGOT_CAPI_REQUIRE(fn, model.has_tokenizer(), "the model has no tokenizer (compile it with --tokenizer)");
+    // Tokenized as for an empty session; a pending token is not in the cache and the text
+    // restates everything, so it is dropped.
+    const std::vector<int32_t> tokens = start_tokens(model, text != nullptr ? text : "", params.parse_special);
+    if (tokens.empty()) return fail(fn, INGOT_STATUS_INVALID_ARGUMENT, "empty text and the model has no BOS token");
+    session->pending = -1;
+    return run_generate(fn, session, tokens, params, stats, /*from_start=*/true);
   });
 }
 
