@@ -20,6 +20,7 @@
 #include "model/model.h"
 #include "model/session.h"
 #include "sample_container.h"
+#include "safetensors_writer.h"
 #include "shared_assets.h"
 #include "tokenizer/tokenizer.h"
 
@@ -78,45 +79,6 @@ inline std::string hf_name(const std::string& canonical) {
   return canonical;
 }
 
-struct StTensor {
-  std::string name, dtype;
-  std::vector<uint64_t> shape;
-  std::vector<uint8_t> data;
-};
-
-// safetensors: 8-byte little-endian header length, JSON header padded with spaces to a multiple
-// of 8, the tensors back to back.
-inline std::vector<uint8_t> safetensors_bytes(const std::vector<StTensor>& tensors) {
-  nlohmann::ordered_json h = {{"__metadata__", {{"format", "pt"}}}};
-  uint64_t at = 0;
-  for (const StTensor& t : tensors) {
-    h[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {at, at + t.data.size()}}};
-    at += t.data.size();
-  }
-  std::string header = h.dump();
-  header.resize((header.size() + 7) / 8 * 8, ' ');
-  std::vector<uint8_t> b;
-  for (int i = 0; i < 8; ++i) b.push_back(uint8_t(uint64_t(header.size()) >> (8 * i)));
-  b.insert(b.end(), header.begin(), header.end());
-  for (const StTensor& t : tensors) b.insert(b.end(), t.data.begin(), t.data.end());
-  return b;
-}
-
-inline std::vector<StTensor> read_safetensors(const std::string& path) {
-  const std::vector<uint8_t> b = read_file(path);
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | b[size_t(i)];
-  const nlohmann::json h = nlohmann::json::parse(b.begin() + 8, b.begin() + 8 + long(n));
-  std::vector<StTensor> out;
-  for (const auto& [name, v] : h.items()) {
-    if (name == "__metadata__") continue;
-    const uint64_t begin = v["data_offsets"][0], end = v["data_offsets"][1];
-    out.push_back({name, v["dtype"], v["shape"].get<std::vector<uint64_t>>(),
-                   std::vector<uint8_t>(b.begin() + long(8 + n + begin), b.begin() + long(8 + n + end))});
-  }
-  return out;
-}
-
 inline void write_text(const std::filesystem::path& path, const std::string& text) {
   write_file(path.string(), std::vector<uint8_t>(text.begin(), text.end()));
 }
@@ -146,7 +108,7 @@ inline void write_gptq_dir(const std::filesystem::path& dir, const std::vector<S
   write_text(dir / "config.json", c.dump(2));
   std::filesystem::remove(dir / "quantize_config.json");
   if (!quantize_config.is_null()) write_text(dir / "quantize_config.json", quantize_config.dump(2));
-  write_file((dir / "model.safetensors").string(), safetensors_bytes(tensors));
+  write_file((dir / "model.safetensors").string(), safetensors_bytes(tensors, {{"format", "pt"}}));
   std::filesystem::copy_file(shared_path(kStoriesTokenizer), dir / "tokenizer.model",
                              std::filesystem::copy_options::overwrite_existing);
 }

@@ -23,6 +23,7 @@
 #include "import/llama2c.h"
 #include "import/safetensors.h"
 #include "import/tokenizer_files.h"
+#include "safetensors_writer.h"
 #include "sample_container.h"
 #include "shared_assets.h"
 
@@ -139,32 +140,7 @@ void write_llama2c_legacy(const std::string& path, const Weights& w, const std::
   write_file(path, b);
 }
 
-// ---- safetensors, from the format description ----
-
-struct StTensor {
-  std::string name, dtype;
-  std::vector<uint64_t> shape;
-  std::vector<uint8_t> data;
-};
-
-// 8-byte little-endian header length, the JSON header padded with spaces to a multiple of 8,
-// then the tensors back to back in the order given.
-std::vector<uint8_t> safetensors_bytes(const std::vector<StTensor>& tensors, const json& metadata = nullptr) {
-  json h = json::object();
-  if (!metadata.is_null()) h["__metadata__"] = metadata;
-  uint64_t at = 0;
-  for (const StTensor& t : tensors) {
-    h[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {at, at + t.data.size()}}};
-    at += t.data.size();
-  }
-  std::string header = h.dump();
-  header.resize((header.size() + 7) / 8 * 8, ' ');
-  std::vector<uint8_t> b;
-  for (int i = 0; i < 8; ++i) b.push_back(uint8_t(uint64_t(header.size()) >> (8 * i)));
-  b.insert(b.end(), header.begin(), header.end());
-  for (const StTensor& t : tensors) b.insert(b.end(), t.data.begin(), t.data.end());
-  return b;
-}
+// ---- safetensors (writer: tests/support/safetensors_writer.h) ----
 
 // A file with `header` as its JSON text, `data_size` data bytes, and a header length of
 // `length` (default: the header's own).
