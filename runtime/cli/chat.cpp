@@ -8,31 +8,15 @@
 #include <iostream>
 
 #include "commands.h"
-#include "cpu/threads.h"
 #include "generate.h"
 #include "script_options.h"
 
 namespace ingot::cli {
 
 namespace {
-struct ChatArgs {
-  std::string model, system;
-  int32_t n = 256;
-  runtime::SamplerParams sampler;
-  int threads = 0;
-  size_t ctx = 0;
-  ScriptArgs script;
+struct ChatArgs : GenerationArgs {
+  std::string system;
 };
-
-// Prompt ids for the formatted conversation: special-token text (e.g. "<|eot_id|>") becomes its
-// id; BOS is added when the tokenizer asks for it and the text did not already start with it.
-std::vector<int32_t> chat_tokens(const runtime::Model& model, const std::string& text) {
-  std::vector<int32_t> ids = model.tokenizer().encode(text, /*parse_special=*/true);
-  const fb::Tokenizer* t = model.container().index().tokenizer();
-  const int32_t bos = model.dims().bos;
-  if ((t == nullptr || t->add_bos()) && bos >= 0 && (ids.empty() || ids[0] != bos)) ids.insert(ids.begin(), bos);
-  return ids;
-}
 
 std::string trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
@@ -44,19 +28,12 @@ std::string trim(const std::string& s) {
 void add_chat(CLI::App& app) {
   auto* cmd = app.add_subcommand("chat", "Chat: one user message per stdin line, replies on stdout");
   static ChatArgs a;
-  cmd->add_option("MODEL", a.model, "the .ingot file")->required();
+  add_generation_options(cmd, &a, "tokens per reply at most");
   cmd->add_option("--system", a.system, "a system message opening the conversation");
-  cmd->add_option("-n,--n-predict", a.n, "tokens per reply at most")->capture_default_str();
-  add_sampling_options(cmd, &a.sampler);
-  cmd->add_option("--threads", a.threads, "CPU threads; 0 = all")->capture_default_str();
-  cmd->add_option("--ctx", a.ctx, "context length; 0 = the model's");
-  add_script_options(cmd, &a.script);
   cmd->callback([] {
-    cpu::set_threads(a.threads);
     std::unique_ptr<runtime::Model> model;
-    if (!load_text_model("ingot chat", a.model, &model)) throw CLI::RuntimeError(kExitInvalid);
     std::unique_ptr<scripting::Script> script;
-    if (!load_script("ingot chat", a.script, *model, &script)) throw CLI::RuntimeError(kExitInvalid);
+    if (!load_generation("ingot chat", a, &model, &script)) throw CLI::RuntimeError(kExitInvalid);
     runtime::Session session(*model, a.ctx);
     std::vector<scripting::ChatMessage> history;
     if (!a.system.empty()) history.push_back({"system", a.system});
@@ -79,7 +56,7 @@ void add_chat(CLI::App& app) {
       if (s.ok()) {
         // The formatted history is the whole prompt; the cache keeps what it shares with the
         // previous turn's prompt and reply (re-tokenized text may differ: only equal ids count).
-        const std::vector<int32_t> prompt = chat_tokens(*model, prompt_text);
+        const std::vector<int32_t> prompt = runtime::prompt_tokens(*model, prompt_text, /*parse_special=*/true);
         s = runtime::generate(session, prompt, {a.n, a.sampler, script.get(), /*reuse_cache=*/true},
                               [&](int32_t, const std::string& text) {
                                 reply += text;

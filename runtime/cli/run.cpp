@@ -2,41 +2,28 @@
 #include <cstdio>
 
 #include "commands.h"
-#include "cpu/threads.h"
 #include "generate.h"
 #include "script_options.h"
 
 namespace ingot::cli {
 
 namespace {
-struct RunArgs {
-  std::string model, prompt;
-  int32_t n = 256;
-  runtime::SamplerParams sampler;
-  int threads = 0;
-  size_t ctx = 0;
-  ScriptArgs script;
+struct RunArgs : GenerationArgs {
+  std::string prompt;
 };
 }  // namespace
 
 void add_run(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Generate text from a prompt, streaming it to stdout");
   static RunArgs a;
-  cmd->add_option("MODEL", a.model, "the .ingot file")->required();
+  add_generation_options(cmd, &a, "tokens to generate at most");
   cmd->add_option("-p,--prompt", a.prompt, "prompt text (BOS is added when the tokenizer asks for it)");
-  cmd->add_option("-n,--n-predict", a.n, "tokens to generate at most")->capture_default_str();
-  add_sampling_options(cmd, &a.sampler);
   cmd->add_option("--min-p", a.sampler.min_p, "drop tokens below min-p x the top probability")->capture_default_str();
   cmd->add_option("--repeat-last-n", a.sampler.repeat_last_n, "recent tokens the penalty considers")->capture_default_str();
-  cmd->add_option("--threads", a.threads, "CPU threads; 0 = all")->capture_default_str();
-  cmd->add_option("--ctx", a.ctx, "context length; 0 = the model's");
-  add_script_options(cmd, &a.script);
   cmd->callback([] {
-    cpu::set_threads(a.threads);
     std::unique_ptr<runtime::Model> model;
-    if (!load_text_model("ingot run", a.model, &model)) throw CLI::RuntimeError(kExitInvalid);
     std::unique_ptr<scripting::Script> script;
-    if (!load_script("ingot run", a.script, *model, &script)) throw CLI::RuntimeError(kExitInvalid);
+    if (!load_generation("ingot run", a, &model, &script)) throw CLI::RuntimeError(kExitInvalid);
     runtime::Session session(*model, a.ctx);
     const std::vector<int32_t> prompt = runtime::prompt_tokens(*model, a.prompt);
     std::fputs(a.prompt.c_str(), stdout);

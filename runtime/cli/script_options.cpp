@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "cpu/threads.h"
+
 namespace ingot::cli {
 
 bool load_text_model(const char* command, const std::string& path, std::unique_ptr<runtime::Model>* out) {
@@ -43,6 +45,21 @@ bool load_script(const char* command, ScriptArgs& a, const runtime::Model& model
     return false;
   }
   return true;
+}
+
+void add_generation_options(CLI::App* cmd, GenerationArgs* a, const char* n_help) {
+  cmd->add_option("MODEL", a->model, "the .ingot file")->required();
+  cmd->add_option("-n,--n-predict", a->n, n_help)->capture_default_str();
+  add_sampling_options(cmd, &a->sampler);
+  cmd->add_option("--threads", a->threads, "CPU threads; 0 = all")->capture_default_str();
+  cmd->add_option("--ctx", a->ctx, "context length; 0 = the model's");
+  add_script_options(cmd, &a->script);
+}
+
+bool load_generation(const char* command, GenerationArgs& a, std::unique_ptr<runtime::Model>* model,
+                     std::unique_ptr<scripting::Script>* script) {
+  cpu::set_threads(a.threads);
+  return load_text_model(command, a.model, model) && load_script(command, a.script, **model, script);
 }
 
 }  // namespace ingot::cli

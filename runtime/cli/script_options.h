@@ -1,5 +1,5 @@
-// What `ingot run` and `ingot chat` share: the model with its tokenizer, sampling options and the
-// --script options.
+// What `ingot run` and `ingot chat` share: the model with its tokenizer, sampling options, the
+// --script options, and the options and start of a generating command built from them.
 #pragma once
 
 #include <memory>
@@ -32,5 +32,24 @@ void add_script_options(CLI::App* cmd, ScriptArgs* a);
 // stderr and returns false.
 bool load_script(const char* command, ScriptArgs& a, const runtime::Model& model,
                  std::unique_ptr<scripting::Script>* out);
+
+// The options of a command that generates, and what its callback starts from.
+struct GenerationArgs {
+  std::string model;
+  int32_t n = 256;
+  runtime::SamplerParams sampler;
+  int threads = 0;
+  size_t ctx = 0;
+  ScriptArgs script;
+};
+
+// MODEL, -n/--n-predict (described by n_help), the sampling options, --threads, --ctx and the
+// --script options.
+void add_generation_options(CLI::App* cmd, GenerationArgs* a, const char* n_help);
+
+// Sets the CPU threads, loads the model and the script (when given); on failure prints
+// "<command>: <message>" to stderr and returns false.
+bool load_generation(const char* command, GenerationArgs& a, std::unique_ptr<runtime::Model>* model,
+                     std::unique_ptr<scripting::Script>* script);
 
 }  // namespace ingot::cli

@@ -20,15 +20,13 @@ Status GenerationHooks::sample(std::span<float>, const HookContext&, int32_t*) {
   return fail(StatusCode::invalid_argument, "GenerationHooks::sample called on hooks without a sampler");
 }
 
-std::vector<int32_t> prompt_tokens(const Model& model, const std::string& text) {
+std::vector<int32_t> prompt_tokens(const Model& model, const std::string& text, bool parse_special) {
   std::vector<int32_t> ids;
+  if (model.has_tokenizer() && !text.empty()) ids = model.tokenizer().encode(text, parse_special);
   const fb::Tokenizer* t = model.container().index().tokenizer();
-  const bool add_bos = t == nullptr || t->add_bos();
-  if (add_bos && model.dims().bos >= 0) ids.push_back(model.dims().bos);
-  if (model.has_tokenizer() && !text.empty()) {
-    const std::vector<int32_t> enc = model.tokenizer().encode(text);
-    ids.insert(ids.end(), enc.begin(), enc.end());
-  }
+  const int32_t bos = model.dims().bos;
+  const bool add_bos = (t == nullptr || t->add_bos()) && bos >= 0;
+  if (add_bos && !(parse_special && !ids.empty() && ids[0] == bos)) ids.insert(ids.begin(), bos);
   return ids;
 }
 

@@ -76,7 +76,9 @@ format::Status generate(Session& session, const std::vector<int32_t>& prompt, co
                         const std::function<bool(int32_t, const std::string&)>& on_token, GenerateStats* stats);
 
 // Prompt tokens for text: BOS (when the tokenizer asks for it and the model has one) + encode(text).
-std::vector<int32_t> prompt_tokens(const Model& model, const std::string& text);
+// parse_special: special-token text ("<s>", "<|eot_id|>") becomes its id, as a chat template's
+// output needs, and BOS is then added only when the text does not already start with it.
+std::vector<int32_t> prompt_tokens(const Model& model, const std::string& text, bool parse_special = false);
 
 struct PerplexityResult {
   double ppl = 0;          // exp(mean NLL)

@@ -121,17 +121,18 @@ TEST(CApi, GenerateFromStartReusesTheSessionAndMatchesAFreshOne) {
   INGOT_REQUIRE_STORIES();
   Loaded m;
   ASSERT_NE(load_stories(m), nullptr);
-  ingot_session *chat = nullptr, *fresh = nullptr;
+  ingot_session* chat = nullptr;
   ASSERT_EQ(ingot_session_new(m.model, ingot_session_default_params(), &chat), INGOT_STATUS_OK);
   auto fresh_text = [&](const std::string& text, int n) {
+    ingot_session* fresh = nullptr;
     EXPECT_EQ(ingot_session_new(m.model, ingot_session_default_params(), &fresh), INGOT_STATUS_OK);
     Collected c;
     EXPECT_EQ(ingot_session_generate(fresh, text.c_str(), greedy(n, &c), nullptr), INGOT_STATUS_OK) << ingot_last_error();
     ingot_session_free(fresh);
     return c.text;
   };
-  size_t n_text = 0;
   auto n_tokens = [&](const std::string& text) {
+    size_t n_text = 0;
     ingot_tokenize(m.model, text.c_str(), text.size(), true, nullptr, 0, &n_text);
     return int32_t(n_text);
   };

@@ -24,17 +24,6 @@ ingot_status check_room(const char* fn, const ingot_session& s, size_t n) {
   return INGOT_STATUS_OK;
 }
 
-// The tokens of `text` at the start of a session: BOS when the tokenizer asks for it (with
-// parse_special, only when the text does not already start with it: a chat template may write
-// "<s>" itself).
-std::vector<int32_t> start_tokens(const ingot::runtime::Model& model, const std::string& text, bool parse_special) {
-  if (!parse_special) return ingot::runtime::prompt_tokens(model, text);
-  const std::vector<int32_t> bos = ingot::runtime::prompt_tokens(model, "");  // [BOS] when asked for, else []
-  std::vector<int32_t> tokens = model.tokenizer().encode(text, /*parse_special=*/true);
-  if (!bos.empty() && (tokens.empty() || tokens[0] != bos[0])) tokens.insert(tokens.begin(), bos[0]);
-  return tokens;
-}
-
 // Generation after the prompt `tokens` is known (shared by ingot_session_generate and
 // ingot_session_generate_from_start). from_start: `tokens` is the whole text from position 0 and
 // the cached positions it starts with are reused; otherwise it continues the session.
@@ -231,7 +220,7 @@ ingot_status ingot_session_generate(ingot_session* session, const char* prompt, 
       tokens.push_back(session->pending);
     }
     if (s.position() == 0 && session->pending < 0) {
-      tokens = start_tokens(model, text, params.parse_special);
+      tokens = ingot::runtime::prompt_tokens(model, text, params.parse_special);
     } else if (!text.empty()) {
       const std::vector<int32_t> enc = model.tokenizer().encode(text, params.parse_special);
       tokens.insert(tokens.end(), enc.begin(), enc.end());
@@ -255,7 +244,7 @@ ingot_status ingot_session_generate_from_start(ingot_session* session, const cha
     INGOT_CAPI_REQUIRE(fn, model.has_tokenizer(), "the model has no tokenizer (compile it with --tokenizer)");
     // Tokenized as for an empty session; a pending token is not in the cache and the text
     // restates everything, so it is dropped.
-    const std::vector<int32_t> tokens = start_tokens(model, text != nullptr ? text : "", params.parse_special);
+    const std::vector<int32_t> tokens = ingot::runtime::prompt_tokens(model, text != nullptr ? text : "", params.parse_special);
     if (tokens.empty()) return fail(fn, INGOT_STATUS_INVALID_ARGUMENT, "empty text and the model has no BOS token");
     session->pending = -1;
     return run_generate(fn, session, tokens, params, stats, /*from_start=*/true);

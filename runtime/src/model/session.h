@@ -22,8 +22,6 @@ class Session {
 
   size_t position() const { return pos_; }
   size_t context() const { return n_ctx_; }
-  // The token ids at positions [0, position()).
-  std::span<const int32_t> tokens() const { return {tokens_.data(), pos_}; }
   void reset() { rewind(0); }
   // Forgets the positions from `n` on (no-op when n >= position()); the next eval overwrites them.
   void rewind(size_t n) {
