@@ -9,8 +9,11 @@ cd "$root"
 "$root/scripts/install-deps.sh"
 source "$root/scripts/env.sh"
 
+# build/ is the quick start's own folder (scripts/test.sh builds in build-test/ and others), and
+# every option is set (scripts/env.sh: ingot_configure), so whatever configured build/ before,
+# this builds the Release tools. The test suite is not built here: it is scripts/test.sh's job.
 build="${INGOT_BUILD_DIR:-$root/build}"
-cmake -S "$root" -B "$build" -G "$INGOT_GENERATOR" -DCMAKE_BUILD_TYPE=Release -DINGOT_BUILD_TESTS=OFF
+ingot_configure "$build" Release -DINGOT_BUILD_TESTS=OFF
 cmake --build "$build" -j "$INGOT_JOBS"
 
 mkdir -p "$root/out"

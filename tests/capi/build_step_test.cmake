@@ -27,6 +27,10 @@ function(run out)
   set(${out} "${stdout}${stderr}" PARENT_SCOPE)
 endfunction()
 
+# $INGOT_SHARED at test time wins over the folder given at configure time (as in the other tests).
+if(NOT "$ENV{INGOT_SHARED}" STREQUAL "")
+  set(INGOT_SHARED "$ENV{INGOT_SHARED}")
+endif()
 set(stories "${INGOT_SHARED}/models/stories260K")
 if(NOT EXISTS "${stories}/stories260K.bin" OR NOT EXISTS "${INGOT_SHARED}/data/c4/c4_sample.json")
   message("shared assets absent (${INGOT_SHARED}): skipping")

@@ -23,7 +23,8 @@ add_dependencies(ingotc_depfile_test ingotc)
 
 # The embed-c sample streams a completion and reports its speed.
 add_test(NAME sample_embed_c
-         COMMAND sh -c "[ -f \"$1/models/stories260K/stories260K.bin\" ] || exit 77
+         COMMAND sh -c "set -- \"\${INGOT_SHARED:-$1}\" \"$2\"
+[ -f \"$1/models/stories260K/stories260K.bin\" ] || exit 77
 $<TARGET_FILE:ingotc> build \"$1/models/stories260K/stories260K.bin\" --tokenizer \"$1/models/stories260K/tok512.model\" --dtype f32 -o embed-c.ingot || exit 1
 $<TARGET_FILE:embed-c> embed-c.ingot 'Once upon a time' 32 > embed-c.out 2> embed-c.err || { cat embed-c.err; exit 1; }
 cat embed-c.out embed-c.err
@@ -33,6 +34,7 @@ cmp -n $(($(wc -c < embed-c.out) - 1)) embed-c.out \"$1/reference/stories260K-on
                  sh ${INGOT_SHARED_DEFAULT})
 set_tests_properties(sample_embed_c PROPERTIES LABELS "model;samples" WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
                      SKIP_RETURN_CODE 77)
+ingot_test_needs(LABELS model samples TARGETS ingotc embed-c)
 
 # Installs into a temporary prefix, then builds and runs samples/build-step against it.
 add_test(NAME capi_install_build_step
@@ -42,12 +44,14 @@ add_test(NAME capi_install_build_step
                  -P ${CMAKE_CURRENT_LIST_DIR}/build_step_test.cmake)
 set_tests_properties(capi_install_build_step PROPERTIES LABELS "model;samples;install" TIMEOUT 1200
                      SKIP_RETURN_CODE 77)
+ingot_test_needs(LABELS model samples install TARGETS ingot_shared ingot_static ingotc ingot)
 
 # The chat sample: a one-line story through samples/chat/story.lua is the prompt itself, so the
 # greedy reply is llama2.c run.c's continuation (shared/reference); a multi-turn LLaMA-2-format
 # conversation, greedy and sampled, prints what `ingot chat --script` prints for the same lines.
 add_test(NAME sample_chat
-         COMMAND sh -c "[ -f \"$1/models/stories260K/stories260K.bin\" ] || exit 77
+         COMMAND sh -c "set -- \"\${INGOT_SHARED:-$1}\" \"$2\"
+[ -f \"$1/models/stories260K/stories260K.bin\" ] || exit 77
 $<TARGET_FILE:ingotc> build \"$1/models/stories260K/stories260K.bin\" --tokenizer \"$1/models/stories260K/tok512.model\" --dtype f32 -o chat.ingot || exit 1
 printf 'Once upon a time\\n' | $<TARGET_FILE:chat> chat.ingot \"$2/chat/story.lua\" -n 32 --temp 0 > chat-story.out || exit 1
 cat chat-story.out
@@ -65,3 +69,4 @@ done"
                  sh ${INGOT_SHARED_DEFAULT} ${PROJECT_SOURCE_DIR}/samples)
 set_tests_properties(sample_chat PROPERTIES LABELS "model;samples" WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
                      SKIP_RETURN_CODE 77)
+ingot_test_needs(LABELS model samples TARGETS ingotc ingot chat)

@@ -10,7 +10,8 @@ endforeach()
 set(seeds ${WORK_DIR}/seeds)
 set(corpus ${WORK_DIR}/corpus)
 set(artifacts ${WORK_DIR}/artifacts)
-file(REMOVE_RECURSE ${seeds} ${corpus})
+# Artifacts too: a failure lists the reproducers of this run, not those of an earlier one.
+file(REMOVE_RECURSE ${seeds} ${corpus} ${artifacts})
 file(MAKE_DIRECTORY ${seeds} ${corpus} ${artifacts})
 
 execute_process(COMMAND ${MAKE_SEEDS} ${seeds} RESULT_VARIABLE rc)

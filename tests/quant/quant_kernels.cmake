@@ -3,4 +3,5 @@
 ingot_add_test(NAME quant_kernels_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/quant_kernels_test.cpp LABELS "unit"
                LIBS ingot_kernels_cpu)
 add_test(NAME quant_kernels_portable_test COMMAND quant_kernels_test --gtest_brief=1)
-set_tests_properties(quant_kernels_portable_test PROPERTIES LABELS "unit" ENVIRONMENT "INGOT_NO_SIMD=1")
+set_tests_properties(quant_kernels_portable_test PROPERTIES LABELS "unit"
+                     ENVIRONMENT "INGOT_NO_SIMD=1;${INGOT_GTEST_OUTPUT}/quant_kernels_portable_test.xml")
