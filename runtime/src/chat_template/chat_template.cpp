@@ -19,31 +19,36 @@ std::string what_of(TemplateError::Kind kind, int line, const std::string& messa
   }
 }
 
-// Jinja2 checks filter and test names when it compiles a template, before any rendering.
-void check_expr(const Expr* e) {
+// Jinja2 checks filter and test names when it compiles a template, before any rendering, except
+// directly inside an if statement or an inline if (its "soft" frames: there the name is looked up
+// when the filter runs). Loops, macros and blocks start a frame that is not soft again.
+void check_expr(const Expr* e, bool soft) {
   if (!e) return;
-  if (e->type == ExprType::filter) {
+  if (e->type == ExprType::condition) soft = true;
+  if (soft) {
+  } else if (e->type == ExprType::filter) {
     if (!filter_known(e->name)) {
       if (filter_jinja_builtin(e->name))
         throw TemplateError(TemplateError::Kind::unsupported, e->line, "unsupported construct: filter '" + e->name + "'");
       throw TemplateError(TemplateError::Kind::syntax, e->line, "No filter named '" + e->name + "'");
     }
   }
-  if (e->type == ExprType::test && !test_known(e->name))
+  if (!soft && e->type == ExprType::test && !test_known(e->name))
     throw TemplateError(TemplateError::Kind::syntax, e->line, "No test named '" + e->name + "'");
-  for (const auto& item : e->items) check_expr(item.get());
-  for (const auto& [k, v] : e->kwargs) check_expr(v.get());
+  for (const auto& item : e->items) check_expr(item.get(), soft);
+  for (const auto& [k, v] : e->kwargs) check_expr(v.get(), soft);
 }
 
-void check_body(const Body& body) {
+void check_body(const Body& body, bool soft) {
   for (const auto& s : body) {
-    check_expr(s->expr.get());
-    check_expr(s->condition.get());
-    for (const auto& c : s->conditions) check_expr(c.get());
-    for (const auto& p : s->params) check_expr(p.default_value.get());
-    for (const auto& b : s->bodies) check_body(b);
-    check_body(s->body);
-    check_body(s->else_body);
+    bool is_if = s->type == StmtType::if_;
+    check_expr(s->expr.get(), s->type == StmtType::filter_block ? false : soft);
+    check_expr(s->condition.get(), false);
+    for (const auto& c : s->conditions) check_expr(c.get(), true);
+    for (const auto& p : s->params) check_expr(p.default_value.get(), false);
+    for (const auto& b : s->bodies) check_body(b, true);
+    check_body(s->body, false);  // for, macro, call, filter and set blocks: a new frame
+    check_body(s->else_body, is_if);
   }
 }
 
@@ -64,7 +69,7 @@ Template::~Template() = default;
 Template Template::parse(const std::string& source, const Limits& limits) {
   auto impl = std::make_unique<TemplateImpl>();
   impl->body = parse_template(tokenize(source), limits.max_nesting);
-  check_body(impl->body);
+  check_body(impl->body, false);
   return Template(std::move(impl));
 }
 

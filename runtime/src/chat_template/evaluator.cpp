@@ -29,7 +29,7 @@ Evaluator::Evaluator(const RenderOptions& options, Value context) : options_(opt
   frames_.emplace_back();
   add_globals(frames_[0]);
   if (context.is_dict())
-    for (auto& [k, v] : context.dict->items) frames_[0][k] = v;
+    for (auto& [k, v] : context.dict->items) frames_[0][k.s] = v;
 }
 
 void Evaluator::fail(int line, const std::string& message) const { raise(TemplateError::Kind::render, line, message); }
@@ -288,7 +288,7 @@ std::vector<Value> Evaluator::iterate(const Value& v, int line) {
       return v.list->items;
     case Kind::dict: {
       std::vector<Value> keys;
-      for (const auto& item : v.dict->items) keys.push_back(Value::string(item.first));
+      for (const auto& item : v.dict->items) keys.push_back(item.first);
       return keys;
     }
     case Kind::string: {
@@ -321,10 +321,9 @@ Value Evaluator::get_attr(const Value& obj, const std::string& name, int line) {
 
 Value Evaluator::get_item(const Value& obj, const Value& key, int line) {
   if (obj.is_undefined()) fail(line, "'" + obj.s + "' is undefined (subscripted)");
-  if (obj.is_dict() && key.is_string()) {
-    const Value* v = obj.dict->find(key.s);
-    if (v) return *v;
-    return Value::undefined(key.s);
+  if (obj.is_dict()) {
+    if (const Value* v = obj.dict->find(key)) return *v;
+    if (!key.is_string()) return Value::undefined(py_repr(key));
   }
   if (obj.is_list() && obj.list->generator) fail(line, "'generator' object is not subscriptable");
   if ((obj.is_list() || obj.is_string()) && (key.kind == Kind::integer || key.kind == Kind::boolean)) {
@@ -378,8 +377,9 @@ Value Evaluator::eval(const Expr& e) {
       Value v = Value::new_dict();
       for (size_t k = 0; k + 1 < e.items.size(); k += 2) {
         Value key = eval(*e.items[k]);
-        if (!key.is_string()) raise(TemplateError::Kind::unsupported, e.line, "dict keys other than strings");
-        v.dict->set(key.s, eval(*e.items[k + 1]));
+        if (key.is_list() || key.is_dict() || key.is_undefined() || key.kind == Kind::ns)
+          fail(e.line, std::string("unhashable type: '") + kind_name(key) + "'");
+        v.dict->set(key, eval(*e.items[k + 1]));
       }
       return v;
     }
@@ -506,7 +506,7 @@ Value Evaluator::eval_binary(const Expr& e) {
     } else if (b.is_list()) {
       for (const auto& item : b.list->items) found = found || py_equal(a, item);
     } else if (b.is_dict()) {
-      found = a.is_string() && b.dict->find(a.s) != nullptr;
+      found = b.dict->find(a) != nullptr;
     } else if (!b.is_undefined()) {
       fail(line, std::string("argument of type '") + kind_name(b) + "' is not iterable");
     }
@@ -528,7 +528,12 @@ Value Evaluator::eval_binary(const Expr& e) {
     if (nums) return Value::floating(a.as_double() + b.as_double());
     if (a.is_string() && b.is_string()) {
       check_size(a.s.size() + b.s.size(), line);
-      return Value::string(a.s + b.s);
+      if (!a.safe && !b.safe) return Value::string(a.s + b.s);
+      // Markup + str escapes the str (and str + Markup), whatever the environment's autoescape.
+      Value v = Value::string((a.safe ? a.s : html_escape(a.s)) + (b.safe ? b.s : html_escape(b.s)));
+      check_size(v.s.size(), line);
+      v.safe = true;
+      return v;
     }
     if (a.is_list() && b.is_list() && a.list->tuple == b.list->tuple && !a.list->generator && !b.list->generator) {
       check_size(a.list->items.size() + b.list->items.size(), line);

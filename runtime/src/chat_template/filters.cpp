@@ -71,9 +71,8 @@ Value f_length(Evaluator& ev, const Value& v, CallArgs&, int line) {
 
 Value f_tojson(Evaluator& ev, const Value& v, CallArgs& a, int line) {
   // transformers: tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
-  if (arg_or(a, 0, "ensure_ascii", Value::boolean(false)).truthy())
-    throw TemplateError(TemplateError::Kind::unsupported, line, "unsupported construct: tojson(ensure_ascii=True)");
   JsonDumpOptions o;
+  o.ensure_ascii = arg_or(a, 0, "ensure_ascii", Value::boolean(false)).truthy();
   Value indent = arg_or(a, 1, "indent", Value::none());
   if (!indent.is_none()) {
     o.has_indent = true;
@@ -100,13 +99,24 @@ Value f_tojson(Evaluator& ev, const Value& v, CallArgs& a, int line) {
   }
 }
 
+// A str result of a filter that keeps Markup as Markup (Markup's str methods return Markup).
+Value keep_safe(const Value& input, std::string s) {
+  Value v = Value::string(std::move(s));
+  v.safe = input.is_string() && input.safe;
+  return v;
+}
+
 Value f_trim(Evaluator&, const Value& v, CallArgs& a, int) {
-  return Value::string(py_strip(py_str(v), arg_or(a, 0, "chars", Value::none()), true, true));
+  return keep_safe(v, py_strip(py_str(v), arg_or(a, 0, "chars", Value::none()), true, true));
 }
 Value f_string(Evaluator&, const Value& v, CallArgs&, int) { return v.is_string() ? v : Value::string(py_str(v)); }
-Value f_safe(Evaluator&, const Value& v, CallArgs&, int) { return v.is_string() ? v : Value::string(py_str(v)); }
-Value f_lower(Evaluator&, const Value& v, CallArgs&, int) { return Value::string(py_lower(py_str(v))); }
-Value f_upper(Evaluator&, const Value& v, CallArgs&, int) { return Value::string(py_upper(py_str(v))); }
+Value f_safe(Evaluator&, const Value& v, CallArgs&, int) {
+  Value out = Value::string(py_str(v));
+  out.safe = true;
+  return out;
+}
+Value f_lower(Evaluator&, const Value& v, CallArgs&, int) { return keep_safe(v, py_lower(py_str(v))); }
+Value f_upper(Evaluator&, const Value& v, CallArgs&, int) { return keep_safe(v, py_upper(py_str(v))); }
 
 Value f_capitalize(Evaluator&, const Value& v, CallArgs&, int) {
   std::string s = py_lower(py_str(v));
@@ -260,7 +270,7 @@ Value f_dictsort(Evaluator& ev, const Value& v, CallArgs& a, int line) {
   int pos = by == "key" ? 0 : by == "value" ? 1 : -1;
   if (pos < 0) ev.fail(line, "You can only sort by either \"key\" or \"value\"");
   std::vector<Value> items;
-  for (const auto& [k, x] : v.dict->items) items.push_back(Value::new_list({Value::string(k), x}, true));
+  for (const auto& [k, x] : v.dict->items) items.push_back(Value::new_list({k, x}, true));
   sort_values(ev, items, [&](const Value& p) { return sort_key(p.list->items[static_cast<size_t>(pos)], case_sensitive); }, line);
   if (reverse) std::reverse(items.begin(), items.end());
   return Value::new_list(std::move(items));
@@ -282,7 +292,7 @@ Value f_items(Evaluator& ev, const Value& v, CallArgs&, int line) {
   if (v.is_undefined()) return Value::new_generator({});
   if (!v.is_dict()) ev.fail(line, "items: can only get item pairs from a mapping");
   Value out = Value::new_generator({});
-  for (const auto& [k, x] : v.dict->items) out.list->items.push_back(Value::new_list({Value::string(k), x}, true));
+  for (const auto& [k, x] : v.dict->items) out.list->items.push_back(Value::new_list({k, x}, true));
   return out;
 }
 
@@ -342,18 +352,10 @@ Value f_attr(Evaluator& ev, const Value& v, CallArgs& a, int line) {
 }
 
 Value f_escape(Evaluator&, const Value& v, CallArgs&, int) {
-  std::string out;
-  for (char c : py_str(v)) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return Value::string(out);
+  if (v.is_string() && v.safe) return v;
+  Value out = Value::string(html_escape(py_str(v)));
+  out.safe = true;
+  return out;
 }
 
 Value f_wordcount(Evaluator& ev, const Value& v, CallArgs&, int line) {
@@ -372,6 +374,7 @@ Value f_wordcount(Evaluator& ev, const Value& v, CallArgs&, int line) {
 
 // map, select, reject, selectattr, rejectattr
 Value f_map(Evaluator& ev, const Value& v, CallArgs& a, int line) {
+  if (!v.truthy()) return Value::new_generator({});  // Jinja2: `if value:` before iterating
   std::vector<Value> items = ev.iterate(v, line);
   Value out = Value::new_generator({});
   if (const Value* attribute = find_arg(a, SIZE_MAX, "attribute")) {
@@ -398,6 +401,7 @@ Value f_map(Evaluator& ev, const Value& v, CallArgs& a, int line) {
 }
 
 Value select_impl(Evaluator& ev, const Value& v, CallArgs& a, int line, bool by_attr, bool keep_if) {
+  if (!v.truthy()) return Value::new_generator({});  // Jinja2: `if value:` before iterating
   std::vector<Value> items = ev.iterate(v, line);
   size_t k = 0;
   Value attribute;

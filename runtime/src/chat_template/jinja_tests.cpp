@@ -93,7 +93,7 @@ bool apply_test(Evaluator& ev, const std::string& raw_name, const Value& v, Call
   if (name == "in") {
     const Value& seq = operand(ev, a, name);
     if (seq.is_string()) return v.is_string() && seq.s.find(v.s) != std::string::npos;
-    if (seq.is_dict()) return v.is_string() && seq.dict->find(v.s) != nullptr;
+    if (seq.is_dict()) return seq.dict->find(v) != nullptr;
     for (const Value& x : ev.iterate(seq, line))
       if (py_equal(v, x)) return true;
     return false;

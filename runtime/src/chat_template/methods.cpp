@@ -363,8 +363,8 @@ Value find_method(Evaluator& ev, const Value& obj, const std::string& name, int 
       return method(obj, "items", [which](Evaluator&, CallArgs&, const Value& self) {
         Value v = Value::new_list();
         for (const auto& [k, x] : self.dict->items) {
-          if (which == 0) v.list->items.push_back(Value::new_list({Value::string(k), x}, true));
-          else v.list->items.push_back(which == 1 ? Value::string(k) : x);
+          if (which == 0) v.list->items.push_back(Value::new_list({k, x}, true));
+          else v.list->items.push_back(which == 1 ? k : x);
         }
         return v;
       });
@@ -374,8 +374,7 @@ Value find_method(Evaluator& ev, const Value& obj, const std::string& name, int 
         const Value* key = find_arg(a, 0, "key");
         if (!key) e.fail(a.line, "get expected at least 1 argument, got 0");
         Value fallback = a.args.size() > 1 ? a.args[1] : Value::none();
-        if (!key->is_string()) return fallback;
-        const Value* v = self.dict->find(key->s);
+        const Value* v = self.dict->find(*key);
         return v ? *v : fallback;
       });
     if (name == "copy")

@@ -13,17 +13,22 @@ namespace ingot::chat_template {
 
 const Value* Dict::find(const std::string& key) const {
   for (const auto& [k, v] : items)
-    if (k == key) return &v;
+    if (k.kind == Kind::string && k.s == key) return &v;
   return nullptr;
 }
-Value* Dict::find(const std::string& key) {
+const Value* Dict::find(const Value& key) const {
+  for (const auto& [k, v] : items)
+    if (py_equal(k, key)) return &v;
+  return nullptr;
+}
+void Dict::set(const std::string& key, Value value) { set(Value::string(key), std::move(value)); }
+void Dict::set(const Value& key, Value value) {
   for (auto& [k, v] : items)
-    if (k == key) return &v;
-  return nullptr;
-}
-void Dict::set(const std::string& key, Value value) {
-  if (Value* v = find(key)) *v = std::move(value);
-  else items.emplace_back(key, std::move(value));
+    if (py_equal(k, key)) {
+      v = std::move(value);
+      return;
+    }
+  items.emplace_back(key, std::move(value));
 }
 
 Value Value::undefined(std::string name) { Value v; v.s = std::move(name); return v; }
@@ -239,7 +244,7 @@ std::string py_repr(const Value& v) {
       for (const auto& [k, item] : v.dict->items) {
         if (!first) out += ", ";
         first = false;
-        out += str_repr(k) + ": " + py_repr(item);
+        out += py_repr(k) + ": " + py_repr(item);
       }
       return out + "}";
     }
@@ -251,6 +256,21 @@ std::string py_repr(const Value& v) {
     }
     default: return py_str(v);
   }
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
 }
 
 std::string py_str(const Value& v) {
@@ -266,8 +286,28 @@ std::string py_str(const Value& v) {
   }
 }
 
-static std::string json_string(const std::string& s) {
+static std::string json_string(const std::string& s, bool ensure_ascii) {
   std::string out = "\"";
+  if (ensure_ascii) {
+    for (char32_t cp : utf8_decode(s)) {
+      if (cp < 0x80) {
+        out += json_string(std::string(1, static_cast<char>(cp)), false).substr(1);
+        out.pop_back();
+        if (cp == 0x7f) out.replace(out.size() - 1, 1, "\\u007f");
+        continue;
+      }
+      char buf[16];
+      if (cp >= 0x10000) {
+        char32_t v = cp - 0x10000;
+        std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", static_cast<unsigned>(0xd800 + (v >> 10)),
+                      static_cast<unsigned>(0xdc00 + (v & 0x3ff)));
+      } else {
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+      }
+      out += buf;
+    }
+    return out + "\"";
+  }
   for (char c : s) {
     switch (c) {
       case '"': out += "\\\""; break;
@@ -305,7 +345,7 @@ static void json_dump(const Value& v, const JsonDumpOptions& o, int level, std::
       else if (std::isinf(v.f)) out += v.f < 0 ? "-Infinity" : "Infinity";
       else out += py_float_repr(v.f);
       return;
-    case Kind::string: out += json_string(v.s); return;
+    case Kind::string: out += json_string(v.s, o.ensure_ascii); return;
     case Kind::list: {
       if (v.list->generator) break;
       if (v.list->items.empty()) { out += "[]"; return; }
@@ -321,16 +361,26 @@ static void json_dump(const Value& v, const JsonDumpOptions& o, int level, std::
     }
     case Kind::dict: {
       if (v.dict->items.empty()) { out += "{}"; return; }
-      std::vector<const std::pair<std::string, Value>*> items;
-      for (const auto& item : v.dict->items) items.push_back(&item);
+      // json.dumps turns keys into strings: str as is, numbers as repr, True/False/None as JSON.
+      std::vector<std::pair<std::string, const Value*>> items;
+      for (const auto& [k, x] : v.dict->items) {
+        std::string key;
+        if (k.kind == Kind::string) key = k.s;
+        else if (k.kind == Kind::boolean) key = k.b ? "true" : "false";
+        else if (k.kind == Kind::none) key = "null";
+        else if (k.kind == Kind::integer) key = std::to_string(k.i);
+        else if (k.kind == Kind::floating) key = py_float_repr(k.f);
+        else throw TemplateError(TemplateError::Kind::render, 0, std::string("keys must be str, int, float, bool or None, not ") + kind_name(k));
+        items.emplace_back(std::move(key), &x);
+      }
       if (o.sort_keys)
-        std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->first < b->first; });
+        std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       out += '{';
       for (size_t k = 0; k < items.size(); ++k) {
         if (k) out += o.item_separator;
         newline(level + 1);
-        out += json_string(items[k]->first) + o.key_separator;
-        json_dump(items[k]->second, o, level + 1, out);
+        out += json_string(items[k].first, o.ensure_ascii) + o.key_separator;
+        json_dump(*items[k].second, o, level + 1, out);
       }
       newline(level);
       out += '}';

@@ -26,12 +26,14 @@ struct List {
   bool generator = false;
 };
 
-// A Python dict: keys are strings (JSON objects and template literals), order of insertion kept.
+// A Python dict: keys are strings (JSON objects), or any hashable value of a template literal
+// ({0: 'a'}); the order of insertion kept.
 struct Dict {
-  std::vector<std::pair<std::string, Value>> items;
+  std::vector<std::pair<Value, Value>> items;
   const Value* find(const std::string& key) const;
-  Value* find(const std::string& key);
+  const Value* find(const Value& key) const;
   void set(const std::string& key, Value value);
+  void set(const Value& key, Value value);
 };
 
 // Positional and keyword arguments of a call.
@@ -54,6 +56,8 @@ struct Value {
   int64_t i = 0;
   double f = 0.0;
   std::string s;  // string; for undefined: the name that was missing (for error messages)
+  // A markupsafe.Markup string (from |safe or |escape): `+` with a plain str HTML-escapes the str.
+  bool safe = false;
   std::shared_ptr<List> list;
   std::shared_ptr<Dict> dict;  // dict and namespace
   std::shared_ptr<Callable> fn;
@@ -83,6 +87,9 @@ struct Value {
 
 const char* kind_name(const Value& v);  // Python's type name: 'str', 'list', 'dict', ...
 
+// markupsafe.escape() of a str: & < > " ' as HTML entities.
+std::string html_escape(const std::string& s);
+
 // Python's str() and repr() of a value (str of Undefined is empty).
 std::string py_str(const Value& v);
 std::string py_repr(const Value& v);
@@ -96,6 +103,7 @@ struct JsonDumpOptions {
   std::string item_separator = ", ";
   std::string key_separator = ": ";
   bool sort_keys = false;
+  bool ensure_ascii = false;  // non-ASCII as \uXXXX (UTF-16 surrogate pairs above U+FFFF)
 };
 std::string py_json_dumps(const Value& v, const JsonDumpOptions& options);
 
