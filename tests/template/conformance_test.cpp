@@ -103,6 +103,8 @@ TEST(ChatTemplateConformance, RealTemplatesRenderAsJinja2Does) {
     bool oracle_ok = e["ok"].get<bool>();
     std::string got, error;
     bool ours_ok = false;
+    const ct::TemplateError* raised = nullptr;
+    std::unique_ptr<ct::TemplateError> caught;
     if (parse_error.count(name)) {
       error = parse_error[name];
     } else {
@@ -111,10 +113,21 @@ TEST(ChatTemplateConformance, RealTemplatesRenderAsJinja2Does) {
         ours_ok = true;
       } catch (const ct::TemplateError& err) {
         error = err.what();
+        caught = std::make_unique<ct::TemplateError>(err);
+        raised = caught.get();
       }
     }
     std::string failure;
-    if (oracle_ok && !ours_ok) failure = "Jinja2 renders, ours raises: " + error;
+    // raise_exception(message) in the template: Jinja2 raises TemplateError(message); ours must
+    // raise the same message as a TemplateError of kind `raised`.
+    static const std::string kRaised = "TemplateError: ";
+    if (!oracle_ok && raised && e["error"].get<std::string>().rfind(kRaised, 0) == 0) {
+      std::string want = e["error"].get<std::string>().substr(kRaised.size());
+      if (raised->kind() != ct::TemplateError::Kind::raised || raised->message() != want)
+        failure = "Jinja2 raise_exception(" + ordered_json(want).dump() + "), ours: " + error;
+    }
+    if (!failure.empty()) {
+    } else if (oracle_ok && !ours_ok) failure = "Jinja2 renders, ours raises: " + error;
     else if (oracle_ok && got != e["output"].get<std::string>()) failure = first_difference(e["output"], got);
     else if (!oracle_ok && ours_ok) failure = "Jinja2 raises (" + e["error"].get<std::string>() + "), ours renders";
     if (failure.empty()) {
