@@ -174,7 +174,6 @@ Evaluator::Flow Evaluator::exec_for(const Stmt& s) {
     items = std::move(kept);
   }
   if (items.empty()) return exec_body(s.else_body);
-  Value outer_loop = lookup("loop");
   int64_t n = static_cast<int64_t>(items.size());
   for (int64_t k = 0; k < n; ++k) {
     count_iterations(1, s.line);
@@ -188,9 +187,8 @@ Evaluator::Flow Evaluator::exec_for(const Stmt& s) {
     d.set("first", Value::boolean(k == 0));
     d.set("last", Value::boolean(k == n - 1));
     d.set("length", Value::integer(n));
-    int64_t depth = outer_loop.is_dict() && outer_loop.dict->find("depth") ? outer_loop.dict->find("depth")->i + 1 : 1;
-    d.set("depth", Value::integer(depth));
-    d.set("depth0", Value::integer(depth - 1));
+    d.set("depth", Value::integer(1));  // the depth of a recursive loop; nested loops are each at 1
+    d.set("depth0", Value::integer(0));
     d.set("previtem", k > 0 ? items[static_cast<size_t>(k - 1)] : Value::undefined("loop.previtem"));
     d.set("nextitem", k + 1 < n ? items[static_cast<size_t>(k + 1)] : Value::undefined("loop.nextitem"));
     d.set("cycle", Value::function("loop.cycle", [k](Evaluator& ev, CallArgs& a) {
