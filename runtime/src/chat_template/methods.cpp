@@ -95,7 +95,7 @@ std::string py_format(Evaluator& ev, const std::string& fmt, CallArgs& a) {
         if (auto_index >= a.args.size()) ev.fail(a.line, "Replacement index out of range for positional args tuple");
         v = &a.args[auto_index++];
       } else if (std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; })) {
-        size_t index = std::stoul(field);
+        size_t index = field.size() > 9 ? SIZE_MAX : std::stoul(field);
         if (index >= a.args.size()) ev.fail(a.line, "Replacement index out of range for positional args tuple");
         v = &a.args[index];
       } else {
