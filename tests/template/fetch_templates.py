@@ -61,7 +61,7 @@ def ensure_templates(cache):
     sdist = os.path.join(cache, "sdist")
     if not any(n.endswith(".tar.gz") for n in os.listdir(sdist)) if os.path.isdir(sdist) else True:
         os.makedirs(sdist, exist_ok=True)
-        run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+        run([venv_python(cache), "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
              "--no-binary", ":all:", LLAMA_CPP_PYTHON, "-d", sdist], "pip download " + LLAMA_CPP_PYTHON)
     archives = [n for n in os.listdir(sdist) if n.endswith(".tar.gz")]
     if not archives:
@@ -89,8 +89,8 @@ def main():
     ap.add_argument("--cache", default=default_cache())
     args = ap.parse_args()
     os.makedirs(args.cache, exist_ok=True)
+    ensure_venv(args.cache)  # its pip downloads the sdist (the system python may have none)
     ensure_templates(args.cache)
-    ensure_venv(args.cache)
     print(args.cache)
 
 

@@ -39,6 +39,7 @@ struct Expr {
   Value value;
   std::vector<ExprPtr> items;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
+  std::vector<std::string> ops;  // binary "chain": a < b <= c is items a, b, c and ops "<", "<="
 };
 
 struct Stmt;

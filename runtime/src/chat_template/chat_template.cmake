@@ -12,3 +12,5 @@ set(INGOT_CHAT_TEMPLATE_SOURCES
   CACHE INTERNAL "chat template engine sources (also compiled into the fuzz target)")
 target_sources(ingot_runtime PRIVATE ${INGOT_CHAT_TEMPLATE_SOURCES})
 target_link_libraries(ingot_runtime PUBLIC nlohmann_json::nlohmann_json)
+# The bridge to a loaded model (its container's template and special tokens): runtime only.
+target_sources(ingot_runtime PRIVATE ${CMAKE_CURRENT_LIST_DIR}/model_template.cpp)

@@ -255,6 +255,8 @@ Value Evaluator::make_macro(const Stmt& s) {
         }
       }
       if (!caller.is_undefined()) ev.frames_.back()["caller"] = caller;
+      ev.frames_.back()["varargs"] = Value::new_list({}, true);
+      ev.frames_.back()["kwargs"] = Value::new_dict();
       text = ev.capture(stmt->body);
     } catch (...) {
       --ev.call_depth_;
@@ -475,9 +477,20 @@ Value Evaluator::eval_binary(const Expr& e) {
     Value a = eval(*e.items[0]);
     return a.truthy() ? a : eval(*e.items[1]);
   }
-  Value a = eval(*e.items[0]);
-  Value b = eval(*e.items[1]);
-  int line = e.line;
+  if (op == "chain") {
+    Value left = eval(*e.items[0]);
+    for (size_t k = 0; k < e.ops.size(); ++k) {
+      Value right = eval(*e.items[k + 1]);
+      Value r = apply_binary(e.ops[k], left, right, e.line);
+      if (!r.truthy()) return r;
+      left = std::move(right);
+    }
+    return Value::boolean(true);
+  }
+  return apply_binary(op, eval(*e.items[0]), eval(*e.items[1]), e.line);
+}
+
+Value Evaluator::apply_binary(const std::string& op, const Value& a, const Value& b, int line) {
   if (op == "~") {
     std::string s = py_str(a) + py_str(b);
     check_size(s.size(), line);

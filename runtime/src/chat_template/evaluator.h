@@ -46,6 +46,7 @@ class Evaluator {
   Value lookup(const std::string& name) const;
   Value make_macro(const Stmt& s);
   Value eval_binary(const Expr& e);
+  Value apply_binary(const std::string& op, const Value& a, const Value& b, int line);
   Value eval_filter(const Expr& e);
 
   const RenderOptions& options_;

@@ -316,6 +316,22 @@ Value f_abs(Evaluator& ev, const Value& v, CallArgs&, int line) {
   ev.fail(line, std::string("bad operand type for abs(): '") + kind_name(v) + "'");
 }
 
+Value f_round(Evaluator& ev, const Value& v, CallArgs& a, int line) {
+  int64_t precision = arg_or(a, 0, "precision", Value::integer(0)).i;
+  std::string method = py_str(arg_or(a, 1, "method", Value::string("common")));
+  if (!v.is_number()) ev.fail(line, std::string("round: a number is needed, not '") + kind_name(v) + "'");
+  if (precision < 0 || precision > 15)
+    throw TemplateError(TemplateError::Kind::unsupported, line, "unsupported construct: round with precision outside 0..15");
+  double scale = std::pow(10.0, static_cast<double>(precision));
+  if (method == "common") {
+    if (v.kind != Kind::floating) return Value::integer(v.i);  // round(int, n) is the int
+    return Value::floating(std::nearbyint(v.f * scale) / scale);  // half to even, as Python's round
+  }
+  if (method != "ceil" && method != "floor") ev.fail(line, "method must be common, ceil or floor");
+  double x = v.as_double() * scale;
+  return Value::floating((method == "ceil" ? std::ceil(x) : std::floor(x)) / scale);
+}
+
 Value min_max(Evaluator& ev, const Value& v, CallArgs& a, int line, bool max) {
   bool case_sensitive = arg_or(a, 0, "case_sensitive", Value::boolean(false)).truthy();
   Value attribute = arg_or(a, 1, "attribute", Value::none());
@@ -439,7 +455,7 @@ const std::vector<std::pair<const char*, FilterFn>>& filters() {
       {"int", f_int},           {"items", f_items},     {"join", f_join},             {"last", f_last},
       {"length", f_length},     {"list", f_list},       {"lower", f_lower},           {"map", f_map},
       {"max", f_max},           {"min", f_min},         {"reject", f_reject},         {"rejectattr", f_rejectattr},
-      {"replace", f_replace},   {"reverse", f_reverse}, {"safe", f_safe},             {"select", f_select},
+      {"replace", f_replace},   {"reverse", f_reverse}, {"round", f_round}, {"safe", f_safe},             {"select", f_select},
       {"selectattr", f_selectattr}, {"sort", f_sort},   {"string", f_string},         {"sum", f_sum},
       {"title", f_title},       {"tojson", f_tojson},   {"trim", f_trim},             {"unique", f_unique},
       {"upper", f_upper},       {"wordcount", f_wordcount},
@@ -457,7 +473,7 @@ bool filter_known(const std::string& name) {
 
 bool filter_jinja_builtin(const std::string& name) {
   static const std::set<std::string> jinja = {
-      "batch", "center", "filesizeformat", "forceescape", "format", "groupby", "pprint", "random", "round",
+      "batch", "center", "filesizeformat", "forceescape", "format", "groupby", "pprint", "random",
       "slice", "striptags", "truncate", "urlencode", "urlize", "wordwrap", "xmlattr"};
   return jinja.count(name) != 0;
 }

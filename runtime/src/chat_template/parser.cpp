@@ -339,7 +339,11 @@ class Parser {
     return parse_compare();
   }
   ExprPtr parse_compare() {
+    int start_line = peek().line;
     ExprPtr e = parse_math1();
+    std::vector<ExprPtr> operands;
+    std::vector<std::string> ops;
+    operands.push_back(std::move(e));
     for (;;) {
       int line = peek().line;
       std::string op;
@@ -355,11 +359,20 @@ class Parser {
         next();
         op = "not in";
       } else {
-        return e;
+        break;
       }
-      // a < b < c is (a < b) and (b < c) in Jinja2; templates do not chain, so it stays left-nested.
-      e = binary(op, std::move(e), parse_math1(), line);
+      (void)line;
+      ops.push_back(op);
+      operands.push_back(parse_math1());
     }
+    if (ops.empty()) return std::move(operands[0]);
+    if (ops.size() == 1) return binary(ops[0], std::move(operands[0]), std::move(operands[1]), start_line);
+    // a < b < c is (a < b) and (b < c), b evaluated once, as in Python.
+    auto chain = make(ExprType::binary, start_line);
+    chain->name = "chain";
+    chain->items = std::move(operands);
+    chain->ops = std::move(ops);
+    return chain;
   }
   ExprPtr parse_math1() {
     ExprPtr e = parse_concat();
