@@ -115,6 +115,7 @@ TEST(ChatTemplateStatements, MacrosCallAndFilterBlocks) {
   EXPECT_EQ(r("{% filter upper %}abc{{ 'd' }}{% endfilter %}"), "ABCD");
   EXPECT_EQ(r("{% generation %}kept{% endgeneration %}"), "kept");
   EXPECT_EQ(r("{% raw %}{{ not rendered }}{% endraw %}"), "{{ not rendered }}");
+  EXPECT_EQ(r("{% raw %}\n  {{ x }}\n{% endraw %}\nafter"), "\n  {{ x }}\nafter");  // no trim after raw
 }
 
 TEST(ChatTemplateExpressions, SlicingInInlineIfAndTests) {
@@ -126,6 +127,7 @@ TEST(ChatTemplateExpressions, SlicingInInlineIfAndTests) {
                    "{{ 3 is number }}{{ 'ab' is sequence }}{{ true is true }}{{ 1 is true }}{{ false is false }}"
                    "{{ 6 is divisibleby 3 }}{{ 1 is integer }}{{ 1.0 is float }}{{ true is boolean }}"),
             "FalseTrueTrueTrueTrueTrueTrueTrueFalseTrueTrueTrueTrueTrue");
+  EXPECT_EQ(r("{{ 1 < 2 < 3 }}{{ 3 > 2 > 1 }}{{ 1 < 3 < 2 }}"), "TrueTrueFalse");  // chained, as in Python
   EXPECT_EQ(r("{{ 1 == 1.0 }}{{ 'a' != 'b' }}{{ not 0 }}{{ [] or 'empty' }}{{ 1 and 2 }}"), "TrueTrueTrueempty2");
 }
 
@@ -165,6 +167,8 @@ TEST(ChatTemplateFilters, BuiltinFilters) {
             "Hello world|Hello-World X|t|");
   EXPECT_EQ(r("{{ '42' | int + 1 }}|{{ 'x' | int }}|{{ 3.9 | int }}|{{ '2.5' | int }}|{{ 5 | string ~ '!' }}"),
             "43|0|3|2|5!");
+  EXPECT_EQ(r("{{ 2.5 | round }}{{ 3 | round }}{{ 2.567 | round(2) }}{{ 2.1 | round(0, 'ceil') }}"), "2.032.573.0");
+  EXPECT_EQ(r("{{ '0x1A' | int }}|{{ ' 7 ' | int }}|{{ [{}] | map(attribute='x') | list }}"), "0|7|[Undefined]");
   EXPECT_EQ(r("{{ [1, 2] | first }}{{ [1, 2] | last }}{{ 'abc' | length }}{{ [1] | count }}{{ none | default('x', true) }}"),
             "1231x");
   EXPECT_EQ(r("{{ 'a-b' | replace('-', '+') }}|{{ 'AbC' | lower }}{{ 'x' | upper }}|{{ [1, 2] | list }}"),
@@ -225,4 +229,9 @@ TEST(ChatTemplateLimits, HostileTemplatesGetClearErrors) {
   EXPECT_EQ(error_of("{{ 'x' * 100000000000 }}").kind(), ct::TemplateError::Kind::limit);
   EXPECT_EQ(error_of("{{ range(1000000000) | list }}").kind(), ct::TemplateError::Kind::render);  // the sandbox's MAX_RANGE
   EXPECT_EQ(error_of("{{ 2 ** 200 }}").kind(), ct::TemplateError::Kind::render);  // beyond 64 bits
+  // Values nested 100000 deep: freed without recursion, printed or compared with a clear error.
+  const std::string nest = "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}{% endfor %}";
+  EXPECT_EQ(r(nest + "{{ ns.l | length }}"), "1");
+  EXPECT_EQ(error_of(nest + "{{ ns.l }}").kind(), ct::TemplateError::Kind::limit);
+  EXPECT_EQ(error_of(nest + "{{ ns.l | tojson }}").kind(), ct::TemplateError::Kind::limit);
 }

@@ -193,6 +193,8 @@ Value f_int(Evaluator&, const Value& v, CallArgs& a, int) {
     errno = 0;
     long long i = std::strtoll(s.c_str(), &end, 10);
     if (*end == '\0' && errno == 0) return Value::integer(i);
+    // int(float(s)): Python's float() reads no hex, which strtod would.
+    if (s.find_first_of("xX") != std::string::npos) return fallback;
     double d = std::strtod(s.c_str(), &end);
     if (*end == '\0' && std::isfinite(d) && std::fabs(d) < 9.2e18) return Value::integer(static_cast<int64_t>(d));
   }
@@ -205,6 +207,7 @@ Value f_float(Evaluator&, const Value& v, CallArgs& a, int) {
   if (v.is_string()) {
     std::string s = py_strip(v.s, Value::none(), true, true);
     char* end = nullptr;
+    if (s.find_first_of("xX") != std::string::npos) return fallback;
     double d = std::strtod(s.c_str(), &end);
     if (!s.empty() && *end == '\0') return Value::floating(d);
   }

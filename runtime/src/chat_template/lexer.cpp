@@ -271,12 +271,10 @@ class Lexer {
       if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) mod = src_[p++];
       if (src_.compare(p, 2, "%}") != 0) continue;
       std::string text = src_.substr(pos, k - pos);
-      if (strip_next) {
+      if (strip_next) {  // {% raw -%}; Jinja2 applies no trim_blocks after {% raw %}
         size_t s = 0;
         while (s < text.size() && is_space(text[s])) ++s;
         text.erase(0, s);
-      } else if (trim_next && !text.empty() && text[0] == '\n') {
-        text.erase(0, 1);
       }
       if (strip_before) {
         while (!text.empty() && is_space(text.back())) text.pop_back();

@@ -11,6 +11,61 @@
 
 namespace ingot::chat_template {
 
+namespace {
+
+// Moves the children of values that nobody else holds onto a work list, so that destroying a
+// deeply nested value takes constant stack.
+void release(std::vector<Value>& stack) {
+  while (!stack.empty()) {
+    Value v = std::move(stack.back());
+    stack.pop_back();
+    if (v.list && v.list.use_count() == 1) {
+      for (auto& x : v.list->items) stack.push_back(std::move(x));
+      v.list->items.clear();
+    }
+    if (v.dict && v.dict.use_count() == 1) {
+      for (auto& [k, x] : v.dict->items) {
+        stack.push_back(std::move(k));
+        stack.push_back(std::move(x));
+      }
+      v.dict->items.clear();
+    }
+  }
+}
+
+// Python raises RecursionError printing or comparing values nested about 1000 deep; so do we.
+thread_local int g_depth = 0;
+struct DepthGuard {
+  DepthGuard() {
+    if (++g_depth > 900) {
+      g_depth = 0;
+      throw TemplateError(TemplateError::Kind::limit, 0, "values nested deeper than 900 levels");
+    }
+  }
+  ~DepthGuard() {
+    if (g_depth > 0) --g_depth;
+  }
+};
+
+}  // namespace
+
+List::~List() {
+  if (items.empty()) return;
+  std::vector<Value> stack = std::move(items);
+  release(stack);
+}
+
+Dict::~Dict() {
+  if (items.empty()) return;
+  std::vector<Value> stack;
+  for (auto& [k, v] : items) {
+    stack.push_back(std::move(k));
+    stack.push_back(std::move(v));
+  }
+  items.clear();
+  release(stack);
+}
+
 const Value* Dict::find(const std::string& key) const {
   for (const auto& [k, v] : items)
     if (k.kind == Kind::string && k.s == key) return &v;
@@ -60,6 +115,7 @@ Value Value::function(std::string name, std::function<Value(Evaluator&, CallArgs
 }
 
 Value Value::from_json(const nlohmann::ordered_json& j) {
+  DepthGuard guard;  // a caller's JSON nested deeper than Python could print
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null: return none();
     case nlohmann::ordered_json::value_t::boolean: return boolean(j.get<bool>());
@@ -226,6 +282,7 @@ static std::string str_repr(const std::string& s) {
 }
 
 std::string py_repr(const Value& v) {
+  DepthGuard guard;
   switch (v.kind) {
     case Kind::string: return str_repr(v.s);
     case Kind::list: {
@@ -254,6 +311,7 @@ std::string py_repr(const Value& v) {
       d.dict = v.dict;
       return "<Namespace " + py_repr(d) + ">";
     }
+    case Kind::undefined: return "Undefined";
     default: return py_str(v);
   }
 }
@@ -331,6 +389,7 @@ static std::string json_string(const std::string& s, bool ensure_ascii) {
 }
 
 static void json_dump(const Value& v, const JsonDumpOptions& o, int level, std::string& out) {
+  DepthGuard guard;
   auto newline = [&](int lvl) {
     if (!o.has_indent) return;
     out += '\n';
@@ -399,6 +458,7 @@ std::string py_json_dumps(const Value& v, const JsonDumpOptions& options) {
 }
 
 bool py_equal(const Value& a, const Value& b) {
+  DepthGuard guard;
   if ((a.is_list() && a.list->generator) || (b.is_list() && b.list->generator))
     return a.is_list() && b.is_list() && a.list == b.list;
   if (a.is_number() && b.is_number()) {
@@ -411,11 +471,13 @@ bool py_equal(const Value& a, const Value& b) {
     case Kind::none: return true;
     case Kind::string: return a.s == b.s;
     case Kind::list:
+      if (a.list == b.list) return true;  // Python compares an object with itself by identity
       if (a.list->tuple != b.list->tuple || a.list->items.size() != b.list->items.size()) return false;
       for (size_t k = 0; k < a.list->items.size(); ++k)
         if (!py_equal(a.list->items[k], b.list->items[k])) return false;
       return true;
     case Kind::dict:
+      if (a.dict == b.dict) return true;
       if (a.dict->items.size() != b.dict->items.size()) return false;
       for (const auto& [k, v] : a.dict->items) {
         const Value* other = b.dict->find(k);
@@ -429,6 +491,7 @@ bool py_equal(const Value& a, const Value& b) {
 }
 
 bool py_less(const Value& a, const Value& b) {
+  DepthGuard guard;
   if (a.is_number() && b.is_number()) {
     if (a.kind != Kind::floating && b.kind != Kind::floating) return a.i < b.i;
     return a.as_double() < b.as_double();

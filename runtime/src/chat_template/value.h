@@ -18,7 +18,13 @@ namespace ingot::chat_template {
 class Evaluator;
 struct Value;
 
+// Both free their children iteratively: a template can nest values a million levels deep
+// (`{% set ns.l = [ns.l] %}` in a loop), which a recursive destructor would overflow the stack on.
 struct List {
+  List() = default;
+  List(const List&) = default;
+  List& operator=(const List&) = default;
+  ~List();
   std::vector<Value> items;
   bool tuple = false;  // prints as (a, b) instead of [a, b]
   // A Python generator (what map, select, unique, ... return): iterated once, no len(), no
@@ -29,6 +35,10 @@ struct List {
 // A Python dict: keys are strings (JSON objects), or any hashable value of a template literal
 // ({0: 'a'}); the order of insertion kept.
 struct Dict {
+  Dict() = default;
+  Dict(const Dict&) = default;
+  Dict& operator=(const Dict&) = default;
+  ~Dict();
   std::vector<std::pair<Value, Value>> items;
   const Value* find(const std::string& key) const;
   const Value* find(const Value& key) const;
