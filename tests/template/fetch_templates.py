@@ -88,9 +88,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", default=default_cache())
     args = ap.parse_args()
-    os.makedirs(args.cache, exist_ok=True)
-    ensure_venv(args.cache)  # its pip downloads the sdist (the system python may have none)
-    ensure_templates(args.cache)
+    try:
+        os.makedirs(args.cache, exist_ok=True)
+        ensure_venv(args.cache)  # its pip downloads the sdist (the system python may have none)
+        ensure_templates(args.cache)
+    except OSError as e:
+        print(f"fetch_templates: cannot set up the cache {args.cache}: {e}", file=sys.stderr)
+        sys.exit(SKIP)
     print(args.cache)
 
 
