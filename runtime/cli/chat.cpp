@@ -1,12 +1,13 @@
 // `ingot chat MODEL [--script FILE]`: a conversation on stdin/stdout. Each input line is a user
-// message; the whole history is formatted into one prompt (the script's format_prompt, else
-// scripting::plain_chat_prompt) and the reply streamed to stdout. The KV cache is kept between
+// message; the whole history is formatted into one prompt (the script's format_prompt, else the
+// container's chat template, else scripting::plain_chat_prompt) and the reply streamed to stdout. The KV cache is kept between
 // turns: only the tokens after the part the cache already holds are evaluated.
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
 
+#include "chat_template/model_template.h"
 #include "commands.h"
 #include "generate.h"
 #include "script_options.h"
@@ -17,6 +18,19 @@ namespace {
 struct ChatArgs : GenerationArgs {
   std::string system;
 };
+
+// The history through the container's chat template, as transformers renders it.
+format::Status render_template(const runtime::Model& model, const std::vector<scripting::ChatMessage>& history,
+                               std::string* out) {
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  for (const auto& m : history) messages.push_back({{"role", m.role}, {"content", m.content}});
+  try {
+    *out = runtime::render_model_chat_template(model, messages, /*add_generation_prompt=*/true);
+  } catch (const chat_template::TemplateError& e) {
+    return format::Status(format::StatusCode::invalid_argument, e.what());
+  }
+  return format::Status::success();
+}
 
 std::string trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
@@ -35,6 +49,8 @@ void add_chat(CLI::App& app) {
     std::unique_ptr<scripting::Script> script;
     if (!load_generation("ingot chat", a, &model, &script)) throw CLI::RuntimeError(kExitInvalid);
     runtime::Session session(*model, a.ctx);
+    const bool script_formats = script && script->has_hook("format_prompt");
+    const bool use_template = !script_formats && !runtime::model_chat_template(*model).empty();
     std::vector<scripting::ChatMessage> history;
     if (!a.system.empty()) history.push_back({"system", a.system});
     const bool interactive = isatty(STDIN_FILENO) != 0;
@@ -47,8 +63,10 @@ void add_chat(CLI::App& app) {
       history.push_back({"user", line});
       std::string prompt_text;
       format::Status s = format::Status::success();
-      if (script) {
+      if (script_formats) {
         s = script->format_prompt(history, &prompt_text);
+      } else if (use_template) {
+        s = render_template(*model, history, &prompt_text);
       } else {
         prompt_text = scripting::plain_chat_prompt(history);
       }

@@ -43,8 +43,10 @@ typedef enum ingot_status {
   INGOT_STATUS_CANCELLED = 8,        /* a progress callback returned false */
   INGOT_STATUS_OUT_OF_MEMORY = 9,
   INGOT_STATUS_INTERNAL = 10,        /* a bug in ingot: please report the message */
-  INGOT_STATUS_SCRIPT_ERROR = 11     /* a Lua script failed: an error, a limit, a wrong return value; the
+  INGOT_STATUS_SCRIPT_ERROR = 11,    /* a Lua script failed: an error, a limit, a wrong return value; the
                                         message names the script, the hook, the line and the reason */
+  INGOT_STATUS_TEMPLATE_ERROR = 12   /* the chat template failed: a syntax error, an unsupported construct,
+                                        a limit, or its own raise_exception (the message is its text) */
 } ingot_status;
 
 /* A static English name of a status ("ok", "invalid argument", ...); never NULL. */
@@ -270,6 +272,23 @@ typedef struct ingot_chat_message {
 INGOT_API ingot_status ingot_script_format_prompt(ingot_script* script, const ingot_model* model,
                                                   const ingot_chat_message* messages, size_t n_messages, char* buf,
                                                   size_t capacity, size_t* n_bytes);
+
+/* ---- chat templates ------------------------------------------------------------------------ */
+
+/* The chat template the model's container carries (from tokenizer_config.json or GGUF), Jinja
+ * source, NUL-terminated, valid while the model lives; NULL when it carries none. */
+INGOT_API const char* ingot_model_chat_template(const ingot_model* model);
+
+/* `messages` rendered with the model's chat template as transformers' apply_chat_template renders
+ * them (docs/chat-templates.md): add_generation_prompt, bos_token/eos_token from the model,
+ * `tools_json` a JSON array of tool schemas or NULL (None), documents None. NUL-terminated in `buf`
+ * when it fits in `capacity` bytes with the NUL; *n_bytes gets the length without the NUL;
+ * INGOT_STATUS_BUFFER_TOO_SMALL, writing nothing, otherwise. INGOT_STATUS_UNSUPPORTED when the
+ * model has no template; INGOT_STATUS_TEMPLATE_ERROR when the template fails (the last error
+ * says why and where). Pass the result to ingot_session_generate_from_start with parse_special. */
+INGOT_API ingot_status ingot_chat_render(const ingot_model* model, const ingot_chat_message* messages,
+                                         size_t n_messages, bool add_generation_prompt, const char* tools_json,
+                                         char* buf, size_t capacity, size_t* n_bytes);
 
 /* ---- perplexity ---------------------------------------------------------------------------- */
 

@@ -100,6 +100,31 @@ struct chat_message {
   std::string content;
 };
 
+// The chat template the model carries; empty when none.
+inline std::string chat_template(const model& m) {
+  const char* t = ingot_model_chat_template(m.get());
+  return t != nullptr ? t : "";
+}
+
+// `messages` through the model's chat template, as transformers renders them (ingot_chat_render);
+// `tools_json`: a JSON array of tool schemas, empty for None. Throws ingot::error.
+inline std::string render_chat(const model& m, const std::vector<chat_message>& messages,
+                               bool add_generation_prompt = true, const std::string& tools_json = "") {
+  std::vector<ingot_chat_message> c(messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) c[i] = {messages[i].role.c_str(), messages[i].content.c_str()};
+  const char* tools = tools_json.empty() ? nullptr : tools_json.c_str();
+  std::string text(1024, '\0');
+  size_t n = 0;
+  ingot_status s = ingot_chat_render(m.get(), c.data(), c.size(), add_generation_prompt, tools, text.data(), text.size(), &n);
+  if (s == INGOT_STATUS_BUFFER_TOO_SMALL) {
+    text.resize(n + 1);
+    s = ingot_chat_render(m.get(), c.data(), c.size(), add_generation_prompt, tools, text.data(), text.size(), &n);
+  }
+  check(s);
+  text.resize(n);
+  return text;
+}
+
 // A Lua script (spec/scripting.md). Attach it to one session at a time; it must outlive the
 // attachment (session::set_script).
 class script {

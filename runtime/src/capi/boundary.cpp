@@ -89,6 +89,7 @@ const char* ingot_status_str(ingot_status status) {
     case INGOT_STATUS_OUT_OF_MEMORY: return "out of memory";
     case INGOT_STATUS_INTERNAL: return "internal error";
     case INGOT_STATUS_SCRIPT_ERROR: return "script error";
+    case INGOT_STATUS_TEMPLATE_ERROR: return "chat template error";
   }
   return "unknown status";
 }

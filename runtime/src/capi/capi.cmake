@@ -3,6 +3,7 @@
 # needs nothing of ingot but these files. The shared library exports only the ingot_* functions.
 add_library(ingot_capi_objects OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/boundary.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/chat.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/perplexity.cpp
   ${CMAKE_CURRENT_LIST_DIR}/script.cpp
