@@ -137,6 +137,12 @@ int build(const BuildArgs& a) {
     return die(format::fail(format::StatusCode::invalid_argument, "'", a.src, "' is already quantized (GPTQ ",
                             "checkpoint): its weights are copied as they are; drop --method ", a.method));
   }
+  if (model.quantized_source && a.method != "none") {
+    std::fprintf(stderr,
+                 "ingotc: warning: '%s' was already quantized (its blocks were dequantized exactly at import); "
+                 "quantizing it again with --method %s compounds the error of both quantizations\n",
+                 a.src.c_str(), a.method.c_str());
+  }
   if (a.method != "none") {
     compiler::QuantizeOptions q;
     q.config.bits = a.bits;

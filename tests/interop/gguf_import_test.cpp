@@ -243,11 +243,11 @@ TEST(GgufImport, UnsupportedContentIsAClearError) {
     return *std::find_if(t.begin(), t.end(), [&](const GgTensor& x) { return x.name == name; });
   };
   std::vector<GgTensor> q4k = stories_tensors(0);
-  named(q4k, "blk.0.attn_q.weight").type = 12;  // Q4_K: its data size no longer matters, the type is refused first
-  expect_import_error(kvs, q4k, {"Q4_K", "blk.0.attn_q.weight", "F32, F16 and BF16"});
-  std::vector<GgTensor> q8 = stories_tensors(0);
-  named(q8, "blk.3.ffn_up.weight").type = 8;
-  expect_import_error(kvs, q8, {"Q8_0", "blk.3.ffn_up.weight"});
+  named(q4k, "blk.0.attn_q.weight").type = 12;  // Q4_K: rows of 64 are not whole 256-weight blocks
+  expect_import_error(kvs, q4k, {"Q4_K", "blk.0.attn_q.weight", "256-weight blocks"});
+  std::vector<GgTensor> iq = stories_tensors(0);
+  named(iq, "blk.3.ffn_up.weight").type = 16;  // IQ2_XXS: a type the importer does not read
+  expect_import_error(kvs, iq, {"IQ2_XXS", "blk.3.ffn_up.weight", "Q4_0"});
   expect_import_error(with(kvs, kv_str("general.architecture", "gemma")), stories_tensors(0), {"gemma"});
   expect_import_error(with(kvs, kv_u32("llama.rope.dimension_count", 4)), stories_tensors(0), {"partial rotary"});
   expect_import_error(with(kvs, kv_u32("llama.feed_forward_length", 128)), stories_tensors(0),
