@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -300,6 +301,62 @@ Status read_tokenizer(const Keys& k, const std::string& path, SourceModel* m) {
   return file_error(path, "tokenizer.ggml.model '", model, "' is not supported (llama and gpt2 are)");
 }
 
+// Llama 3.1+ GGUFs carry the llama3 RoPE scaling as rope_freqs.weight, one divisor per frequency
+// (llama.cpp's convert_hf_to_gguf.py, LlamaModel.generate_extra_tensors: 1 for short wavelengths,
+// `factor` for long ones, 1 / ((1 − s)/factor + s) between, s = (old_context / wavelength −
+// low_freq_factor) / (high_freq_factor − low_freq_factor)). The container records the rule, not
+// the divisors: the rule's parameters are found among the values Meta and llama.cpp use and
+// accepted only if they reproduce every divisor of the file; anything else is refused.
+Status read_rope_freqs(const GgufTensor& t, const std::string& path, fb::ModelConfigT* c) {
+  const size_t half = c->head_dim / 2;
+  if (t.type != kGgmlF32 || t.ne.size() != 1 || t.ne[0] != half || t.bytes.size() != half * 4) {
+    return file_error(path, "rope_freqs.weight is ", ggml_type_name(t.type), " ", shape_string(t.ne), ", not F32 [", half,
+                      "] (head dimension ", c->head_dim, " / 2)");
+  }
+  if (c->rope_scaling) {
+    return file_error(path, "holds rope_freqs.weight and also rope scaling '", format::rope_scaling_name(c->rope_scaling->type),
+                      "' in its metadata");
+  }
+  std::vector<float> divisor(half);
+  std::memcpy(divisor.data(), t.bytes.data(), half * 4);
+  std::vector<double> freq(half);
+  for (size_t i = 0; i < half; ++i) freq[i] = 1.0 / std::pow(double(c->rope_theta), double(2 * i) / double(c->head_dim));
+  const auto fits = [&](double factor, double low, double high, double old_ctx) {
+    for (size_t i = 0; i < half; ++i) {
+      const double wavelen = 2 * M_PI / freq[i];
+      double want = 1;
+      if (wavelen > old_ctx / low) {
+        want = factor;
+      } else if (wavelen >= old_ctx / high) {
+        const double smooth = (old_ctx / wavelen - low) / (high - low);
+        want = 1 / ((1 - smooth) / factor + smooth);
+      }
+      if (!(std::fabs(double(divisor[i]) - want) <= 1e-4 * want)) return false;
+    }
+    return true;
+  };
+  const float largest = *std::max_element(divisor.begin(), divisor.end());
+  for (double factor : {double(largest), 2.0, 4.0, 8.0, 16.0, 32.0, 64.0}) {
+    for (double low : {1.0, 2.0, 0.5}) {
+      for (double high : {4.0, 2.0, 8.0}) {
+        for (double old_ctx : {8192.0, 4096.0, 2048.0, 16384.0, 32768.0, 65536.0, 131072.0}) {
+          if (!fits(factor, low, high, old_ctx)) continue;
+          auto s = std::make_unique<fb::RopeScalingT>();
+          s->type = fb::RopeScalingType::Llama3;
+          s->factor = float(factor);
+          s->low_freq_factor = float(low);
+          s->high_freq_factor = float(high);
+          s->original_context_length = uint32_t(old_ctx);
+          c->rope_scaling = std::move(s);
+          return Status::success();
+        }
+      }
+    }
+  }
+  return file_error(path, "rope_freqs.weight holds RoPE frequency divisors that do not follow the llama3 scaling rule "
+                    "(factor, low/high_freq_factor, original context) for any usual parameters; not supported");
+}
+
 Status take_tensors(const GgufFile& f, const std::string& path, SourceModel* m) {
   const fb::ModelConfigT& c = m->config;
   std::map<std::string, const GgufTensor*> by_name;
@@ -311,8 +368,10 @@ Status take_tensors(const GgufFile& f, const std::string& path, SourceModel* m) 
     }
     by_name[t.name] = &t;
   }
-  if (by_name.count("rope_freqs.weight") != 0) {
-    return file_error(path, "holds rope_freqs.weight (LLaMA-3.1 style RoPE frequency factors), which is not supported yet");
+  std::set<std::string> used;
+  if (const auto it = by_name.find("rope_freqs.weight"); it != by_name.end()) {
+    INGOT_RETURN_IF_ERROR(read_rope_freqs(*it->second, path, &m->config));
+    used.insert(it->first);
   }
   const uint64_t dim = c.dim, ffn = c.ffn_dim, vocab = c.vocab_size;
   const uint64_t q_dim = uint64_t(c.n_head) * c.head_dim, kv_dim = uint64_t(c.n_head_kv) * c.head_dim;
@@ -337,7 +396,6 @@ Status take_tensors(const GgufFile& f, const std::string& path, SourceModel* m) 
   m->config.tied_embeddings = by_name.count("output.weight") == 0;
   if (!m->config.tied_embeddings) want.push_back({"output.weight", "output.weight", {vocab, dim}});
 
-  std::set<std::string> used;
   size_t n_dequantized = 0;
   for (const Want& w : want) {
     const auto it = by_name.find(w.gguf);
