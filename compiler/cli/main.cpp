@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
   auto* b = app.add_subcommand("build", "Compile a checkpoint into one .ingot container");
   BuildArgs a;
   b->add_option("SRC", a.src,
-                "llama2.c checkpoint (.bin), GGUF file (F32/F16/BF16), or a Hugging Face directory (config.json, "
+                "llama2.c checkpoint (.bin), GGUF file (F32/F16/BF16, or Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q2_K..Q6_K blocks dequantized exactly to f32), or a Hugging Face directory (config.json, "
                 "model.safetensors or model.safetensors.index.json, tokenizer.model or tokenizer.json; a GPTQ "
                 "checkpoint's quantized weights are copied as they are)")
       ->required();

@@ -33,6 +33,8 @@ QWEN2 = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^
 FAMILIES = {
     # openai-community/gpt2 tokenizer.json
     "gpt2": (BYTE_LEVEL_REGEX, False),
+    # GPT-2's with add_prefix_space (as RoBERTa-style files and GGUF add_space_prefix = true say)
+    "gpt2_prefix": ({"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}, False),
     # meta-llama/Meta-Llama-3-8B tokenizer.json (also the shared llama3-tokenizer)
     "llama3": ({"type": "Sequence", "pretokenizers": [
         {"type": "Split", "pattern": {"Regex": LLAMA3}, "behavior": "Isolated", "invert": False},

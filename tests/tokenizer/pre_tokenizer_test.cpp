@@ -73,7 +73,7 @@ const Oracle& oracle() {
       return r;
     }
     r->strings = json::parse(read_text(r->dir.file("strings.json"))).get<std::vector<std::string>>();
-    for (const char* f : {"gpt2", "llama3", "qwen2", "starcoder"}) {
+    for (const char* f : {"gpt2", "gpt2_prefix", "llama3", "qwen2", "starcoder"}) {
       r->ids[f] = json::parse(read_text(r->dir.file(std::string(f) + ".ids.json"))).get<std::vector<std::vector<int32_t>>>();
     }
     return r;
@@ -112,14 +112,15 @@ TEST(PreTokenizer, OracleCoversTheSharedTextsAndChat) {
 
 TEST(PreTokenizer, EachFamilysTokenizerJsonEncodesAsHuggingFace) {
   REQUIRE_ORACLE();
-  for (const char* family : {"gpt2", "llama3", "qwen2", "starcoder"}) {
+  for (const std::string family : {"gpt2", "gpt2_prefix", "llama3", "qwen2", "starcoder"}) {
     SCOPED_TRACE(family);
     fb::TokenizerT t;
     compiler::HfTokenizerIds ids;
     const format::Status s =
-        compiler::load_hf_tokenizer(oracle().dir.file(std::string(family) + ".tokenizer.json"), "", &t, &ids, nullptr);
+        compiler::load_hf_tokenizer(oracle().dir.file(family + ".tokenizer.json"), "", &t, &ids, nullptr);
     ASSERT_TRUE(s.ok()) << s.to_string();
-    EXPECT_EQ(t.pre_tokenizer, family);
+    EXPECT_EQ(t.pre_tokenizer, family == "gpt2_prefix" ? "gpt2" : family);
+    EXPECT_EQ(t.add_dummy_prefix, family == "gpt2_prefix");
     std::unique_ptr<runtime::Tokenizer> tok;
     const format::Status b = build(t, &tok);
     ASSERT_TRUE(b.ok()) << b.to_string();
@@ -129,7 +130,7 @@ TEST(PreTokenizer, EachFamilysTokenizerJsonEncodesAsHuggingFace) {
 
 // The shared SmolLM2 GGUF's tokenizer header (tokens, types, merges, ids) with another pre name,
 // on a one-layer dim-8 model (F32 tensors) so the importer takes it.
-std::vector<uint8_t> smol_tokenizer_gguf(const std::string& pre) {
+std::vector<uint8_t> smol_tokenizer_gguf(const std::string& pre, bool add_space_prefix = false) {
   static const compiler::SourceModel smol = [] {
     compiler::SourceModel m;
     EXPECT_TRUE(compiler::import_gguf(shared_path(kSmol), &m).ok());
@@ -146,7 +147,8 @@ std::vector<uint8_t> smol_tokenizer_gguf(const std::string& pre) {
                                kv_str("tokenizer.ggml.pre", pre), kv_strs("tokenizer.ggml.tokens", t.pieces),
                                kv_i32s("tokenizer.ggml.token_type", types), kv_strs("tokenizer.ggml.merges", t.merges),
                                kv_u32("tokenizer.ggml.bos_token_id", 1), kv_u32("tokenizer.ggml.eos_token_id", 2),
-                               kv_bool("tokenizer.ggml.add_bos_token", false)};
+                               kv_bool("tokenizer.ggml.add_bos_token", false),
+                               kv_bool("tokenizer.ggml.add_space_prefix", add_space_prefix)};
   const auto tensor = [](const std::string& name, std::vector<uint64_t> ne) {
     size_t n = 1;
     for (uint64_t d : ne) n *= size_t(d);
@@ -163,16 +165,20 @@ std::vector<uint8_t> smol_tokenizer_gguf(const std::string& pre) {
 TEST(PreTokenizer, GgufPreNamesEncodeAsHuggingFace) {
   REQUIRE_ORACLE();
   // llama.cpp's tokenizer.ggml.pre values, by the family whose published section they stand for.
-  for (const auto& [pre, family] : {std::pair{"gpt2", "gpt2"}, std::pair{"llama-bpe", "llama3"},
-                                    std::pair{"qwen2", "qwen2"}, std::pair{"starcoder", "starcoder"},
-                                    std::pair{"smollm", "starcoder"}}) {
+  // gpt2 with add_space_prefix true: Hugging Face's ByteLevel add_prefix_space.
+  for (const auto& [pre, family] : {std::pair{"gpt2", "gpt2"}, std::pair{"gpt2+space", "gpt2_prefix"},
+                                    std::pair{"llama-bpe", "llama3"}, std::pair{"qwen2", "qwen2"},
+                                    std::pair{"starcoder", "starcoder"}, std::pair{"smollm", "starcoder"}}) {
     SCOPED_TRACE(pre);
+    const std::string name = pre;
+    const bool space = name == "gpt2+space";
     TempDir tmp;
-    write_file(tmp.file("t.gguf"), smol_tokenizer_gguf(pre));
+    write_file(tmp.file("t.gguf"), smol_tokenizer_gguf(space ? "gpt2" : name, space));
     compiler::SourceModel m;
     const format::Status s = compiler::import_gguf(tmp.file("t.gguf"), &m);
     ASSERT_TRUE(s.ok()) << s.to_string();
-    EXPECT_EQ(m.tokenizer.pre_tokenizer, family);
+    EXPECT_EQ(m.tokenizer.pre_tokenizer, space ? "gpt2" : family);
+    EXPECT_EQ(m.tokenizer.add_dummy_prefix, space);
     std::unique_ptr<runtime::Tokenizer> tok;
     ASSERT_TRUE(build(m.tokenizer, &tok).ok());
     expect_same_ids(*tok, family);
