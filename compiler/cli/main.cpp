@@ -137,6 +137,12 @@ int build(const BuildArgs& a) {
     return die(format::fail(format::StatusCode::invalid_argument, "'", a.src, "' is already quantized (GPTQ ",
                             "checkpoint): its weights are copied as they are; drop --method ", a.method));
   }
+  if (model.quantized_source && a.method != "none") {
+    std::fprintf(stderr,
+                 "ingotc: warning: '%s' was already quantized (its blocks were dequantized exactly at import); "
+                 "quantizing it again with --method %s compounds the error of both quantizations\n",
+                 a.src.c_str(), a.method.c_str());
+  }
   if (a.method != "none") {
     compiler::QuantizeOptions q;
     q.config.bits = a.bits;
@@ -246,7 +252,7 @@ int main(int argc, char** argv) {
   auto* b = app.add_subcommand("build", "Compile a checkpoint into one .ingot container");
   BuildArgs a;
   b->add_option("SRC", a.src,
-                "llama2.c checkpoint (.bin), GGUF file (F32/F16/BF16), or a Hugging Face directory (config.json, "
+                "llama2.c checkpoint (.bin), GGUF file (F32/F16/BF16, or Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q2_K..Q6_K blocks dequantized exactly to f32), or a Hugging Face directory (config.json, "
                 "model.safetensors or model.safetensors.index.json, tokenizer.model or tokenizer.json; a GPTQ "
                 "checkpoint's quantized weights are copied as they are)")
       ->required();

@@ -1,5 +1,6 @@
 #include "emit.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cmath>
 #include <cstring>
@@ -98,6 +99,15 @@ Status emit(SourceModel& model, const std::string& path, const EmitOptions& opti
     prov.options.push_back(std::move(kv));
   }
   prov.sources = std::move(model.sources);
+  const bool any_source_type = std::any_of(model.tensors.begin(), model.tensors.end(),
+                                           [](const SourceTensor& t) { return !t.source_type.empty(); });
+  for (const SourceTensor& t : model.tensors) {
+    if (!any_source_type) break;
+    auto kv = std::make_unique<fb::KeyValueT>();
+    kv->key = t.name;
+    kv->value = t.source_type.empty() ? format::dtype_name(t.dtype) : t.source_type;
+    prov.source_types.push_back(std::move(kv));
+  }
 
   prov.calibration = std::move(model.calibration);
   prov.layer_losses = std::move(model.layer_losses);

@@ -67,6 +67,7 @@ json tokenizer_json(const fb::Tokenizer* t) {
           {"add_bos", t->add_bos()},
           {"add_eos", t->add_eos()},
           {"add_dummy_prefix", t->add_dummy_prefix()},
+          {"pre_tokenizer", t->pre_tokenizer() != nullptr ? t->pre_tokenizer()->str() : std::string()},
           {"byte_fallback", t->byte_fallback()},
           {"pre_tokenizer_pattern", str(t->pre_tokenizer_pattern())},
           {"chat_template", str(t->chat_template())}};
@@ -96,8 +97,20 @@ json provenance_json(const fb::Provenance* p) {
       losses.push_back({{"tensor", l->tensor()->str()}, {"loss", l->loss()}, {"damp", l->damp()}, {"note", str(l->note())}});
     }
   }
+  // Source types: how many tensors of each (the per-tensor list is in "source_tensor_types").
+  json types = nullptr, per_tensor = nullptr;
+  if (p->source_types() != nullptr && p->source_types()->size() != 0) {
+    types = json::object();
+    per_tensor = key_values(p->source_types());
+    for (const fb::KeyValue* kv : *p->source_types()) {
+      const std::string t = str(kv->value());
+      types[t] = (types.contains(t) ? types[t].get<uint64_t>() : 0) + 1;
+    }
+  }
   return {{"compiler", str(p->compiler())},
           {"options", key_values(p->options())},
+          {"source_types", types},
+          {"source_tensor_types", per_tensor},
           {"sources", digests(p->sources())},
           {"calibration", digests(p->calibration())},
           {"layer_losses", losses}};

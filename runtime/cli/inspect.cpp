@@ -76,7 +76,9 @@ void print_text(const std::string& path, const json& d) {
   std::printf("\ntotals\n  %zu tensors, %s stored, %s uncompressed, file %s\n\n", tot["n_tensors"].get<size_t>(),
               human_bytes(tot["bytes"].get<uint64_t>()).c_str(), human_bytes(tot["raw_bytes"].get<uint64_t>()).c_str(),
               human_bytes(d["header"]["file_size"].get<uint64_t>()).c_str());
-  print_object("provenance", d["provenance"]);
+  json provenance = d["provenance"];
+  if (provenance.is_object()) provenance.erase("source_tensor_types");  // one per tensor: --json only
+  print_object("provenance", provenance);
   std::printf("\n");
   print_object("metadata", d["metadata"].empty() ? json(nullptr) : d["metadata"]);
 }

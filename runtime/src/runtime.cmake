@@ -1,5 +1,6 @@
 target_sources(ingot_runtime PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/generate.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/eval/llamacpp_perplexity.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/session.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sampling/sampler.cpp

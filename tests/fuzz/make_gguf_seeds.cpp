@@ -1,7 +1,7 @@
 // Writes the seed corpus of fuzz_gguf: small well-formed GGUF files (tests/support/gguf_writer.h)
 // covering every key-value type the reader knows (scalars of each width, bool, string, arrays of
-// numbers and of strings), F32/F16/BF16 and one quantized tensor type, two alignments, and a file
-// without tensors.
+// numbers and of strings), F32/F16/BF16, every block-quantized type the importer dequantizes
+// (Q4_0 ... Q6_K) and one it does not, two alignments, and a file without tensors.
 //
 //   make_gguf_seeds <output directory>
 #include <cstdio>
@@ -72,6 +72,22 @@ int main(int argc, char** argv) {
                           {"output_norm.weight", {8}, 30, std::vector<uint8_t>(16, 0x3f)},
                           {"blk.0.attn_q.weight", {32, 8}, 2, std::vector<uint8_t>(144, 0x11)}},
                          64));
+  // One tensor of every block type the importer dequantizes (two rows of two blocks each), bytes
+  // a fixed pattern whose f16 scale fields stay finite (bit 14 clear), plus an IQ2_XXS tensor
+  // (type 16: parsed, never sized).
+  {
+    std::vector<GgTensor> blocks;
+    const std::pair<uint32_t, uint32_t> types[] = {{2, 32}, {3, 32}, {6, 32}, {7, 32}, {8, 32},
+                                                   {10, 256}, {11, 256}, {12, 256}, {13, 256}, {14, 256}};
+    const uint32_t sizes[] = {18, 20, 22, 24, 34, 84, 110, 144, 176, 210};
+    for (size_t i = 0; i < std::size(types); ++i) {
+      std::vector<uint8_t> data(size_t(4) * sizes[i]);
+      for (size_t k = 0; k < data.size(); ++k) data[k] = uint8_t((k * 37 + i * 11) & 0x3b);
+      blocks.push_back({"q" + std::to_string(types[i].first), {2 * uint64_t(types[i].second), 2}, types[i].first, data});
+    }
+    blocks.push_back({"iq2_xxs", {256}, 16, std::vector<uint8_t>(66, 0x11)});
+    ok &= write(dir / "block-types.gguf", gguf_bytes({kv_str("general.architecture", "llama")}, blocks));
+  }
   // Every scalar width and signedness, f64, and no tensors at all.
   ok &= write(dir / "scalars.gguf",
               gguf_bytes({kv_scalar("u8", 0, 200, 1), kv_scalar("i8", 1, 0x80, 1), kv_scalar("u16", 2, 65535, 2),

@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "cpu/rope.h"
 #include "generate.h"
 #include "import/gguf.h"
 #include "import/gguf_file.h"
@@ -213,6 +214,69 @@ TEST(GgufTokenizer, Llama3ByteLevelBpeEqualsTheTokenizerJsonImport) {
   EXPECT_EQ(runtime::prompt_tokens(*model, "Hello world").front(), 128000);
 }
 
+// A Llama 3.1-style GGUF: no rope scaling keys, the llama3 rule as rope_freqs.weight, written as
+// llama.cpp's converter does (LlamaModel.generate_extra_tensors: float32 torch frequencies
+// base^(-2i/d), then per frequency 1, factor, or 1 / ((1 - smooth) / factor + smooth)). The import
+// must record the rule, so the runtime's frequencies equal base frequencies / divisors.
+std::vector<float> converter_rope_freqs(float base, size_t dim, double factor, double low, double high, double old_ctx) {
+  std::vector<float> out;
+  for (size_t i = 0; i < dim; i += 2) {
+    const float freq = 1.0f / std::pow(base, float(i) / float(dim));
+    const double wavelen = 2 * M_PI / freq;
+    if (wavelen < old_ctx / high) {
+      out.push_back(1);
+    } else if (wavelen > old_ctx / low) {
+      out.push_back(float(factor));
+    } else {
+      const double smooth = (old_ctx / wavelen - low) / (high - low);
+      out.push_back(float(1 / ((1 - smooth) / factor + smooth)));
+    }
+  }
+  return out;
+}
+
+TEST(GgufImport, RopeFreqsOfLlama31BecomeTheLlama3Rule) {
+  REQUIRE_STORIES_BIN();
+  // Head dimension 8 and theta 500000: the four frequencies fall in all three regions (kept,
+  // blended, divided by the factor) for Llama 3.1's factor 8, low 1, high 4, original 8192.
+  const std::vector<float> divisors = converter_rope_freqs(500000.0f, 8, 8.0, 1.0, 4.0, 8192.0);
+  ASSERT_EQ(divisors.size(), 4u);
+  EXPECT_EQ(divisors[0], 1.0f);
+  EXPECT_EQ(divisors[3], 8.0f);
+  EXPECT_GT(divisors[2], 1.0f);
+  EXPECT_LT(divisors[2], 8.0f);
+  std::vector<GgTensor> tensors = stories_tensors(0);
+  std::vector<uint8_t> bytes(16);
+  std::memcpy(bytes.data(), divisors.data(), 16);
+  tensors.push_back({"rope_freqs.weight", {4}, 0, bytes});
+  TempDir tmp;
+  std::vector<Kv> kvs = stories_kvs();
+  for (Kv& kv : kvs) {
+    if (kv.key == "llama.rope.freq_base") kv = kv_f32("llama.rope.freq_base", 500000.0f);
+  }
+  write_file(tmp.file("r.gguf"), gguf_bytes(kvs, tensors));
+  compiler::SourceModel m;
+  const format::Status s = import_file(tmp.file("r.gguf"), &m);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  ASSERT_TRUE(m.config.rope_scaling);
+  EXPECT_EQ(m.config.rope_scaling->type, fb::RopeScalingType::Llama3);
+  cpu::RopeParams p;
+  p.head_dim = 8;
+  p.theta = 500000.0f;
+  p.scaling = fb::RopeScalingType::Llama3;
+  p.factor = m.config.rope_scaling->factor;
+  p.low_freq_factor = m.config.rope_scaling->low_freq_factor;
+  p.high_freq_factor = m.config.rope_scaling->high_freq_factor;
+  p.original_context_length = float(m.config.rope_scaling->original_context_length);
+  const std::vector<float> ours = cpu::rope_inv_freq(p);
+  for (size_t i = 0; i < 4; ++i) {
+    const double llama_cpp = 1.0 / std::pow(500000.0, double(2 * i) / 8.0) / divisors[i];  // freq / divisor
+    EXPECT_NEAR(ours[i], llama_cpp, 1e-6 * llama_cpp) << i;
+  }
+  // Compiles and runs like any model.
+  EXPECT_NE(compile_model(std::move(m), tmp.file("r.ingot"), fb::DType::F32), nullptr);
+}
+
 // ---- metadata and tensors the importer refuses ----
 
 void expect_import_error(const std::vector<Kv>& kvs, const std::vector<GgTensor>& tensors,
@@ -243,11 +307,11 @@ TEST(GgufImport, UnsupportedContentIsAClearError) {
     return *std::find_if(t.begin(), t.end(), [&](const GgTensor& x) { return x.name == name; });
   };
   std::vector<GgTensor> q4k = stories_tensors(0);
-  named(q4k, "blk.0.attn_q.weight").type = 12;  // Q4_K: its data size no longer matters, the type is refused first
-  expect_import_error(kvs, q4k, {"Q4_K", "blk.0.attn_q.weight", "F32, F16 and BF16"});
-  std::vector<GgTensor> q8 = stories_tensors(0);
-  named(q8, "blk.3.ffn_up.weight").type = 8;
-  expect_import_error(kvs, q8, {"Q8_0", "blk.3.ffn_up.weight"});
+  named(q4k, "blk.0.attn_q.weight").type = 12;  // Q4_K: rows of 64 are not whole 256-weight blocks
+  expect_import_error(kvs, q4k, {"Q4_K", "blk.0.attn_q.weight", "256-weight blocks"});
+  std::vector<GgTensor> iq = stories_tensors(0);
+  named(iq, "blk.3.ffn_up.weight").type = 16;  // IQ2_XXS: a type the importer does not read
+  expect_import_error(kvs, iq, {"IQ2_XXS", "blk.3.ffn_up.weight", "Q4_0"});
   expect_import_error(with(kvs, kv_str("general.architecture", "gemma")), stories_tensors(0), {"gemma"});
   expect_import_error(with(kvs, kv_u32("llama.rope.dimension_count", 4)), stories_tensors(0), {"partial rotary"});
   expect_import_error(with(kvs, kv_u32("llama.feed_forward_length", 128)), stories_tensors(0),
@@ -261,8 +325,12 @@ TEST(GgufImport, UnsupportedContentIsAClearError) {
   missing.erase(std::find_if(missing.begin(), missing.end(), [](const GgTensor& x) { return x.name == "blk.0.attn_k.weight"; }));
   expect_import_error(kvs, missing, {"blk.0.attn_k.weight", "missing"});
   std::vector<GgTensor> extra = stories_tensors(0);
-  extra.push_back({"rope_freqs.weight", {4}, 0, std::vector<uint8_t>(16)});
-  expect_import_error(kvs, extra, {"rope_freqs"});
+  extra.push_back({"rope_freqs.weight", {4}, 0, std::vector<uint8_t>(16)});  // divisors of 0
+  expect_import_error(kvs, extra, {"rope_freqs", "llama3 scaling"});
+  extra.back().ne = {3};
+  extra.back().data.resize(12);
+  expect_import_error(kvs, extra, {"rope_freqs", "F32 [4]"});
+  extra.back().ne = {4};
   extra.back().name = "blk.9.attn_q.weight";
   expect_import_error(kvs, extra, {"blk.9.attn_q.weight", "not part of"});
 }

@@ -1,13 +1,17 @@
 #include "import/gguf.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <set>
 
 #include "import/file.h"
+#include "import/gguf_dequant.h"
 #include "import/gguf_file.h"
 #include "import/sentencepiece_model.h"
+#include "ingot/format/pre_tokenizers.h"
 #include "ingot/format/token_pieces.h"
 
 namespace ingot::compiler {
@@ -18,11 +22,37 @@ using format::fail;
 using format::Status;
 using format::StatusCode;
 
-// The one byte-level pre-tokenizer the runtime implements (runtime/src/tokenizer/byte_level_bpe.cpp),
-// which llama.cpp names "llama-bpe".
-constexpr const char* kLlama3Pattern =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// tokenizer.ggml.pre values (llama.cpp's llama-vocab.cpp names) whose split ingot implements,
+// onto ingot's pre-tokenizers (ingot/format/pre_tokenizers.h). Each group shares one regex set in
+// llama.cpp.
+struct PreName {
+  const char* gguf;
+  format::PreTokenizer pre;
+};
+constexpr PreName kPreNames[] = {
+    {"gpt2", format::PreTokenizer::gpt2},          {"gpt-2", format::PreTokenizer::gpt2},
+    {"mpt", format::PreTokenizer::gpt2},           {"olmo", format::PreTokenizer::gpt2},
+    {"phi-2", format::PreTokenizer::gpt2},         {"roberta-bpe", format::PreTokenizer::gpt2},
+    {"llama-bpe", format::PreTokenizer::llama3},   {"llama3", format::PreTokenizer::llama3},
+    {"llama-v3", format::PreTokenizer::llama3},    {"dbrx", format::PreTokenizer::llama3},
+    {"smaug-bpe", format::PreTokenizer::llama3},   {"falcon3", format::PreTokenizer::llama3},
+    {"pixtral", format::PreTokenizer::llama3},     {"qwen2", format::PreTokenizer::qwen2},
+    {"stablelm2", format::PreTokenizer::qwen2},    {"deepseek-r1-qwen", format::PreTokenizer::qwen2},
+    {"starcoder", format::PreTokenizer::starcoder}, {"smollm", format::PreTokenizer::starcoder},
+    {"refact", format::PreTokenizer::starcoder},   {"command-r", format::PreTokenizer::starcoder},
+    {"codeshell", format::PreTokenizer::starcoder}, {"exaone", format::PreTokenizer::starcoder},
+};
+// Values llama.cpp knows whose splits ingot does not implement yet: named as such in the error.
+constexpr const char* kPreNotYet[] = {"default", "deepseek-llm", "deepseek-coder", "deepseek-v3", "falcon", "tekken",
+                                      "chatglm-bpe", "viking", "jais", "poro-chat", "bloom", "gpt3-finnish",
+                                      "chameleon", "minerva-7b", "gpt-4o", "superbpe", "trillion", "bailingmoe",
+                                      "seed-coder", "kimi-k2", "hunyuan", "grok-2"};
+
+std::string known_pre_names() {
+  std::string s;
+  for (const PreName& p : kPreNames) s += (s.empty() ? "" : ", ") + std::string(p.gguf);
+  return s;
+}
 
 class Keys {
  public:
@@ -234,34 +264,114 @@ Status read_tokenizer(const Keys& k, const std::string& path, SourceModel* m) {
   if (model == "gpt2") {  // byte-level BPE
     std::string pre;
     INGOT_RETURN_IF_ERROR(k.string("tokenizer.ggml.pre", &pre));
-    if (pre != "llama-bpe" && pre != "llama3") {
-      return file_error(path, "tokenizer.ggml.pre '", pre, "' is not supported (the LLaMA-3 pre-tokenizer, \"llama-bpe\", is)");
+    if (pre.empty()) pre = "gpt2";  // llama.cpp's converter always writes it; older files mean GPT-2's split
+    const PreName* found = nullptr;
+    for (const PreName& p : kPreNames) found = (found == nullptr && pre == p.gguf) ? &p : found;
+    if (found == nullptr) {
+      const bool not_yet = std::any_of(std::begin(kPreNotYet), std::end(kPreNotYet),
+                                       [&](const char* n) { return pre == n; });
+      return file_error(path, "tokenizer.ggml.pre '", pre, "' ",
+                        not_yet ? "is a llama.cpp pre-tokenizer ingot does not implement yet"
+                                : "is not a pre-tokenizer ingot knows",
+                        " (supported: ", known_pre_names(), ")");
     }
     t.kind = fb::TokenizerKind::ByteLevelBpe;
-    t.pre_tokenizer_pattern = kLlama3Pattern;
-    t.ignore_merges = true;
+    t.pre_tokenizer = format::pre_tokenizer_name(found->pre);
+    // Kept for readers of the pattern; the runtime goes by the name.
+    t.pre_tokenizer_pattern = std::string(found->pre == format::PreTokenizer::llama3  ? format::kLlama3Pattern
+                                          : found->pre == format::PreTokenizer::qwen2 ? format::kQwen2Pattern
+                                                                                      : format::kGpt2Pattern);
+    // llama.cpp ignores merges (a pre-token that is a piece is emitted whole) for LLaMA-3 only,
+    // as the tokenizer.json files of these families say (model.ignore_merges).
+    t.ignore_merges = found->pre == format::PreTokenizer::llama3;
     const GgufValue* merges = nullptr;
     INGOT_RETURN_IF_ERROR(k.array("tokenizer.ggml.merges", true, SIZE_MAX, &merges));
     t.merges = merges->strings;
     INGOT_RETURN_IF_ERROR(k.boolean("tokenizer.ggml.add_bos_token", c.bos_id >= 0, &t.add_bos));
-    t.add_dummy_prefix = false;
+    // add_space_prefix: a space before each text segment that lacks one (ByteLevel add_prefix_space).
+    INGOT_RETURN_IF_ERROR(k.boolean("tokenizer.ggml.add_space_prefix", false, &t.add_dummy_prefix));
+    if (t.add_dummy_prefix && found->pre != format::PreTokenizer::gpt2) {
+      // Hugging Face adds the space to every piece ByteLevel sees, which after a split is every
+      // pre-token: not implemented.
+      return file_error(path, "tokenizer.ggml.add_space_prefix true with pre-tokenizer '", pre,
+                        "' is not supported (only with gpt2's)");
+    }
     return Status::success();
   }
   return file_error(path, "tokenizer.ggml.model '", model, "' is not supported (llama and gpt2 are)");
+}
+
+// Llama 3.1+ GGUFs carry the llama3 RoPE scaling as rope_freqs.weight, one divisor per frequency
+// (llama.cpp's convert_hf_to_gguf.py, LlamaModel.generate_extra_tensors: 1 for short wavelengths,
+// `factor` for long ones, 1 / ((1 − s)/factor + s) between, s = (old_context / wavelength −
+// low_freq_factor) / (high_freq_factor − low_freq_factor)). The container records the rule, not
+// the divisors: the rule's parameters are found among the values Meta and llama.cpp use and
+// accepted only if they reproduce every divisor of the file; anything else is refused.
+Status read_rope_freqs(const GgufTensor& t, const std::string& path, fb::ModelConfigT* c) {
+  const size_t half = c->head_dim / 2;
+  if (t.type != kGgmlF32 || t.ne.size() != 1 || t.ne[0] != half || t.bytes.size() != half * 4) {
+    return file_error(path, "rope_freqs.weight is ", ggml_type_name(t.type), " ", shape_string(t.ne), ", not F32 [", half,
+                      "] (head dimension ", c->head_dim, " / 2)");
+  }
+  if (c->rope_scaling) {
+    return file_error(path, "holds rope_freqs.weight and also rope scaling '", format::rope_scaling_name(c->rope_scaling->type),
+                      "' in its metadata");
+  }
+  std::vector<float> divisor(half);
+  std::memcpy(divisor.data(), t.bytes.data(), half * 4);
+  std::vector<double> freq(half);
+  for (size_t i = 0; i < half; ++i) freq[i] = 1.0 / std::pow(double(c->rope_theta), double(2 * i) / double(c->head_dim));
+  const auto fits = [&](double factor, double low, double high, double old_ctx) {
+    for (size_t i = 0; i < half; ++i) {
+      const double wavelen = 2 * M_PI / freq[i];
+      double want = 1;
+      if (wavelen > old_ctx / low) {
+        want = factor;
+      } else if (wavelen >= old_ctx / high) {
+        const double smooth = (old_ctx / wavelen - low) / (high - low);
+        want = 1 / ((1 - smooth) / factor + smooth);
+      }
+      if (!(std::fabs(double(divisor[i]) - want) <= 1e-4 * want)) return false;
+    }
+    return true;
+  };
+  const float largest = *std::max_element(divisor.begin(), divisor.end());
+  for (double factor : {double(largest), 2.0, 4.0, 8.0, 16.0, 32.0, 64.0}) {
+    for (double low : {1.0, 2.0, 0.5}) {
+      for (double high : {4.0, 2.0, 8.0}) {
+        for (double old_ctx : {8192.0, 4096.0, 2048.0, 16384.0, 32768.0, 65536.0, 131072.0}) {
+          if (!fits(factor, low, high, old_ctx)) continue;
+          auto s = std::make_unique<fb::RopeScalingT>();
+          s->type = fb::RopeScalingType::Llama3;
+          s->factor = float(factor);
+          s->low_freq_factor = float(low);
+          s->high_freq_factor = float(high);
+          s->original_context_length = uint32_t(old_ctx);
+          c->rope_scaling = std::move(s);
+          return Status::success();
+        }
+      }
+    }
+  }
+  return file_error(path, "rope_freqs.weight holds RoPE frequency divisors that do not follow the llama3 scaling rule "
+                    "(factor, low/high_freq_factor, original context) for any usual parameters; not supported");
 }
 
 Status take_tensors(const GgufFile& f, const std::string& path, SourceModel* m) {
   const fb::ModelConfigT& c = m->config;
   std::map<std::string, const GgufTensor*> by_name;
   for (const GgufTensor& t : f.tensors) {
-    if (t.type != kGgmlF32 && t.type != kGgmlF16 && t.type != kGgmlBF16) {
+    if (t.type != kGgmlF32 && t.type != kGgmlF16 && t.type != kGgmlBF16 && !is_dequantizable_ggml_type(t.type)) {
       return file_error(path, "tensor '", t.name, "' is ", ggml_type_name(t.type),
-                        ", a quantized (or non-float) ggml type; only F32, F16 and BF16 GGUF files are imported");
+                        ", a ggml type this importer does not read (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, "
+                        "Q2_K, Q3_K, Q4_K, Q5_K and Q6_K are)");
     }
     by_name[t.name] = &t;
   }
-  if (by_name.count("rope_freqs.weight") != 0) {
-    return file_error(path, "holds rope_freqs.weight (LLaMA-3.1 style RoPE frequency factors), which is not supported yet");
+  std::set<std::string> used;
+  if (const auto it = by_name.find("rope_freqs.weight"); it != by_name.end()) {
+    INGOT_RETURN_IF_ERROR(read_rope_freqs(*it->second, path, &m->config));
+    used.insert(it->first);
   }
   const uint64_t dim = c.dim, ffn = c.ffn_dim, vocab = c.vocab_size;
   const uint64_t q_dim = uint64_t(c.n_head) * c.head_dim, kv_dim = uint64_t(c.n_head_kv) * c.head_dim;
@@ -286,7 +396,7 @@ Status take_tensors(const GgufFile& f, const std::string& path, SourceModel* m) 
   m->config.tied_embeddings = by_name.count("output.weight") == 0;
   if (!m->config.tied_embeddings) want.push_back({"output.weight", "output.weight", {vocab, dim}});
 
-  std::set<std::string> used;
+  size_t n_dequantized = 0;
   for (const Want& w : want) {
     const auto it = by_name.find(w.gguf);
     if (it == by_name.end()) return file_error(path, "tensor '", w.gguf, "' is missing");
@@ -298,9 +408,21 @@ Status take_tensors(const GgufFile& f, const std::string& path, SourceModel* m) 
     }
     SourceTensor s;
     s.name = w.canonical;
-    s.dtype = t.type == kGgmlF32 ? fb::DType::F32 : t.type == kGgmlF16 ? fb::DType::F16 : fb::DType::BF16;
     s.shape = w.shape;
-    s.bytes = t.bytes;
+    s.source_type = std::string(ggml_type_name(t.type));
+    if (is_dequantizable_ggml_type(t.type)) {
+      // Dequantized exactly to f32 (gguf_dequant.h); parse_gguf checked the size of t.bytes.
+      uint64_t n = 1;
+      for (uint64_t d : t.ne) n *= d;
+      s.dtype = fb::DType::F32;
+      s.owned.resize(size_t(n) * 4);
+      dequantize_ggml(t.type, t.bytes, {reinterpret_cast<float*>(s.owned.data()), size_t(n)});
+      s.bytes = s.owned;
+      ++n_dequantized;
+    } else {
+      s.dtype = t.type == kGgmlF32 ? fb::DType::F32 : t.type == kGgmlF16 ? fb::DType::F16 : fb::DType::BF16;
+      s.bytes = t.bytes;
+    }
     m->tensors.push_back(std::move(s));
     used.insert(w.gguf);
   }
@@ -309,6 +431,15 @@ Status take_tensors(const GgufFile& f, const std::string& path, SourceModel* m) 
       return file_error(path, "tensor '", t.name, "' is not part of a ", c.n_layer,
                         "-layer LLaMA model; refusing rather than dropping weights");
     }
+  }
+  if (n_dequantized > 0) {
+    std::map<std::string, size_t> by_type;
+    for (const SourceTensor& t : m->tensors) ++by_type[t.source_type];
+    std::string list;
+    for (const auto& [type, count] : by_type) list += (list.empty() ? "" : ", ") + std::to_string(count) + " " + type;
+    m->notes.push_back("dequantized " + std::to_string(n_dequantized) + " block-quantized GGUF tensors exactly to f32 (" +
+                       list + ")");
+    m->quantized_source = true;
   }
   return Status::success();
 }

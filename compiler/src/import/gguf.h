@@ -1,5 +1,5 @@
-// Importing unquantized LLaMA GGUF files (llama.cpp's convert_hf_to_gguf.py output with
-// --outtype f32/f16/bf16) into a SourceModel. The file is read by gguf_file.h; here its keys and
+// Importing LLaMA GGUF files (llama.cpp's convert_hf_to_gguf.py output, f32/f16/bf16 or quantized by
+// llama-quantize to the legacy and k-quant block types) into a SourceModel. The file is read by gguf_file.h; here its keys and
 // tensors are mapped:
 //   general.architecture "llama"; llama.{embedding_length, block_count, feed_forward_length,
 //   attention.head_count, attention.head_count_kv, attention.key_length, attention.layer_norm_rms_epsilon,
@@ -15,9 +15,15 @@
 //   output_norm.weight         norm.weight
 //   output.weight              output.weight (absent: tied to the embeddings)
 // llama.cpp's converter stores q/k rows in Meta's interleaved RoPE order (it undoes transformers'
-// permutation), so config.rope_form = Interleaved. Tensors must be F32, F16 or BF16; a quantized
-// ggml type (Q4_K, IQ2_XS, ...) is refused naming the type and the tensor. Any key value that
-// the model cannot use as given (partial rotary, per-layer head counts, rope_freqs) is refused.
+// permutation), so config.rope_form = Interleaved. Tensors may be F32, F16, BF16 or one of the
+// block-quantized types of gguf_dequant.h (Q4_0 ... Q6_K), which are dequantized exactly to f32
+// here (SourceTensor::source_type keeps the GGUF type; SourceModel::quantized_source is set);
+// other ggml types (IQ*, TQ*, ...) are refused naming the type and the tensor.
+// rope_freqs.weight (Llama 3.1+) becomes the llama3 RoPE scaling rule when one reproduces it.
+// Byte-level tokenizers (tokenizer.ggml.model "gpt2") take their pre-tokenizer from
+// tokenizer.ggml.pre (llama.cpp's names onto ingot/format/pre_tokenizers.h; a name ingot does not
+// implement is an error listing the ones it does). Any key value that the model cannot use as
+// given (partial rotary, per-layer head counts) is refused.
 #pragma once
 
 #include <string>

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "import/file.h"
+#include "import/gguf_dequant.h"
 
 namespace ingot::compiler {
 
@@ -219,8 +220,9 @@ Status parse(std::span<const uint8_t> bytes, const std::string& path, GgufFile* 
   INGOT_RETURN_IF_ERROR(r.align(f.alignment));
   const uint64_t data_start = r.pos(), data_size = r.left();
 
-  // Sizes of the tensors this importer reads; the others are checked only for their offsets.
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // (offset, end) of float tensors
+  // Sizes of the tensors whose block geometry is known (float and the ten dequantizable types,
+  // gguf_dequant.h); the others (IQ*, TQ*, ...) are checked only for their offsets.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // (offset, end) of sized tensors
   for (GgufTensor& t : f.tensors) {
     uint64_t n = 1;
     for (uint64_t d : t.ne) {
@@ -236,8 +238,16 @@ Status parse(std::span<const uint8_t> bytes, const std::string& path, GgufFile* 
       return file_error(path, "tensor '", t.name, "' offset ", t.offset, " is past the end of the data section (",
                         data_size, " bytes)");
     }
-    if (t.type != kGgmlF32 && t.type != kGgmlF16 && t.type != kGgmlBF16) continue;
-    const uint64_t size = n * (t.type == kGgmlF32 ? 4 : 2);
+    const GgmlBlockType* block = ggml_block_type(t.type);
+    if (block == nullptr) continue;
+    if (t.ne[0] % block->block_size != 0) {
+      return file_error(path, "tensor '", t.name, "' (", ggml_type_name(t.type), ") has rows of ", t.ne[0],
+                        " weights, not a whole number of ", block->block_size, "-weight blocks");
+    }
+    uint64_t size = 0;
+    if (!ggml_tensor_bytes(t.type, n, &size)) {
+      return file_error(path, "tensor '", t.name, "' has dimensions ", shape_string(t.ne), " whose size overflows");
+    }
     if (size > data_size - t.offset) {
       return file_error(path, "tensor '", t.name, "' (", ggml_type_name(t.type), " ", shape_string(t.ne), ", ", size,
                         " bytes at offset ", t.offset, ") runs past the end of the data section (", data_size, " bytes)");

@@ -11,7 +11,8 @@
 // used, with overflow-safe arithmetic (as ggml/src/gguf.cpp does): a count can never make the
 // reader allocate more than the file could hold. Arrays of arrays, duplicate keys or tensor
 // names, a zero or non-power-of-two alignment, tensors that overlap or run past the end and
-// unknown ggml types are errors naming the key, the tensor or the byte offset.
+// unknown ggml types are errors naming the key, the tensor or the byte offset. A block-quantized
+// tensor's rows must be whole blocks.
 #pragma once
 
 #include <cstdint>
@@ -56,7 +57,9 @@ struct GgufTensor {
   std::vector<uint64_t> ne;  // ggml order: ne[0] is the fastest-varying (a row's length)
   uint32_t type = 0;
   uint64_t offset = 0;             // in the data section
-  std::span<const uint8_t> bytes;  // F32/F16/BF16 tensors only; empty for other types
+  // F32/F16/BF16 and the block types of gguf_dequant.h (checked to lie inside the data section);
+  // empty for other types (IQ*, TQ*, ...).
+  std::span<const uint8_t> bytes;
 };
 
 struct GgufFile {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "import/file.h"
+#include "ingot/format/pre_tokenizers.h"
 
 namespace ingot::compiler {
 
@@ -16,10 +17,6 @@ namespace {
 using format::Status;
 using format::StatusCode;
 using nlohmann::json;
-
-// The regex tokenizers' ByteLevel pre-tokenizer applies when use_regex is true (GPT-2's).
-constexpr std::string_view kGpt2Pattern =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 template <typename... Args>
 Status bad(Args&&... args) {
@@ -98,43 +95,63 @@ bool read_id(const json& v, int32_t* id) {
   return true;
 }
 
-Status check_pre_tokenizer(const json& root, std::string* pattern) {
+// The pre_tokenizer section as one of the runtime's pre-tokenizers (ingot/format/pre_tokenizers.h),
+// by the configurations those families publish in their tokenizer.json:
+//   gpt2       ByteLevel (use_regex true)                                      GPT-2, RoBERTa, OLMo
+//   llama3     Sequence [Split(LLaMA-3 regex, Isolated), ByteLevel(use_regex false)]  LLaMA-3
+//   qwen2      Sequence [Split(Qwen2 regex, Isolated), ByteLevel(use_regex false)]    Qwen2
+//   starcoder  Sequence [Digits(individual_digits true), ByteLevel(use_regex true)]  StarCoder, SmolLM
+Status check_pre_tokenizer(const json& root, fb::TokenizerT* t) {
   const json& pre = field(root, "pre_tokenizer");
   if (pre.is_null()) return bad("pre_tokenizer is null; a byte-level BPE needs ByteLevel");
   const std::vector<const json*> s = steps(pre, "pretokenizers");
-  // ByteLevel with use_regex: GPT-2's regex, then the byte mapping.
-  if (s.size() == 1 && type_of(*s[0]) == "ByteLevel") {
-    if (flag(*s[0], "add_prefix_space")) return bad("pre_tokenizer ByteLevel add_prefix_space true is not supported");
-    const json& use_regex = field(*s[0], "use_regex");
-    if (!use_regex.is_null() && !use_regex.get<bool>()) {
-      return bad("pre_tokenizer ByteLevel without a regex (use_regex false, no Split) is not supported");
-    }
-    *pattern = kGpt2Pattern;
+  const auto use_regex = [](const json& byte_level) {
+    const json& v = field(byte_level, "use_regex");
+    return v.is_null() || (v.is_boolean() && v.get<bool>());
+  };
+  const auto set = [&](format::PreTokenizer p, std::string_view pattern) {
+    t->pre_tokenizer = format::pre_tokenizer_name(p);
+    t->pre_tokenizer_pattern = std::string(pattern);
     return Status::success();
+  };
+  std::string names;
+  for (const json* step : s) names += (names.empty() ? "" : ", ") + type_of(*step);
+  const auto unsupported = [&](const std::string& why) {
+    return bad("pre_tokenizer [", names, "]: ", why,
+               "; supported: ByteLevel (gpt2), [Digits individual, ByteLevel] (starcoder, smollm), "
+               "[Split LLaMA-3 or Qwen2 regex, ByteLevel without regex] (llama3, qwen2)");
+  };
+  const json& last = *s.back();
+  if (type_of(last) != "ByteLevel") return unsupported("the last step is not ByteLevel");
+  // ByteLevel with use_regex: GPT-2's regex, then the byte mapping.
+  if (s.size() == 1) {
+    if (!use_regex(last)) return unsupported("ByteLevel without a regex (use_regex false) and no Split");
+    t->add_dummy_prefix = flag(last, "add_prefix_space");  // " " before each segment lacking one
+    return set(format::PreTokenizer::gpt2, format::kGpt2Pattern);
   }
-  if (s.size() != 2 || type_of(*s[0]) != "Split" || type_of(*s[1]) != "ByteLevel") {
-    std::string names;
-    for (const json* step : s) names += (names.empty() ? "" : ", ") + type_of(*step);
-    return bad("pre_tokenizer [", names, "] is not supported (expected Sequence [Split, ByteLevel] or ByteLevel)");
+  if (flag(last, "add_prefix_space")) return unsupported("ByteLevel add_prefix_space true after another step");
+  if (s.size() != 2) return unsupported("more than two steps");
+  const json& first = *s[0];
+  if (type_of(first) == "Digits") {
+    if (!flag(first, "individual_digits")) return unsupported("Digits without individual_digits");
+    if (!use_regex(last)) return unsupported("Digits then ByteLevel without its regex");
+    return set(format::PreTokenizer::starcoder, format::kGpt2Pattern);
   }
-  const json& split = *s[0];
-  const json& regex = field(field(split, "pattern"), "Regex");
+  if (type_of(first) != "Split") return unsupported("the first step is neither Split nor Digits");
+  const json& regex = field(field(first, "pattern"), "Regex");
   if (!regex.is_string()) return bad("pre_tokenizer Split: only a pattern {\"Regex\": ...} is supported");
-  const json& behavior = field(split, "behavior");
+  const json& behavior = field(first, "behavior");
   if (!behavior.is_string() || behavior.get<std::string>() != "Isolated") {
     return bad("pre_tokenizer Split behavior ", behavior.dump(), " is not supported (only \"Isolated\")");
   }
-  if (flag(split, "invert")) return bad("pre_tokenizer Split invert true is not supported");
-  const json& byte_level = *s[1];
-  if (flag(byte_level, "add_prefix_space")) {
-    return bad("pre_tokenizer ByteLevel add_prefix_space true is not supported");
-  }
-  if (flag(byte_level, "use_regex")) {
-    return bad("pre_tokenizer ByteLevel use_regex true after a Split (two regexes) is not supported");
-  }
-  *pattern = regex.get<std::string>();
-  if (pattern->empty()) return bad("pre_tokenizer Split has an empty regex");
-  return Status::success();
+  if (flag(first, "invert")) return bad("pre_tokenizer Split invert true is not supported");
+  if (use_regex(last)) return bad("pre_tokenizer ByteLevel use_regex true after a Split (two regexes) is not supported");
+  const std::string pattern = regex.get<std::string>();
+  if (pattern.empty()) return bad("pre_tokenizer Split has an empty regex");
+  if (pattern == format::kLlama3Pattern) return set(format::PreTokenizer::llama3, pattern);
+  if (pattern == format::kQwen2Pattern) return set(format::PreTokenizer::qwen2, pattern);
+  if (pattern == format::kGpt2Pattern) return set(format::PreTokenizer::gpt2, pattern);
+  return bad("pre_tokenizer Split regex '", pattern, "' is not one ingot implements (the LLaMA-3, Qwen2 and GPT-2 ones)");
 }
 
 Status check_normalizer_decoder(const json& root) {
@@ -276,7 +293,9 @@ Status parse_model(const json& root, Parsed* p, std::vector<std::string>* merges
       s.push_back(char(0xC0 | (cp >> 6)));
       s.push_back(char(0x80 | (cp & 0x3F)));
     }
-    if (p->by_piece.count(s) == 0) {
+    // Some vocabularies lack a few bytes (SmolLM2: some controls and bytes that never occur in
+    // UTF-8); tokenizers then drops those bytes. Without printable ASCII it is not byte-level.
+    if (p->by_piece.count(s) == 0 && b >= 0x20 && b <= 0x7E) {
       return bad("model.vocab has no piece for byte 0x", std::hex, b, std::dec, " ('", s,
                  "'); not a byte-level vocabulary");
     }
@@ -377,7 +396,7 @@ Status import(std::string_view tokenizer_json, std::string_view tokenizer_config
   Parsed p;
   INGOT_RETURN_IF_ERROR(parse_model(root, &p, &t.merges, &found.unk_id, &t.special_tokens));
   t.ignore_merges = p.ignore_merges;
-  INGOT_RETURN_IF_ERROR(check_pre_tokenizer(root, &t.pre_tokenizer_pattern));
+  INGOT_RETURN_IF_ERROR(check_pre_tokenizer(root, &t));
   INGOT_RETURN_IF_ERROR(check_normalizer_decoder(root));
 
   json config = json::object();

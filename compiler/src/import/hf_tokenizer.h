@@ -2,12 +2,15 @@
 // tokenizer (fb::TokenizerT, kind ByteLevelBpe), as LLaMA-3 ships it.
 //
 // Accepted: model BPE (vocab piece -> id, possibly sparse ids but no gaps; merges as "a b" strings
-// or [a, b] pairs; ignore_merges true), added_tokens (special -> Control, else UserDefined), no
-// normalizer, pre_tokenizer Sequence[Split{Regex, Isolated}, ByteLevel{use_regex false}] (its regex
-// goes to pre_tokenizer_pattern; a lone ByteLevel{use_regex true} stores GPT-2's regex), ByteLevel
-// decoder, post_processor ByteLevel / TemplateProcessing (leading BOS, trailing EOS only).
-// The pattern is not checked here: the runtime refuses a pattern it does not implement (today
-// only LLaMA-3's, runtime/src/tokenizer/byte_level_bpe.cpp).
+// or [a, b] pairs; ignore_merges), added_tokens (special -> Control, else UserDefined), no
+// normalizer, a pre_tokenizer section that is one of the runtime's pre-tokenizers
+// (ingot/format/pre_tokenizers.h, recorded by name in fb::Tokenizer::pre_tokenizer):
+//   ByteLevel{use_regex true}                                  gpt2 (add_prefix_space honoured)
+//   Sequence[Digits{individual_digits}, ByteLevel{use_regex}]  starcoder (StarCoder, SmolLM)
+//   Sequence[Split{LLaMA-3 / Qwen2 / GPT-2 regex, Isolated}, ByteLevel{use_regex false}]
+//                                                              llama3 / qwen2 / gpt2
+// ByteLevel decoder, post_processor ByteLevel / TemplateProcessing (leading BOS, trailing EOS only).
+// A vocabulary may lack bytes outside printable ASCII (tokenizers then drops them).
 // Anything else is refused with an error naming the field, rather than imported into a
 // tokenizer that would encode differently. A SentencePiece-style tokenizer.json (Metaspace "▁",
 // byte_fallback: LLaMA-2 on the Hub) is recognised and refused as not supported yet.

@@ -48,6 +48,7 @@ struct SourceTensor {
   std::vector<uint64_t> shape;
   std::span<const uint8_t> bytes;    // into a mapping owned by SourceModel, or into `owned`
   std::vector<uint8_t> owned;
+  std::string source_type;           // the source's own type name when it was not `dtype` ("Q4_1"); else ""
   std::unique_ptr<PackedQuant> quant;  // set once quantized: `bytes` is then unused
 };
 
@@ -67,6 +68,9 @@ struct SourceModel {
   std::vector<std::unique_ptr<fb::LayerLossT>> layer_losses;  // per quantized tensor
   std::vector<std::unique_ptr<Mapping>> mappings;
   std::vector<std::string> notes;  // decisions an importer made that the user should hear about
+  // The weights were quantized in the source (e.g. a Q4_1 GGUF dequantized at import): quantizing
+  // them again compounds the error of both grids.
+  bool quantized_source = false;
 };
 
 }  // namespace ingot::compiler

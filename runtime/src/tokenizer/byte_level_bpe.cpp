@@ -1,17 +1,20 @@
 // Byte-level BPE (GPT-2 style, as LLaMA-3's tokenizer.json): special tokens are cut out first,
-// each remaining segment is split into pre-tokens by the LLaMA-3 regex, and each pre-token's
+// each remaining segment is split into pre-tokens by the container's pre-tokenizer
+// (pre_tokenizer.h: gpt2, llama3, qwen2, starcoder), and each pre-token's
 // bytes are encoded by BPE over the GPT-2 byte alphabet. Results equal Hugging Face
 // `tokenizers` 0.23 with `ignore_merges` (tiktoken's rule: a pre-token that is itself in the
 // vocabulary is emitted whole).
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <queue>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
@@ -22,12 +25,6 @@ namespace {
 using format::Status;
 using format::StatusCode;
 using unicode::CharClass;
-
-// The one split regex this file implements (LLaMA-3, tiktoken cl100k-like with \p{N}{1,3}).
-// A container naming another pattern is refused rather than tokenized differently.
-constexpr std::string_view kLlama3Pattern =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 // GPT-2's bytes_to_unicode: printable bytes ('!'..'~', U+00A1..U+00AC, U+00AE..U+00FF) stand for
 // themselves; the other 68 bytes map, in byte order, to U+0100, U+0101, ...
@@ -75,65 +72,6 @@ struct BytesHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
 
-// One unit of a segment for the pre-tokenizer: a code point, or one ill-formed byte (class other).
-struct Unit {
-  uint32_t cp;
-  size_t offset;  // of its first byte in the segment
-  CharClass cls;
-};
-
-bool is_cr_lf(const Unit& u) { return u.cp == '\r' || u.cp == '\n'; }
-uint32_t ascii_lower(uint32_t cp) { return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp; }
-
-// Length in units of the match of kLlama3Pattern at u[i] (i < n). Oniguruma tries the
-// alternatives in order and backtracks inside each; every unit starts some match (each class is
-// covered by an alternative), so the split never leaves gaps and never matches empty.
-size_t match_llama3(const Unit* u, size_t n, size_t i) {
-  const auto run = [&](size_t from, CharClass cls) {
-    size_t j = from;
-    while (j < n && u[j].cls == cls) ++j;
-    return j;
-  };
-  const Unit& c = u[i];
-  // (?i:'s|'t|'re|'ve|'m|'ll|'d): ASCII case folding only (Oniguruma does not fold U+017F here).
-  if (c.cp == '\'' && i + 1 < n) {
-    const uint32_t a = ascii_lower(u[i + 1].cp);
-    if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
-    if (i + 2 < n) {
-      const uint32_t b = ascii_lower(u[i + 2].cp);
-      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
-    }
-  }
-  // [^\r\n\p{L}\p{N}]?\p{L}+
-  if (c.cls == CharClass::letter) return run(i, CharClass::letter) - i;
-  if (c.cls != CharClass::number && !is_cr_lf(c) && i + 1 < n && u[i + 1].cls == CharClass::letter) {
-    return run(i + 1, CharClass::letter) - i;
-  }
-  // \p{N}{1,3}
-  if (c.cls == CharClass::number) return std::min<size_t>(run(i, CharClass::number) - i, 3);
-  // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
-  size_t start = n;
-  if (c.cls == CharClass::other) {
-    start = i;
-  } else if (c.cp == ' ' && i + 1 < n && u[i + 1].cls == CharClass::other) {
-    start = i + 1;
-  }
-  if (start != n) {
-    size_t j = run(start, CharClass::other);
-    while (j < n && is_cr_lf(u[j])) ++j;
-    return j - i;
-  }
-  // c is whitespace from here on.
-  const size_t end = run(i, CharClass::space);
-  // \s*[\r\n]+: up to and including the last \r or \n of the whitespace run.
-  for (size_t k = end; k > i; --k) {
-    if (is_cr_lf(u[k - 1])) return k - i;
-  }
-  // \s+(?!\S): the run, less its last unit when a non-space follows; else \s+.
-  if (end == n || end - i == 1) return end - i;
-  return end - i - 1;
-}
-
 class ByteLevelBpe final : public Tokenizer {
  public:
   Status init(const fb::Tokenizer& data);
@@ -171,6 +109,8 @@ class ByteLevelBpe final : public Tokenizer {
   std::vector<Special> specials_;               // longest first
   std::array<bool, 256> special_first_byte_{};
   bool ignore_merges_ = true;
+  format::PreTokenizer pre_ = format::PreTokenizer::llama3;
+  bool add_prefix_space_ = false;  // ByteLevel add_prefix_space: " " before a segment lacking one
 };
 
 Status ByteLevelBpe::init(const fb::Tokenizer& data) {
@@ -178,11 +118,18 @@ Status ByteLevelBpe::init(const fb::Tokenizer& data) {
     return format::fail(StatusCode::invalid_index, "byte-level BPE tokenizer: ", args...);
   };
   ignore_merges_ = data.ignore_merges();
+  const std::string_view name =
+      data.pre_tokenizer() != nullptr ? data.pre_tokenizer()->string_view() : std::string_view();
   const std::string_view pattern =
       data.pre_tokenizer_pattern() != nullptr ? data.pre_tokenizer_pattern()->string_view() : std::string_view();
-  if (pattern != kLlama3Pattern) {
-    return bad("pre-tokenizer pattern '", pattern, "' is not supported (only the LLaMA-3 split regex '", kLlama3Pattern,
-               "' is implemented)");
+  add_prefix_space_ = data.add_dummy_prefix();
+  if (!name.empty()) {
+    const std::optional<format::PreTokenizer> p = format::pre_tokenizer_from_name(name);
+    if (!p) return bad("pre-tokenizer '", name, "' is not one this runtime implements (", format::pre_tokenizer_list(), ")");
+    pre_ = *p;
+  } else if (pattern != format::kLlama3Pattern) {  // containers from before the pre_tokenizer field
+    return bad("pre-tokenizer pattern '", pattern, "' is not supported (only the LLaMA-3 split regex '",
+               format::kLlama3Pattern, "' is implemented without a pre_tokenizer name)");
   }
   if (data.pieces() == nullptr || data.pieces()->size() == 0) return bad("no pieces");
   const size_t n = data.pieces()->size();
@@ -245,8 +192,10 @@ Status ByteLevelBpe::init(const fb::Tokenizer& data) {
     std::string s;
     append_utf8(to_cp[b], &s);
     const auto it = piece_to_id.find(s);
-    if (it == piece_to_id.end()) return bad("no piece for byte 0x", std::hex, b, " ('", s, "')");
-    byte_id_[b] = it->second;
+    // A vocabulary may lack a few bytes (controls, bytes UTF-8 never uses): like tokenizers' BPE
+    // without an unknown token, encode then drops them. Printable ASCII must be there.
+    if (it == piece_to_id.end() && b >= 0x20 && b <= 0x7E) return bad("no piece for byte 0x", std::hex, b, " ('", s, "')");
+    byte_id_[b] = it == piece_to_id.end() ? -1 : it->second;
   }
 
   if (data.merges() != nullptr) {
@@ -311,21 +260,19 @@ std::vector<int32_t> ByteLevelBpe::encode(std::string_view text, bool parse_spec
 
 void ByteLevelBpe::encode_segment(std::string_view segment, std::vector<Unit>* units, std::vector<int32_t>* out) const {
   if (segment.empty()) return;
-  units->clear();
-  for (size_t i = 0; i < segment.size();) {
-    uint32_t cp = 0;
-    const size_t len = unicode::decode_utf8(segment, i, &cp);
-    units->push_back({cp, i, cp == unicode::kInvalid ? CharClass::other : unicode::char_class(cp)});
-    i += len;
+  std::string spaced;
+  if (add_prefix_space_ && segment[0] != ' ') {
+    spaced = " " + std::string(segment);
+    segment = spaced;
   }
+  to_units(segment, units);
+  std::vector<std::pair<size_t, size_t>> pieces;
+  pre_tokenize(pre_, units->data(), units->size(), &pieces);
   const size_t n = units->size();
-  const Unit* u = units->data();
-  for (size_t i = 0; i < n;) {
-    const size_t len = match_llama3(u, n, i);
-    const size_t from = u[i].offset;
-    const size_t to = i + len < n ? u[i + len].offset : segment.size();
+  for (const auto& [first, end] : pieces) {
+    const size_t from = (*units)[first].offset;
+    const size_t to = end < n ? (*units)[end].offset : segment.size();
     encode_pre_token(segment.substr(from, to - from), out);
-    i += len;
   }
 }
 
@@ -353,11 +300,17 @@ void ByteLevelBpe::encode_pre_token(std::string_view bytes, std::vector<int32_t>
       return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
   };
-  const int32_t n = int32_t(bytes.size());
-  std::vector<Symbol> sym(static_cast<size_t>(n));
-  for (int32_t i = 0; i < n; ++i) {
-    sym[size_t(i)] = {byte_id_[uint8_t(bytes[size_t(i)])], i - 1, i + 1 < n ? i + 1 : -1, true};
+  // Bytes without a piece are dropped before merging (tokenizers' Word skips them), so the bytes
+  // on either side may merge.
+  std::vector<Symbol> sym;
+  sym.reserve(bytes.size());
+  for (const char ch : bytes) {
+    const int32_t id = byte_id_[uint8_t(ch)];
+    if (id >= 0) sym.push_back({id, int32_t(sym.size()) - 1, int32_t(sym.size()) + 1, true});
   }
+  const int32_t n = int32_t(sym.size());
+  if (n == 0) return;
+  sym.back().next = -1;
   std::priority_queue<Candidate> queue;
   const auto push = [&](int32_t left) {
     const int32_t right = sym[size_t(left)].next;

@@ -1,7 +1,7 @@
 // Tokenizers the runtime runs from the data embedded in a container (fb::Tokenizer); no
 // tokenizer library is needed at run time.
 //   SentencePiece BPE (LLaMA-1/2, stories models): sentencepiece_bpe.cpp
-//   byte-level BPE (LLaMA-3 tokenizer.json):       byte_level_bpe.cpp
+//   byte-level BPE (GPT-2, LLaMA-3, Qwen2, StarCoder/SmolLM splits): byte_level_bpe.cpp, pre_tokenizer.cpp
 #pragma once
 
 #include <cstdint>
