@@ -3,3 +3,4 @@ ingot_add_test(NAME runtime_rope_test SOURCES runtime/rope_test.cpp LABELS "unit
 ingot_add_test(NAME cpu_kernels_test SOURCES runtime/cpu_kernels_test.cpp LABELS "unit" LIBS ingot_kernels_cpu)
 add_test(NAME cpu_kernels_portable_test COMMAND cpu_kernels_test --gtest_brief=1)
 set_tests_properties(cpu_kernels_portable_test PROPERTIES LABELS "unit" ENVIRONMENT "INGOT_NO_SIMD=1")
+ingot_add_test(NAME runtime_kv_pages_test SOURCES runtime/kv_pages_test.cpp LABELS "unit;kv" LIBS ingot_runtime)

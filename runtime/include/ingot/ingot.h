@@ -43,8 +43,10 @@ typedef enum ingot_status {
   INGOT_STATUS_CANCELLED = 8,        /* a progress callback returned false */
   INGOT_STATUS_OUT_OF_MEMORY = 9,
   INGOT_STATUS_INTERNAL = 10,        /* a bug in ingot: please report the message */
-  INGOT_STATUS_SCRIPT_ERROR = 11     /* a Lua script failed: an error, a limit, a wrong return value; the
+  INGOT_STATUS_SCRIPT_ERROR = 11,    /* a Lua script failed: an error, a limit, a wrong return value; the
                                         message names the script, the hook, the line and the reason */
+  INGOT_STATUS_KV_CACHE_FULL = 12    /* the model's pool of KV pages (its budget, set at load) has too few
+                                        free pages for the tokens; nothing was evaluated or changed */
 } ingot_status;
 
 /* A static English name of a status ("ok", "invalid argument", ...); never NULL. */
