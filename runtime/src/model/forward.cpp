@@ -4,6 +4,7 @@
 #include <string>
 
 #include "backend/backend.h"
+#include "model/layer.h"
 
 namespace ingot::runtime {
 
@@ -69,47 +70,36 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
   std::vector<std::vector<size_t>> rows(seqs.size());
   for (size_t i = 0; i < n; ++i) rows[batch.tokens[i].seq].push_back(i);
 
-  // Activations, each (n, width), rows in batch order.
-  std::vector<float> x(n * dim), xn(n * dim), q(n * q_dim), k(n * kv_dim), v(n * kv_dim), att(n * q_dim),
-      tmp(n * dim), gate(n * ffn), up(n * ffn);
+  // x (n, dim), rows in batch order; the layers' activations live in `scratch`.
+  std::vector<float> x(n * dim);
+  LayerScratch scratch;
   std::vector<float> q_seq, att_seq;  // one sequence's rows of q and att, gathered when not contiguous
   be.embed(model.tok_embeddings, ids, x.data());
 
   const cpu::AttentionShape shape{d.n_head, d.n_head_kv, hd};
+  const LayerShape ls{dim, d.n_head, d.n_head_kv, hd, ffn, d.norm_eps, &model.rope(), &model.rope_inv_freq()};
   for (size_t l = 0; l < d.n_layer; ++l) {
-    const LayerWeights& w = model.layers[l];
-    be.rmsnorm(x.data(), n, dim, w.attention_norm, d.norm_eps, xn.data());
-    be.linear(xn.data(), n, w.wq, q.data());
-    be.linear(xn.data(), n, w.wk, k.data());
-    be.linear(xn.data(), n, w.wv, v.data());
-    be.rope(q.data(), n, d.n_head, pos, model.rope(), model.rope_inv_freq());
-    be.rope(k.data(), n, d.n_head_kv, pos, model.rope(), model.rope_inv_freq());
-    for (size_t i = 0; i < n; ++i) {
-      be.kv_write(*seqs[batch.tokens[i].seq], l, pos[i], k.data() + i * kv_dim, v.data() + i * kv_dim);
-    }
-    for (size_t s = 0; s < seqs.size(); ++s) {
-      const std::vector<size_t>& r = rows[s];
-      if (r.empty()) continue;
-      const size_t m = r.size(), pos0 = pos[r[0]];
-      if (r.back() - r.front() + 1 == m) {  // contiguous rows: attend in place
-        be.attention(q.data() + r[0] * q_dim, m, pos0, *seqs[s], l, shape, att.data() + r[0] * q_dim);
-        continue;
+    // Each row's k and v go to its sequence's pages; each sequence's rows attend over its pages.
+    const LayerAttention attend = [&](const float* q, const float* k, const float* v, float* att) {
+      for (size_t i = 0; i < n; ++i) {
+        be.kv_write(*seqs[batch.tokens[i].seq], l, pos[i], k + i * kv_dim, v + i * kv_dim);
       }
-      q_seq.resize(m * q_dim);
-      att_seq.resize(m * q_dim);
-      for (size_t j = 0; j < m; ++j) std::copy_n(q.data() + r[j] * q_dim, q_dim, q_seq.data() + j * q_dim);
-      be.attention(q_seq.data(), m, pos0, *seqs[s], l, shape, att_seq.data());
-      for (size_t j = 0; j < m; ++j) std::copy_n(att_seq.data() + j * q_dim, q_dim, att.data() + r[j] * q_dim);
-    }
-    be.linear(att.data(), n, w.wo, tmp.data());
-    be.add(x.data(), tmp.data(), n * dim);
-
-    be.rmsnorm(x.data(), n, dim, w.ffn_norm, d.norm_eps, xn.data());
-    be.linear(xn.data(), n, w.w1, gate.data());
-    be.linear(xn.data(), n, w.w3, up.data());
-    be.swiglu(gate.data(), up.data(), n * ffn);
-    be.linear(gate.data(), n, w.w2, tmp.data());
-    be.add(x.data(), tmp.data(), n * dim);
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        const std::vector<size_t>& r = rows[s];
+        if (r.empty()) continue;
+        const size_t m = r.size(), pos0 = pos[r[0]];
+        if (r.back() - r.front() + 1 == m) {  // contiguous rows: attend in place
+          be.attention(q + r[0] * q_dim, m, pos0, *seqs[s], l, shape, att + r[0] * q_dim);
+          continue;
+        }
+        q_seq.resize(m * q_dim);
+        att_seq.resize(m * q_dim);
+        for (size_t j = 0; j < m; ++j) std::copy_n(q + r[j] * q_dim, q_dim, q_seq.data() + j * q_dim);
+        be.attention(q_seq.data(), m, pos0, *seqs[s], l, shape, att_seq.data());
+        for (size_t j = 0; j < m; ++j) std::copy_n(att_seq.data() + j * q_dim, q_dim, att + r[j] * q_dim);
+      }
+    };
+    decoder_layer(be, ls, model.layers[l], x.data(), n, pos, attend, nullptr, &scratch);
   }
 
   // Logits of the rows that want them only, (n_logits, vocab) in batch order.
@@ -119,11 +109,12 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
   for (size_t i = 0, j = 0; i < n; ++i) {
     if (batch.tokens[i].wants_logits) std::copy_n(x.data() + i * dim, dim, last.data() + j++ * dim);
   }
-  be.rmsnorm(last.data(), n_logits, dim, model.norm, d.norm_eps, xn.data());
+  std::vector<float> last_n(n_logits * dim);
+  be.rmsnorm(last.data(), n_logits, dim, model.norm, d.norm_eps, last_n.data());
   logits->resize(n_logits * d.vocab);
   Linear output;
   output.dense = model.output;
-  be.linear(xn.data(), n_logits, output, logits->data());
+  be.linear(last_n.data(), n_logits, output, logits->data());
   return Status::success();
 }
 

@@ -13,22 +13,11 @@
 #include "cpu/quant.h"
 #include "cpu/rope.h"
 #include "kv/page_pool.h"
+#include "model/layer.h"
 #include "ingot/format/reader.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ingot::runtime {
-
-struct LayerWeights {
-  cpu::WeightView attention_norm;  // (dim)
-  Linear wq;                       // (n_head * head_dim, dim)
-  Linear wk;                       // (n_head_kv * head_dim, dim)
-  Linear wv;                       // (n_head_kv * head_dim, dim)
-  Linear wo;                       // (dim, n_head * head_dim)
-  cpu::WeightView ffn_norm;        // (dim)
-  Linear w1;                       // (ffn_dim, dim) gate
-  Linear w2;                       // (dim, ffn_dim) down
-  Linear w3;                       // (ffn_dim, dim) up
-};
 
 struct ModelDims {
   size_t dim = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, ffn_dim = 0, vocab = 0, context = 0;
