@@ -103,4 +103,39 @@ void attention(const float* q, size_t n, size_t pos0, const float* k_cache, cons
   }
 }
 
+void attention_batch(const AttentionJob* jobs, size_t n_jobs, const AttentionShape& s) {
+  const size_t hd = s.head_dim, q_dim = s.n_head * hd, kv_dim = s.n_head_kv * hd;
+  const size_t group = s.n_head / s.n_head_kv;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  // (job, token, head) of every decode-sized job; the others run on their own.
+  struct Item {
+    uint32_t job, t, h;
+  };
+  std::vector<Item> items;
+  size_t work = 0, max_pos = 0;
+  for (size_t j = 0; j < n_jobs; ++j) {
+    const AttentionJob& a = jobs[j];
+    if (a.n >= 16) {
+      attention(a.q, a.n, a.pos0, a.k_cache, a.v_cache, s, a.out);
+      continue;
+    }
+    for (size_t t = 0; t < a.n; ++t)
+      for (size_t h = 0; h < s.n_head; ++h) items.push_back({uint32_t(j), uint32_t(t), uint32_t(h)});
+    work += a.n * s.n_head * (a.pos0 + a.n) * hd;
+    max_pos = std::max(max_pos, a.pos0 + a.n);
+  }
+  if (items.empty()) return;
+#pragma omp parallel if (work > (size_t{1} << 18))
+  {
+    std::vector<float> scores(max_pos);
+#pragma omp for schedule(dynamic, 4)
+    for (size_t i = 0; i < items.size(); ++i) {
+      const Item it = items[i];
+      const AttentionJob& a = jobs[it.job];
+      attend_one(a.q + it.t * q_dim + it.h * hd, a.pos0 + it.t + 1, a.k_cache, a.v_cache, kv_dim,
+                 (it.h / group) * hd, hd, scale, scores.data(), a.out + it.t * q_dim + it.h * hd);
+    }
+  }
+}
+
 }  // namespace ingot::cpu

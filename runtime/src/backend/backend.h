@@ -47,10 +47,18 @@ class Backend {
   virtual void swiglu(float* gate, const float* up, size_t n) = 0;
   // Stores one position's k and v (kv_dim each, f32) at `pos` (< seq.length()) of `layer`.
   virtual void kv_write(const KvSequence& seq, size_t layer, size_t pos, const float* k, const float* v) = 0;
-  // Causal attention of n query rows q (n, n_head · head_dim) at positions pos0 .. pos0+n−1 over
-  // positions [0, pos0 + t] of `seq`'s layer `layer`; out (n, n_head · head_dim).
-  virtual void attention(const float* q, size_t n, size_t pos0, const KvSequence& seq, size_t layer,
-                         const cpu::AttentionShape& shape, float* out) = 0;
+  // One sequence's rows for attention(): n query rows q (n, n_head · head_dim) at positions
+  // pos0 .. pos0+n−1, attending over positions [0, pos0 + t] of `seq`; out (n, n_head · head_dim).
+  struct AttentionCall {
+    const float* q;
+    size_t n;
+    size_t pos0;
+    const KvSequence* seq;
+    float* out;
+  };
+  // Causal attention of every call over its sequence's layer `layer` (one call a sequence of the
+  // batch: the backend may run them together).
+  virtual void attention(std::span<const AttentionCall> calls, size_t layer, const cpu::AttentionShape& shape) = 0;
 };
 
 // The CPU backend: weights are the container mapping's views, pages host memory, ops the

@@ -80,21 +80,28 @@ class CpuBackend final : public Backend {
     narrow(v, s.dtype, s.kv_dim, seq.v_row(layer, pos));
   }
 
-  void attention(const float* q, size_t n, size_t pos0, const KvSequence& seq, size_t layer,
-                 const cpu::AttentionShape& shape, float* out) override {
-    const PageShape& s = seq.pool().shape();
-    const size_t n_pos = pos0 + n, p = s.page_size;
-    // The sequence's keys and values, (n_pos, kv_dim) f32 each; per thread, reused across calls.
-    thread_local std::vector<float> k, v;
-    k.resize(n_pos * s.kv_dim);
-    v.resize(n_pos * s.kv_dim);
-    for (size_t first = 0; first < n_pos; first += p) {
-      const size_t rows = std::min(p, n_pos - first);
-      // A page's rows of one layer's k (or v) are contiguous: widen them in one go.
-      widen(seq.k_row(layer, first), s.dtype, rows * s.kv_dim, k.data() + first * s.kv_dim);
-      widen(seq.v_row(layer, first), s.dtype, rows * s.kv_dim, v.data() + first * s.kv_dim);
+  void attention(std::span<const AttentionCall> calls, size_t layer, const cpu::AttentionShape& shape) override {
+    // Each sequence's keys and values, (positions, kv_dim) f32 each; per thread, reused across calls.
+    thread_local std::vector<std::vector<float>> ks, vs;
+    if (ks.size() < calls.size()) ks.resize(calls.size()), vs.resize(calls.size());
+    std::vector<cpu::AttentionJob> jobs(calls.size());
+    for (size_t c = 0; c < calls.size(); ++c) {
+      const AttentionCall& a = calls[c];
+      const PageShape& s = a.seq->pool().shape();
+      const size_t n_pos = a.pos0 + a.n, p = s.page_size;
+      std::vector<float>& k = ks[c];
+      std::vector<float>& v = vs[c];
+      k.resize(n_pos * s.kv_dim);
+      v.resize(n_pos * s.kv_dim);
+      for (size_t first = 0; first < n_pos; first += p) {
+        const size_t rows = std::min(p, n_pos - first);
+        // A page's rows of one layer's k (or v) are contiguous: widen them in one go.
+        widen(a.seq->k_row(layer, first), s.dtype, rows * s.kv_dim, k.data() + first * s.kv_dim);
+        widen(a.seq->v_row(layer, first), s.dtype, rows * s.kv_dim, v.data() + first * s.kv_dim);
+      }
+      jobs[c] = {a.q, a.n, a.pos0, k.data(), v.data(), a.out};
     }
-    cpu::attention(q, n, pos0, k.data(), v.data(), shape, out);
+    cpu::attention_batch(jobs.data(), jobs.size(), shape);
   }
 };
 

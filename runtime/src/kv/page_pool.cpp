@@ -31,6 +31,14 @@ size_t PagePool::n_in_use() const {
 bool PagePool::take(size_t n, std::vector<PageId>* out) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (n > free_.size() + (max_pages_ - refs_.size())) return false;
+  // Memory first (it may throw bad_alloc), so that a failure leaves the pool as it was.
+  const size_t n_new = n > free_.size() ? n - free_.size() : 0;
+  for (size_t id = refs_.size(); id < refs_.size() + n_new; ++id) {
+    std::unique_ptr<uint8_t[]>& slab = slabs_[id / pages_per_slab_];
+    if (!slab) slab.reset(new uint8_t[pages_per_slab_ * shape_.page_bytes()]);
+  }
+  out->reserve(out->size() + n);
+  refs_.reserve(refs_.size() + n_new);
   for (size_t i = 0; i < n; ++i) {
     PageId id;
     if (!free_.empty()) {
@@ -38,8 +46,6 @@ bool PagePool::take(size_t n, std::vector<PageId>* out) {
       free_.pop_back();
     } else {
       id = PageId(refs_.size());
-      std::unique_ptr<uint8_t[]>& slab = slabs_[id / pages_per_slab_];
-      if (!slab) slab.reset(new uint8_t[pages_per_slab_ * shape_.page_bytes()]);  // throws bad_alloc
       refs_.push_back(0);
     }
     refs_[id] = 1;

@@ -73,7 +73,9 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
   // x (n, dim), rows in batch order; the layers' activations live in `scratch`.
   std::vector<float> x(n * dim);
   LayerScratch scratch;
-  std::vector<float> q_seq, att_seq;  // one sequence's rows of q and att, gathered when not contiguous
+  // Rows of q and att of the sequences whose rows are not next to each other: (rows of s, q_dim).
+  std::vector<std::vector<float>> gathered_q(seqs.size()), gathered_att(seqs.size());
+  std::vector<Backend::AttentionCall> calls;
   be.embed(model.tok_embeddings, ids, x.data());
 
   const cpu::AttentionShape shape{d.n_head, d.n_head_kv, hd};
@@ -84,19 +86,29 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
       for (size_t i = 0; i < n; ++i) {
         be.kv_write(*seqs[batch.tokens[i].seq], l, pos[i], k + i * kv_dim, v + i * kv_dim);
       }
+      // One call a sequence; rows that are not next to each other are gathered, then scattered.
+      calls.clear();
       for (size_t s = 0; s < seqs.size(); ++s) {
         const std::vector<size_t>& r = rows[s];
         if (r.empty()) continue;
         const size_t m = r.size(), pos0 = pos[r[0]];
-        if (r.back() - r.front() + 1 == m) {  // contiguous rows: attend in place
-          be.attention(q + r[0] * q_dim, m, pos0, *seqs[s], l, shape, att + r[0] * q_dim);
+        if (r.back() - r.front() + 1 == m) {
+          calls.push_back({q + r[0] * q_dim, m, pos0, seqs[s], att + r[0] * q_dim});
           continue;
         }
-        q_seq.resize(m * q_dim);
-        att_seq.resize(m * q_dim);
-        for (size_t j = 0; j < m; ++j) std::copy_n(q + r[j] * q_dim, q_dim, q_seq.data() + j * q_dim);
-        be.attention(q_seq.data(), m, pos0, *seqs[s], l, shape, att_seq.data());
-        for (size_t j = 0; j < m; ++j) std::copy_n(att_seq.data() + j * q_dim, q_dim, att + r[j] * q_dim);
+        std::vector<float>& qg = gathered_q[s];
+        qg.resize(m * q_dim);
+        gathered_att[s].resize(m * q_dim);
+        for (size_t j = 0; j < m; ++j) std::copy_n(q + r[j] * q_dim, q_dim, qg.data() + j * q_dim);
+        calls.push_back({qg.data(), m, pos0, seqs[s], gathered_att[s].data()});
+      }
+      be.attention(calls, l, shape);
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        const std::vector<size_t>& r = rows[s];
+        if (r.empty() || r.back() - r.front() + 1 == r.size()) continue;
+        for (size_t j = 0; j < r.size(); ++j) {
+          std::copy_n(gathered_att[s].data() + j * q_dim, q_dim, att + r[j] * q_dim);
+        }
       }
     };
     decoder_layer(be, ls, model.layers[l], x.data(), n, pos, attend, nullptr, &scratch);
