@@ -1,7 +1,7 @@
 // The arithmetic rate of the 4-bit decode kernel by batch size: quant_matmul of n rows on a
-// TinyLlama-1.1B FFN shape (5632, 2048), g128, one thread, best of 30 calls. For `ingot bench
-// --batch`, beside the weight-streaming limit: what one core can multiply when the weights are
-// already in cache.
+// TinyLlama-1.1B FFN shape (5632, 2048), g128, one thread, best of 30 back-to-back calls on the
+// same 5.8 MB of codes (so mostly from the last-level cache). For `ingot bench --batch`, beside
+// the weight-streaming limit: the multiply rate of the kernel itself.
 //   quant-batch
 #include <algorithm>
 #include <chrono>
