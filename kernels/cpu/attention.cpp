@@ -32,10 +32,17 @@ void softmax_row(float* scores, size_t n_pos) {
 // One token, one head: the decode path (n small), plain loops over the cache.
 void attend_one(const float* qh, size_t n_pos, const float* k_cache, const float* v_cache, size_t kv_dim,
                 size_t kv_off, size_t hd, float scale, float* scores, float* oh) {
+  // The scores' dot products dominate decode attention: AVX2 when the CPU has it (the scalar sum
+  // runs at one multiply-add per FMA latency).
+  static const bool avx2 = simd::has_avx2();
   for (size_t p = 0; p < n_pos; ++p) {
     const float* k = k_cache + p * kv_dim + kv_off;
     float dot = 0;
-    for (size_t i = 0; i < hd; ++i) dot += qh[i] * k[i];
+    if (avx2) {
+      dot = simd::dot_f32(qh, k, hd);
+    } else {
+      for (size_t i = 0; i < hd; ++i) dot += qh[i] * k[i];
+    }
     scores[p] = dot * scale;
   }
   softmax_row(scores, n_pos);
