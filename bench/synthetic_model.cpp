@@ -1,7 +1,10 @@
 // Writes a LLaMA-shaped container with random weights, for benchmarks at shapes no real model
 // in shared/ has (the weights are noise; speed does not care).
 //   synthetic-model OUT.ingot [--dim 4096 --layers 32 --heads 32 --kv-heads 8 --ffn 14336
-//                              --vocab 32000 --context 4096 --dtype f16 --seed 0]
+//                              --vocab 32000 --context 4096 --dtype f16 --seed 0
+//                              --bits 4 --group-size 128]
+// --bits 4 (or 8) writes the layers' linears in the GPTQ layout (random codes, f16 scales, the
+// symmetric zero 2^(bits-1)); embeddings, output and norms stay --dtype / f32.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -17,6 +20,7 @@ int main(int argc, char** argv) {
   CLI::App app{"synthetic-model: a LLaMA-shaped container with random weights"};
   std::string out, dtype = "f16";
   uint32_t dim = 768, layers = 12, heads = 12, kv_heads = 4, ffn = 2048, vocab = 32000, context = 2048, seed = 0;
+  uint32_t bits = 0, group_size = 128;
   app.add_option("OUT", out)->required();
   app.add_option("--dim", dim)->capture_default_str();
   app.add_option("--layers", layers)->capture_default_str();
@@ -27,11 +31,14 @@ int main(int argc, char** argv) {
   app.add_option("--context", context)->capture_default_str();
   app.add_option("--dtype", dtype, "f32, f16 or bf16")->capture_default_str();
   app.add_option("--seed", seed)->capture_default_str();
+  app.add_option("--bits", bits, "0: dense linears; 4 or 8: GPTQ-packed linears")->capture_default_str();
+  app.add_option("--group-size", group_size, "input columns per quantization group")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const std::optional<fb::DType> dt = format::dtype_from_name(dtype.c_str());
   if (!dt || (*dt != fb::DType::F32 && *dt != fb::DType::F16 && *dt != fb::DType::BF16) || heads == 0 ||
-      dim % heads != 0 || kv_heads == 0 || heads % kv_heads != 0) {
-    std::fprintf(stderr, "synthetic-model: bad --dtype or head counts\n");
+      dim % heads != 0 || kv_heads == 0 || heads % kv_heads != 0 || (bits != 0 && bits != 4 && bits != 8) ||
+      (bits != 0 && (group_size == 0 || dim % group_size != 0 || ffn % group_size != 0))) {
+    std::fprintf(stderr, "synthetic-model: bad --dtype, head counts, --bits or --group-size (it must divide dim and ffn)\n");
     return 2;
   }
   std::unique_ptr<format::Writer> w;
@@ -65,18 +72,42 @@ int main(int argc, char** argv) {
     }
     s = w->add_tensor({name, t, shape}, format::BlobSource(buf));
   };
+  // A linear (out, in): dense, or random GPTQ codes (in·bits/32, out) with f16 scales (in/group, out)
+  // of about 1/(sqrt(in)·2^(bits-1)), so that dequantized values are of the dense init's size.
+  std::vector<uint32_t> codes;
+  std::vector<uint16_t> scales;
+  auto add_linear = [&](const std::string& name, uint64_t out_f, uint64_t in_f) {
+    if (bits == 0) return add(name, {out_f, in_f});
+    if (!s.ok()) return;
+    codes.resize(in_f * bits / 32 * out_f);
+    for (uint32_t& c : codes) c = uint32_t(rng());
+    scales.resize(in_f / group_size * out_f);
+    const float scale = 1.0f / (std::sqrt(float(in_f)) * float(1u << (bits - 1)));
+    std::uniform_real_distribution<float> u(0.5f * scale, 1.5f * scale);
+    for (uint16_t& h : scales) h = cpu::f32_to_f16(u(rng));
+    format::QuantDesc q;
+    q.method = fb::QuantMethod::GPTQ;
+    q.bits = uint8_t(bits);
+    q.group_size = int32_t(group_size);
+    q.symmetric = true;
+    q.scales_dtype = fb::DType::F16;
+    q.scales = format::BlobSource::of(std::span<const uint16_t>(scales));
+    q.zeros_dtype = bits == 4 ? fb::DType::Q4 : fb::DType::Q8;
+    s = w->add_tensor({name, q.zeros_dtype, {out_f, in_f}, fb::Layout::GptqPackedK},
+                      format::BlobSource::of(std::span<const uint32_t>(codes)), &q);
+  };
   add("tok_embeddings.weight", {vocab, dim});
   for (uint32_t l = 0; l < layers; ++l) {
     const std::string p = "layers." + std::to_string(l) + ".";
     add(p + "attention_norm.weight", {dim});
-    add(p + "attention.wq.weight", {uint64_t(heads) * hd, dim});
-    add(p + "attention.wk.weight", {uint64_t(kv_heads) * hd, dim});
-    add(p + "attention.wv.weight", {uint64_t(kv_heads) * hd, dim});
-    add(p + "attention.wo.weight", {dim, uint64_t(heads) * hd});
+    add_linear(p + "attention.wq.weight", uint64_t(heads) * hd, dim);
+    add_linear(p + "attention.wk.weight", uint64_t(kv_heads) * hd, dim);
+    add_linear(p + "attention.wv.weight", uint64_t(kv_heads) * hd, dim);
+    add_linear(p + "attention.wo.weight", dim, uint64_t(heads) * hd);
     add(p + "ffn_norm.weight", {dim});
-    add(p + "feed_forward.w1.weight", {ffn, dim});
-    add(p + "feed_forward.w2.weight", {dim, ffn});
-    add(p + "feed_forward.w3.weight", {ffn, dim});
+    add_linear(p + "feed_forward.w1.weight", ffn, dim);
+    add_linear(p + "feed_forward.w2.weight", dim, ffn);
+    add_linear(p + "feed_forward.w3.weight", ffn, dim);
   }
   add("norm.weight", {dim});
   add("output.weight", {vocab, dim});

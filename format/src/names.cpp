@@ -102,6 +102,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::out_of_memory: return "out of memory";
     case StatusCode::interrupted: return "interrupted";
     case StatusCode::script_error: return "script_error";
+    case StatusCode::kv_cache_full: return "KV cache full";
   }
   return "unknown";
 }

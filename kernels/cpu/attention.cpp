@@ -32,10 +32,17 @@ void softmax_row(float* scores, size_t n_pos) {
 // One token, one head: the decode path (n small), plain loops over the cache.
 void attend_one(const float* qh, size_t n_pos, const float* k_cache, const float* v_cache, size_t kv_dim,
                 size_t kv_off, size_t hd, float scale, float* scores, float* oh) {
+  // The scores' dot products dominate decode attention: AVX2 when the CPU has it (the scalar sum
+  // runs at one multiply-add per FMA latency).
+  static const bool avx2 = simd::has_avx2();
   for (size_t p = 0; p < n_pos; ++p) {
     const float* k = k_cache + p * kv_dim + kv_off;
     float dot = 0;
-    for (size_t i = 0; i < hd; ++i) dot += qh[i] * k[i];
+    if (avx2) {
+      dot = simd::dot_f32(qh, k, hd);
+    } else {
+      for (size_t i = 0; i < hd; ++i) dot += qh[i] * k[i];
+    }
     scores[p] = dot * scale;
   }
   softmax_row(scores, n_pos);
@@ -99,6 +106,41 @@ void attention(const float* q, size_t n, size_t pos0, const float* k_cache, cons
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(hd), int(n_pos), 1.0f, scores.data(),
                     int(n_pos), v_cache + kv_off, int(kv_dim), 0.0f, out + t0 * q_dim + h * hd, int(q_dim));
       }
+    }
+  }
+}
+
+void attention_batch(const AttentionJob* jobs, size_t n_jobs, const AttentionShape& s) {
+  const size_t hd = s.head_dim, q_dim = s.n_head * hd, kv_dim = s.n_head_kv * hd;
+  const size_t group = s.n_head / s.n_head_kv;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  // (job, token, head) of every decode-sized job; the others run on their own.
+  struct Item {
+    uint32_t job, t, h;
+  };
+  std::vector<Item> items;
+  size_t work = 0, max_pos = 0;
+  for (size_t j = 0; j < n_jobs; ++j) {
+    const AttentionJob& a = jobs[j];
+    if (a.n >= 16) {
+      attention(a.q, a.n, a.pos0, a.k_cache, a.v_cache, s, a.out);
+      continue;
+    }
+    for (size_t t = 0; t < a.n; ++t)
+      for (size_t h = 0; h < s.n_head; ++h) items.push_back({uint32_t(j), uint32_t(t), uint32_t(h)});
+    work += a.n * s.n_head * (a.pos0 + a.n) * hd;
+    max_pos = std::max(max_pos, a.pos0 + a.n);
+  }
+  if (items.empty()) return;
+#pragma omp parallel if (work > (size_t{1} << 18))
+  {
+    std::vector<float> scores(max_pos);
+#pragma omp for schedule(dynamic, 4)
+    for (size_t i = 0; i < items.size(); ++i) {
+      const Item it = items[i];
+      const AttentionJob& a = jobs[it.job];
+      attend_one(a.q + it.t * q_dim + it.h * hd, a.pos0 + it.t + 1, a.k_cache, a.v_cache, kv_dim,
+                 (it.h / group) * hd, hd, scale, scores.data(), a.out + it.t * q_dim + it.h * hd);
     }
   }
 }

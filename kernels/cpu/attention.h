@@ -17,4 +17,19 @@ struct AttentionShape {
 void attention(const float* q, size_t n, size_t pos0, const float* k_cache, const float* v_cache,
                const AttentionShape& s, float* out);
 
+// One sequence's share of a batched attention call: the arguments of attention() above.
+struct AttentionJob {
+  const float* q;
+  size_t n;
+  size_t pos0;
+  const float* k_cache;
+  const float* v_cache;
+  float* out;
+};
+
+// attention() for every job, with the same results; the decode-sized jobs (n < 16: several
+// sequences decoding together) share one parallel region over (job, token, head) instead of one
+// region each, which on busy cores costs more than the work itself.
+void attention_batch(const AttentionJob* jobs, size_t n_jobs, const AttentionShape& s);
+
 }  // namespace ingot::cpu

@@ -14,6 +14,7 @@ namespace ingot::cpu {
 namespace {
 
 constexpr size_t kBlockRows = 256;  // rows of W per sgemm call (and per thread task)
+constexpr size_t kSmallBatch = 16;  // up to this many rows of x, f16/bf16 weights skip sgemm
 
 template <typename Load>
 float dot(const float* x, size_t n, Load load) {
@@ -80,6 +81,16 @@ void matmul(const float* x, size_t n, const WeightView& w, float* y) {
   if (n == 1) {
 #pragma omp parallel for schedule(static) if (w.rows * w.cols > 32768)
     for (size_t r = 0; r < w.rows; ++r) y[r] = row_dot(w, r, x);
+    return;
+  }
+  // A small batch of f16/bf16 rows (several sequences decoding): each weight row is read from
+  // memory once and stays in L1 for the n dot products (widening the whole matrix for sgemm
+  // would write and read it again as f32); every row gives the bits it gets alone.
+  if (n <= kSmallBatch && w.dtype != fb::DType::F32) {
+#pragma omp parallel for schedule(static) if (n * w.rows * w.cols > 32768)
+    for (size_t r = 0; r < w.rows; ++r) {
+      for (size_t t = 0; t < n; ++t) y[t * w.rows + r] = row_dot(w, r, x + t * w.cols);
+    }
     return;
   }
   // One thread pool: OpenMP splits W's rows into blocks and each block is one single-threaded

@@ -11,7 +11,10 @@ ingot_add_test(NAME capi_script_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/capi_scri
 target_compile_definitions(capi_script_test PRIVATE INGOT_BIN="$<TARGET_FILE:ingot>"
                            INGOT_SAMPLES_DIR="${PROJECT_SOURCE_DIR}/samples")
 add_dependencies(capi_script_test ingot)
-foreach(t capi_test capi_threads_test capi_script_test)
+# Sessions stepped together (ingot_session_eval_batch) and the KV page pool's parameters.
+ingot_add_test(NAME capi_batch_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/capi_batch_test.cpp LABELS "unit;model;capi;kv"
+               LIBS ingot_shared ingot_test_support)
+foreach(t capi_test capi_threads_test capi_script_test capi_batch_test)
   target_compile_definitions(${t} PRIVATE INGOTC_BIN="$<TARGET_FILE:ingotc>")
   add_dependencies(${t} ingotc)
 endforeach()
@@ -70,3 +73,20 @@ done"
 set_tests_properties(sample_chat PROPERTIES LABELS "model;samples" WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
                      SKIP_RETURN_CODE 77)
 ingot_test_needs(LABELS model samples TARGETS ingotc ingot chat)
+
+# The batch sample: four prompts stepped together; the first one's greedy text is llama2.c run.c's
+# (shared/reference), which only the sessions' own caches can give when they share a step.
+add_test(NAME sample_batch_decode
+         COMMAND sh -c "set -- \"\${INGOT_SHARED:-$1}\" \"$2\"
+[ -f \"$1/models/stories260K/stories260K.bin\" ] || exit 77
+$<TARGET_FILE:ingotc> build \"$1/models/stories260K/stories260K.bin\" --tokenizer \"$1/models/stories260K/tok512.model\" --dtype f32 -o batch.ingot || exit 1
+$<TARGET_FILE:batch-decode> batch.ingot 40 > batch.out || exit 1
+cat batch.out
+[ $(grep -c '^\\[[0-3]\\] ' batch.out) -eq 4 ] || exit 1
+head -n 1 batch.out | cut -c 5- > batch-0.txt
+[ $(wc -c < batch-0.txt) -gt 100 ] || exit 1
+cmp -n $(($(wc -c < batch-0.txt) - 1)) batch-0.txt \"$1/reference/stories260K-once-upon-a-time.txt\""
+                 sh ${INGOT_SHARED_DEFAULT})
+set_tests_properties(sample_batch_decode PROPERTIES LABELS "model;samples" WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
+                     SKIP_RETURN_CODE 77)
+ingot_test_needs(LABELS model samples TARGETS ingotc batch-decode)

@@ -150,7 +150,7 @@ Weight make_weight(const Case& c, std::mt19937& rng) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  const std::pair<size_t, size_t> shapes[] = {{1, 172}, {7, 37}, {64, 4096}, {300, 172}, {33, 300}, {1, 4096}};
+  const std::pair<size_t, size_t> shapes[] = {{1, 172}, {7, 37}, {64, 4096}, {300, 172}, {33, 300}, {1, 4096}, {264, 128}};
   for (uint32_t bits : {2u, 3u, 4u, 8u})
     for (int32_t gs : {-1, 16, 32, 64, 128, 48, 96})  // 48 and 96 divide none of the widths
       for (bool act : {false, true})
@@ -197,7 +197,7 @@ TEST(QuantMatmul, EveryCaseAgainstFloat64) {
   for (const Case& c : all_cases()) {
     SCOPED_TRACE(describe(c));
     Weight w = make_weight(c, rng);
-    for (size_t n : {1, 2, 5, 17}) {
+    for (size_t n : {1, 2, 5, 8, 16, 17}) {
       std::vector<float> x(n * c.cols), y(n * c.rows, NAN);  // poisoned: an unwritten output fails
       for (float& v : x) v = d(rng);
       quant_matmul(x.data(), n, w.view, y.data());
@@ -225,6 +225,28 @@ TEST(QuantMatmul, EveryCaseAgainstFloat64) {
     }
   }
   std::printf("worst relative error %.3g\n", worst);
+}
+
+// A small batch (n <= 16 rows: several sequences decoding together) gives every row the bits the
+// row gets alone (n == 1): the batched decode kernel sums in the same order (kernels/cpu/quant.cpp).
+TEST(QuantMatmul, SmallBatchRowsEqualEachRowAlone) {
+  std::mt19937 rng(15);
+  std::normal_distribution<float> d;
+  for (const Case& c : all_cases()) {
+    SCOPED_TRACE(describe(c));
+    Weight w = make_weight(c, rng);
+    for (size_t n : {2, 3, 7, 8, 11, 16}) {
+      std::vector<float> x(n * c.cols), y(n * c.rows, NAN), one(c.rows, NAN);
+      for (float& v : x) v = d(rng);
+      quant_matmul(x.data(), n, w.view, y.data());
+      for (size_t t = 0; t < n; ++t) {
+        quant_matmul(x.data() + t * c.cols, 1, w.view, one.data());
+        for (size_t o = 0; o < c.rows; ++o) {
+          ASSERT_EQ(y[t * c.rows + o], one[o]) << "n " << n << " row " << t << " column " << o;
+        }
+      }
+    }
+  }
 }
 
 TEST(QuantMatmul, CheckRejectsBadViews) {

@@ -157,5 +157,32 @@ TEST(Attention, GroupedQueryCausalAgainstFloat64) {
   }
 }
 
+// Several sequences in one call (decode-sized and prefill-sized jobs mixed, different cache
+// lengths): every job's output is attention()'s for that job alone, bit for bit.
+TEST(Attention, BatchOfJobsEqualsEachJobAlone) {
+  std::mt19937 rng(15);
+  std::normal_distribution<float> d;
+  const AttentionShape s{8, 2, 16};
+  const size_t q_dim = 128, kv_dim = 32;
+  const std::pair<size_t, size_t> shapes[] = {{5, 1}, {0, 1}, {40, 3}, {3, 20}, {200, 1}, {0, 15}};
+  std::vector<std::vector<float>> q, k, v, out, alone;
+  std::vector<AttentionJob> jobs;
+  for (auto [pos0, n] : shapes) {
+    const size_t positions = pos0 + n;
+    q.emplace_back(n * q_dim), k.emplace_back(positions * kv_dim), v.emplace_back(positions * kv_dim);
+    out.emplace_back(n * q_dim, NAN), alone.emplace_back(n * q_dim, NAN);
+    for (auto* vec : {&q.back(), &k.back(), &v.back()})
+      for (float& x : *vec) x = d(rng);
+  }
+  for (size_t j = 0; j < std::size(shapes); ++j) {
+    jobs.push_back({q[j].data(), shapes[j].second, shapes[j].first, k[j].data(), v[j].data(), out[j].data()});
+    attention(q[j].data(), shapes[j].second, shapes[j].first, k[j].data(), v[j].data(), s, alone[j].data());
+  }
+  attention_batch(jobs.data(), jobs.size(), s);
+  for (size_t j = 0; j < std::size(shapes); ++j) {
+    for (size_t i = 0; i < out[j].size(); ++i) ASSERT_EQ(out[j][i], alone[j][i]) << "job " << j << " value " << i;
+  }
+}
+
 }  // namespace
 }  // namespace ingot::cpu

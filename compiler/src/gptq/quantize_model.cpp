@@ -14,6 +14,7 @@
 #include "cpu/threads.h"
 #include "gptq/hessian.h"
 #include "gptq/pack.h"
+#include "model/layer.h"
 
 namespace ingot::compiler {
 
@@ -34,21 +35,24 @@ struct Linear {
   SourceTensor* tensor = nullptr;
   size_t out = 0, in = 0;
   std::vector<float> w;  // (out, in)
-  cpu::WeightView view() const { return {w.data(), fb::DType::F32, out, in}; }
+  runtime::Linear view() const {
+    runtime::Linear l;
+    l.dense = {w.data(), fb::DType::F32, out, in};
+    return l;
+  }
 };
 
 struct Layer {
   std::vector<float> attention_norm, ffn_norm;  // (dim)
   Linear wq, wk, wv, wo, w1, w2, w3;
-};
-
-// One sample's scratch, each (seqlen, width).
-struct Scratch {
-  std::vector<float> xn, q, k, v, att, h, gate, up, tmp;
-  void resize(const Dims& d, size_t n) {
-    xn.resize(n * d.dim), q.resize(n * d.q_dim), k.resize(n * d.kv_dim), v.resize(n * d.kv_dim);
-    att.resize(n * d.q_dim), h.resize(n * d.dim), gate.resize(n * d.ffn), up.resize(n * d.ffn);
-    tmp.resize(n * d.dim);
+  // The runtime's view of this layer (f32, pointing at the vectors above).
+  runtime::LayerWeights view() const {
+    runtime::LayerWeights v;
+    v.attention_norm = {attention_norm.data(), fb::DType::F32, 1, attention_norm.size()};
+    v.ffn_norm = {ffn_norm.data(), fb::DType::F32, 1, ffn_norm.size()};
+    v.wq = wq.view(), v.wk = wk.view(), v.wv = wv.view(), v.wo = wo.view();
+    v.w1 = w1.view(), v.w2 = w2.view(), v.w3 = w3.view();
+    return v;
   }
 };
 
@@ -98,7 +102,8 @@ class Driver {
   std::unordered_map<std::string, SourceTensor*> by_name_;
   cpu::RopeParams rope_;
   std::vector<float> inv_freq_;
-  Scratch s_;
+  std::unique_ptr<runtime::Backend> backend_ = runtime::make_cpu_backend();
+  runtime::LayerScratch scratch_;
 };
 
 Status Driver::find(const std::string& name, std::vector<uint64_t> shape, SourceTensor** out) {
@@ -154,47 +159,31 @@ Status Driver::load_layer(size_t l, Layer* L) {
   return Status::success();
 }
 
-// The decoder layer on one sample x (n, dim) at positions 0..n-1 (session.cpp's order), feeding
-// the hooks' Hessians with each linear's input. Stops once `stop`'s input is known; with
-// Stop::output, x is overwritten by the layer's output.
+// The decoder layer on one sample x (n, dim) at positions 0..n-1: the runtime's decoder_layer
+// (the same code the runtime decodes with), its taps feeding the hooks' Hessians with each
+// linear's input. Stops once `stop`'s input is known; with Stop::output, x is overwritten by the
+// layer's output.
 void Driver::forward(const Layer& L, float* x, size_t n, Stop stop, const Hooks& hooks) {
-  const size_t dim = d_.dim;
-  const cpu::WeightView attention_norm{L.attention_norm.data(), fb::DType::F32, 1, dim};
-  const cpu::WeightView ffn_norm{L.ffn_norm.data(), fb::DType::F32, 1, dim};
-  Scratch& s = s_;
-  cpu::rmsnorm(x, n, dim, attention_norm, d_.eps, s.xn.data());
-  if (hooks.qkv != nullptr) hooks.qkv->add(s.xn.data(), n);
-  if (stop == Stop::qkv_input) return;
-
-  cpu::matmul(s.xn.data(), n, L.wq.view(), s.q.data());
-  cpu::matmul(s.xn.data(), n, L.wk.view(), s.k.data());
-  cpu::matmul(s.xn.data(), n, L.wv.view(), s.v.data());
-  for (size_t t = 0; t < n; ++t) {
-    cpu::rope(s.q.data() + t * d_.q_dim, d_.n_head, t, rope_, inv_freq_);
-    cpu::rope(s.k.data() + t * d_.kv_dim, d_.n_head_kv, t, rope_, inv_freq_);
-  }
+  const runtime::LayerShape shape{d_.dim, d_.n_head, d_.n_head_kv, d_.head_dim, d_.ffn, d_.eps, &rope_, &inv_freq_};
+  std::vector<size_t> positions(n);
+  for (size_t t = 0; t < n; ++t) positions[t] = t;
   // The sample's own k/v (n, kv_dim) are its whole cache: causal attention from position 0.
-  cpu::attention(s.q.data(), n, 0, s.k.data(), s.v.data(), {d_.n_head, d_.n_head_kv, d_.head_dim}, s.att.data());
-  if (hooks.o != nullptr) hooks.o->add(s.att.data(), n);
-  if (stop == Stop::o_input) return;
-
-  cpu::matmul(s.att.data(), n, L.wo.view(), s.tmp.data());
-  for (size_t i = 0; i < n * dim; ++i) s.h[i] = x[i] + s.tmp[i];
-  cpu::rmsnorm(s.h.data(), n, dim, ffn_norm, d_.eps, s.xn.data());
-  if (hooks.w13 != nullptr) hooks.w13->add(s.xn.data(), n);
-  if (stop == Stop::w13_input) return;
-
-  cpu::matmul(s.xn.data(), n, L.w1.view(), s.gate.data());
-  cpu::matmul(s.xn.data(), n, L.w3.view(), s.up.data());
-  for (size_t i = 0; i < n * d_.ffn; ++i) {
-    const float g = s.gate[i];
-    s.gate[i] = g / (1.0f + std::exp(-g)) * s.up[i];  // SwiGLU: silu(gate) · up
-  }
-  if (hooks.w2 != nullptr) hooks.w2->add(s.gate.data(), n);
-  if (stop == Stop::w2_input) return;
-
-  cpu::matmul(s.gate.data(), n, L.w2.view(), s.tmp.data());
-  for (size_t i = 0; i < n * dim; ++i) x[i] = s.h[i] + s.tmp[i];
+  const runtime::LayerAttention attend = [&](const float* q, const float* k, const float* v, float* att) {
+    cpu::attention(q, n, 0, k, v, {d_.n_head, d_.n_head_kv, d_.head_dim}, att);
+  };
+  const runtime::LayerTap tap = [&](runtime::Tap where, const float* input, size_t rows) {
+    struct Point {
+      HessianAccumulator* h;
+      Stop stop;
+    };
+    const Point p = where == runtime::Tap::qkv_input ? Point{hooks.qkv, Stop::qkv_input}
+                    : where == runtime::Tap::o_input ? Point{hooks.o, Stop::o_input}
+                    : where == runtime::Tap::w13_input ? Point{hooks.w13, Stop::w13_input}
+                                                       : Point{hooks.w2, Stop::w2_input};
+    if (p.h != nullptr) p.h->add(input, rows);
+    return stop != p.stop;
+  };
+  runtime::decoder_layer(*backend_, shape, L.view(), x, n, positions, attend, tap, &scratch_);
 }
 
 // Quantizes one weight (GPTQ on H, or RTN when H is null), packs it into its tensor, records the
@@ -315,7 +304,6 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
     }
   }
   inv_freq_ = cpu::rope_inv_freq(rope_);
-  s_.resize(d_, max_len);
 
   // Runs `stop` over every sample with `hooks`.
   auto pass = [&](const Layer& L, Stop stop, const Hooks& hooks) {
@@ -385,10 +373,11 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
     to_f32(*norm, &norm_w);
     const cpu::WeightView norm_view{norm_w.data(), fb::DType::F32, 1, d_.dim};
     HessianAccumulator h_out(d_.dim);
+    std::vector<float> xn(max_len * d_.dim);  // (seqlen, dim)
     for (size_t i = 0; i < samples.size(); ++i) {
       const size_t n = offset[i + 1] - offset[i];
-      cpu::rmsnorm(x.data() + offset[i] * d_.dim, n, d_.dim, norm_view, d_.eps, s_.xn.data());
-      h_out.add(s_.xn.data(), n);
+      cpu::rmsnorm(x.data() + offset[i] * d_.dim, n, d_.dim, norm_view, d_.eps, xn.data());
+      h_out.add(xn.data(), n);
     }
     x = {};
     Linear out{lm_head, d_.vocab, d_.dim, {}};

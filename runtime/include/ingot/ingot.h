@@ -45,8 +45,10 @@ typedef enum ingot_status {
   INGOT_STATUS_INTERNAL = 10,        /* a bug in ingot: please report the message */
   INGOT_STATUS_SCRIPT_ERROR = 11,    /* a Lua script failed: an error, a limit, a wrong return value; the
                                         message names the script, the hook, the line and the reason */
-  INGOT_STATUS_TEMPLATE_ERROR = 12   /* the chat template failed: a syntax error, an unsupported construct,
+  INGOT_STATUS_TEMPLATE_ERROR = 12,  /* the chat template failed: a syntax error, an unsupported construct,
                                         a limit, or its own raise_exception (the message is its text) */
+  INGOT_STATUS_KV_CACHE_FULL = 13    /* the model's pool of KV pages (its budget, set at load) has too few
+                                        free pages for the tokens; nothing was evaluated or changed */
 } ingot_status;
 
 /* A static English name of a status ("ok", "invalid argument", ...); never NULL. */
@@ -88,12 +90,23 @@ typedef enum ingot_backend {
 /* Loading progress in [0, 1]; return false to cancel (the load returns INGOT_STATUS_CANCELLED). */
 typedef bool (*ingot_progress_callback)(float progress, void* user_data);
 
+/* What the KV cache stores (docs/runtime.md): f16 halves its memory; f32 keeps the projections'
+ * values exactly. */
+typedef enum ingot_kv_type {
+  INGOT_KV_F16 = 0,
+  INGOT_KV_F32 = 1
+} ingot_kv_type;
+
 typedef struct ingot_model_params {
   ingot_backend backend;            /* INGOT_BACKEND_CPU */
   int32_t n_threads;                /* CPU threads per call; 0: all cores */
   bool verify_checksums;            /* check every blob's XXH3-64 while loading (reads the whole file) */
   ingot_progress_callback progress; /* NULL: none */
   void* progress_user_data;
+  ingot_kv_type kv_type;            /* INGOT_KV_F16 */
+  size_t kv_budget_bytes;           /* the most the model's KV pages may take, shared by all its sessions
+                                       (taken as they grow; a session that finds none free gets
+                                       INGOT_STATUS_KV_CACHE_FULL); 0: room for 8 full contexts */
 } ingot_model_params;
 
 INGOT_API ingot_model_params ingot_model_default_params(void);
@@ -161,6 +174,18 @@ INGOT_API int32_t ingot_session_n_ctx(const ingot_session* session);
  * next-token logits after the last one; NULL when not wanted. */
 INGOT_API ingot_status ingot_session_eval(ingot_session* session, const int32_t* tokens, size_t n_tokens,
                                           float* logits);
+
+/* Steps several sessions of one model together, in one forward pass (the weights are read once
+ * for all of them: several conversations decode at nearly the cost of one). Session i is fed
+ * tokens[i][0 .. n_tokens[i]) (n_tokens[i] == 0: it sits this step out; a prompt chunk of one
+ * session and single decode tokens of others can share a step). `logits` (n_sessions × n_vocab
+ * floats, may be NULL) gets row i = the next-token logits of session i after its last token
+ * (zeros for a session that sat out). Every session appears at most once. All or nothing: on
+ * INGOT_STATUS_CONTEXT_FULL (a session's context), INGOT_STATUS_KV_CACHE_FULL (the model's page
+ * pool) or INGOT_STATUS_INVALID_ARGUMENT no session changes. Threads: the sessions are used by
+ * the calling thread for the call; the first session's n_threads applies. */
+INGOT_API ingot_status ingot_session_eval_batch(ingot_session* const* sessions, size_t n_sessions,
+                                                const int32_t* const* tokens, const size_t* n_tokens, float* logits);
 
 typedef struct ingot_sampler_params {
   float temperature;    /* 0.8; <= 0: greedy */

@@ -208,6 +208,26 @@ class session {
     return logits;
   }
 
+  // Steps `sessions` together (ingot_session_eval_batch): sessions[i] is fed tokens[i] (empty:
+  // it sits out). Returns (sessions.size(), n_vocab) logits, row i after session i's last token.
+  static std::vector<float> eval_batch(const std::vector<session*>& sessions,
+                                       const std::vector<std::vector<int32_t>>& tokens) {
+    if (sessions.empty() || sessions.size() != tokens.size()) {
+      throw error(INGOT_STATUS_INVALID_ARGUMENT, "eval_batch: one token list per session");
+    }
+    std::vector<ingot_session*> handles;
+    std::vector<const int32_t*> ptrs;
+    std::vector<size_t> counts;
+    for (size_t i = 0; i < sessions.size(); ++i) {
+      handles.push_back(sessions[i]->s_);
+      ptrs.push_back(tokens[i].data());
+      counts.push_back(tokens[i].size());
+    }
+    std::vector<float> logits(sessions.size() * static_cast<size_t>(sessions[0]->n_vocab_));
+    check(ingot_session_eval_batch(handles.data(), handles.size(), ptrs.data(), counts.data(), logits.data()));
+    return logits;
+  }
+
   // Streams each token's text to `on_token`; returning false stops. Returns the statistics.
   ingot_generate_stats generate(const std::string& prompt, ingot_generate_params params,
                                 const std::function<bool(int32_t, std::string_view)>& on_token = nullptr) {

@@ -65,6 +65,7 @@ ingot_status from_status(const char* fn, const format::Status& s) {
     case StatusCode::out_of_memory: code = INGOT_STATUS_OUT_OF_MEMORY; break;
     case StatusCode::interrupted: code = INGOT_STATUS_CANCELLED; break;
     case StatusCode::script_error: code = INGOT_STATUS_SCRIPT_ERROR; break;
+    case StatusCode::kv_cache_full: code = INGOT_STATUS_KV_CACHE_FULL; break;
   }
   return fail(fn, code, s.message());
 }
@@ -90,6 +91,7 @@ const char* ingot_status_str(ingot_status status) {
     case INGOT_STATUS_INTERNAL: return "internal error";
     case INGOT_STATUS_SCRIPT_ERROR: return "script error";
     case INGOT_STATUS_TEMPLATE_ERROR: return "chat template error";
+    case INGOT_STATUS_KV_CACHE_FULL: return "KV cache full";
   }
   return "unknown status";
 }

@@ -2,6 +2,7 @@
 # internal static libraries (runtime, format, CPU kernels, Lua scripting) are folded in, so an installed package
 # needs nothing of ingot but these files. The shared library exports only the ingot_* functions.
 add_library(ingot_capi_objects OBJECT
+  ${CMAKE_CURRENT_LIST_DIR}/batch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/boundary.cpp
   ${CMAKE_CURRENT_LIST_DIR}/chat.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model.cpp

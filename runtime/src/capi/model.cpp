@@ -42,6 +42,8 @@ ingot_model_params ingot_model_default_params(void) {
   p.verify_checksums = false;
   p.progress = nullptr;
   p.progress_user_data = nullptr;
+  p.kv_type = INGOT_KV_F16;
+  p.kv_budget_bytes = 0;
   return p;
 }
 
@@ -63,6 +65,9 @@ ingot_status ingot_model_load(const char* path, ingot_model_params params, ingot
     m->n_threads = params.n_threads;
     ingot::runtime::LoadOptions options;
     options.verify_checksums = params.verify_checksums;
+    INGOT_CAPI_REQUIRE(fn, params.kv_type == INGOT_KV_F16 || params.kv_type == INGOT_KV_F32, "unknown kv_type");
+    options.kv_dtype = params.kv_type == INGOT_KV_F32 ? ingot::runtime::KvDtype::f32 : ingot::runtime::KvDtype::f16;
+    options.kv_budget_bytes = params.kv_budget_bytes;
     if (params.progress != nullptr) {
       options.progress = [&](double f) { return params.progress(float(f), params.progress_user_data); };
     }

@@ -159,6 +159,19 @@ Status Model::load(const std::string& path, const LoadOptions& options, std::uni
   if (const fb::Tokenizer* t = m->container_->index().tokenizer(); t != nullptr && t->kind() != fb::TokenizerKind::None) {
     INGOT_RETURN_IF_ERROR(Tokenizer::create(*t, &m->tokenizer_));
   }
+  m->backend_ = make_cpu_backend();
+  PageShape pages{d.n_layer, kv_dim, options.kv_page_size, options.kv_dtype};
+  if (pages.page_size == 0 || pages.page_size > d.context) {
+    return fail(StatusCode::invalid_argument, "'", path, "': KV page size ", pages.page_size,
+                " must be in [1, context length ", d.context, "]");
+  }
+  const size_t per_context = (d.context + pages.page_size - 1) / pages.page_size;
+  const size_t max_pages = options.kv_budget_bytes == 0 ? 8 * per_context : options.kv_budget_bytes / pages.page_bytes();
+  if (max_pages == 0 || max_pages > size_t{UINT32_MAX}) {
+    return fail(StatusCode::invalid_argument, "'", path, "': a KV budget of ", options.kv_budget_bytes,
+                " bytes holds ", max_pages, " pages of ", pages.page_bytes(), " bytes; it must hold 1 to 2^32 − 1");
+  }
+  m->kv_pool_ = m->backend_->make_page_pool(pages, max_pages);
   if (!report(1.0)) return cancelled();
   *out = std::move(m);
   return Status::success();

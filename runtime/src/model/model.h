@@ -1,5 +1,6 @@
 // A loaded model: the container's config, tokenizer and weight views (zero-copy into the mapping
-// for uncompressed blobs). Immutable after load; sessions share it.
+// for uncompressed blobs), the backend that runs it and the pool of KV pages every sequence of
+// it draws from. Immutable after load (the pool is thread-safe); sessions share it.
 #pragma once
 
 #include <functional>
@@ -7,41 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "cpu/matmul.h"
 #include "cpu/quant.h"
 #include "cpu/rope.h"
+#include "kv/page_pool.h"
+#include "model/layer.h"
 #include "ingot/format/reader.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ingot::runtime {
-
-// A linear layer's weight (out, in): dense f32/f16/bf16, or quantized in the GPTQ layout.
-struct Linear {
-  cpu::WeightView dense;
-  cpu::QuantView quant;
-  bool quantized = false;
-};
-
-// y (n, out) = x (n, in) · Wᵀ with whichever kernel the weight needs.
-inline void linear(const float* x, size_t n, const Linear& w, float* y) {
-  if (w.quantized) {
-    cpu::quant_matmul(x, n, w.quant, y);
-  } else {
-    cpu::matmul(x, n, w.dense, y);
-  }
-}
-
-struct LayerWeights {
-  cpu::WeightView attention_norm;  // (dim)
-  Linear wq;                       // (n_head * head_dim, dim)
-  Linear wk;                       // (n_head_kv * head_dim, dim)
-  Linear wv;                       // (n_head_kv * head_dim, dim)
-  Linear wo;                       // (dim, n_head * head_dim)
-  cpu::WeightView ffn_norm;        // (dim)
-  Linear w1;                       // (ffn_dim, dim) gate
-  Linear w2;                       // (dim, ffn_dim) down
-  Linear w3;                       // (ffn_dim, dim) up
-};
 
 struct ModelDims {
   size_t dim = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, ffn_dim = 0, vocab = 0, context = 0;
@@ -55,6 +31,11 @@ struct LoadOptions {
   // Optional: the fraction loaded in [0, 1] (checksums, then binding layer by layer); returning
   // false cancels the load with StatusCode::interrupted.
   std::function<bool(double fraction)> progress;
+  // The KV page pool (docs/runtime.md): values in f16 (default) or f32, `kv_page_size` positions
+  // per page, at most `kv_budget_bytes` of pages (0: room for 8 sequences at the full context).
+  KvDtype kv_dtype = KvDtype::f16;
+  size_t kv_page_size = 16;
+  size_t kv_budget_bytes = 0;
 };
 
 class Model {
@@ -68,6 +49,8 @@ class Model {
   bool has_tokenizer() const { return tokenizer_ != nullptr; }
   const format::Container& container() const { return *container_; }
   bool is_eos(int32_t id) const;
+  Backend& backend() const { return *backend_; }
+  PagePool& kv_pool() const { return *kv_pool_; }
 
   cpu::WeightView tok_embeddings;  // (vocab, dim)
   std::vector<LayerWeights> layers;
@@ -85,6 +68,8 @@ class Model {
   ModelDims dims_;
   cpu::RopeParams rope_;
   std::vector<float> inv_freq_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<PagePool> kv_pool_;  // pages live in the backend's memory
 };
 
 }  // namespace ingot::runtime

@@ -1,11 +1,9 @@
 #include "model/session.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
-#include "cpu/attention.h"
-#include "cpu/rmsnorm.h"
+#include "model/forward.h"
 
 namespace ingot::runtime {
 
@@ -13,81 +11,75 @@ using format::fail;
 using format::Status;
 using format::StatusCode;
 
-Session::Session(const Model& model, size_t n_ctx) : model_(model) {
-  const ModelDims& d = model.dims();
-  n_ctx_ = n_ctx == 0 ? d.context : std::min(n_ctx, d.context);
-  const size_t kv = d.n_layer * n_ctx_ * d.n_head_kv * d.head_dim;
-  k_cache_.assign(kv, 0.0f);
-  v_cache_.assign(kv, 0.0f);
-}
+Session::Session(const Model& model, size_t n_ctx)
+    : model_(model), n_ctx_(n_ctx == 0 ? model.dims().context : std::min(n_ctx, model.dims().context)),
+      kv_(model.kv_pool()) {}
 
 size_t Session::keep_common_prefix(std::span<const int32_t> tokens) {
-  const size_t limit = std::min(pos_, tokens.empty() ? size_t{0} : tokens.size() - 1);
+  const size_t limit = std::min(position(), tokens.empty() ? size_t{0} : tokens.size() - 1);
   size_t n = 0;
   while (n < limit && tokens_[n] == tokens[n]) ++n;
   rewind(n);
   return n;
 }
 
+void Session::fork_from(const Session& other) {
+  if (&other == this) return;
+  kv_.fork_from(other.kv_);  // throws on another model's pool, before anything changes
+  tokens_ = other.tokens_;
+  n_ctx_ = other.n_ctx_;
+}
+
 Status Session::eval(std::span<const int32_t> tokens, float* logits, std::vector<float>* all_logits) {
-  const ModelDims& d = model_.dims();
   const size_t n = tokens.size();
   if (n == 0) return fail(StatusCode::invalid_argument, "eval: no tokens");
-  if (pos_ + n > n_ctx_) {
-    return fail(StatusCode::invalid_argument, "context overflow: ", pos_, " tokens in the cache + ", n,
+  if (position() + n > n_ctx_) {
+    return fail(StatusCode::invalid_argument, "context overflow: ", position(), " tokens in the cache + ", n,
                 " new exceed the context length ", n_ctx_);
   }
-  for (int32_t t : tokens) {
-    if (t < 0 || size_t(t) >= d.vocab) {
-      return fail(StatusCode::invalid_argument, "token id ", t, " is outside the vocabulary (", d.vocab, ")");
-    }
-  }
-  const size_t dim = d.dim, hd = d.head_dim, q_dim = d.n_head * hd, kv_dim = d.n_head_kv * hd, ffn = d.ffn_dim;
-  // Activations, each (n, width).
-  std::vector<float> x(n * dim), xn(n * dim), q(n * q_dim), k(n * kv_dim), v(n * kv_dim), att(n * q_dim),
-      tmp(n * dim), gate(n * ffn), up(n * ffn);
-  for (size_t t = 0; t < n; ++t) cpu::weight_row(model_.tok_embeddings, size_t(tokens[t]), x.data() + t * dim);
-
-  const cpu::AttentionShape shape{d.n_head, d.n_head_kv, hd};
-  for (size_t l = 0; l < d.n_layer; ++l) {
-    const LayerWeights& w = model_.layers[l];
-    float* kc = k_cache_.data() + l * n_ctx_ * kv_dim;
-    float* vc = v_cache_.data() + l * n_ctx_ * kv_dim;
-    cpu::rmsnorm(x.data(), n, dim, w.attention_norm, d.norm_eps, xn.data());
-    linear(xn.data(), n, w.wq, q.data());
-    linear(xn.data(), n, w.wk, k.data());
-    linear(xn.data(), n, w.wv, v.data());
-    for (size_t t = 0; t < n; ++t) {
-      cpu::rope(q.data() + t * q_dim, d.n_head, pos_ + t, model_.rope(), model_.rope_inv_freq());
-      cpu::rope(k.data() + t * kv_dim, d.n_head_kv, pos_ + t, model_.rope(), model_.rope_inv_freq());
-    }
-    std::memcpy(kc + pos_ * kv_dim, k.data(), n * kv_dim * sizeof(float));
-    std::memcpy(vc + pos_ * kv_dim, v.data(), n * kv_dim * sizeof(float));
-    cpu::attention(q.data(), n, pos_, kc, vc, shape, att.data());
-    linear(att.data(), n, w.wo, tmp.data());
-    for (size_t i = 0; i < n * dim; ++i) x[i] += tmp[i];
-
-    cpu::rmsnorm(x.data(), n, dim, w.ffn_norm, d.norm_eps, xn.data());
-    linear(xn.data(), n, w.w1, gate.data());
-    linear(xn.data(), n, w.w3, up.data());
-    for (size_t i = 0; i < n * ffn; ++i) {
-      const float g = gate[i];
-      gate[i] = g / (1.0f + std::exp(-g)) * up[i];  // SwiGLU: silu(gate) * up
-    }
-    linear(gate.data(), n, w.w2, tmp.data());
-    for (size_t i = 0; i < n * dim; ++i) x[i] += tmp[i];
-  }
-  pos_ += n;
+  Batch batch;
+  for (size_t t = 0; t < n; ++t) batch.add(tokens[t], 0, position() + t, all_logits != nullptr || t + 1 == n);
+  KvSequence* seq = &kv_;
+  std::vector<float> out;
+  std::vector<float>* dest = all_logits != nullptr ? all_logits : &out;
+  INGOT_RETURN_IF_ERROR(forward(model_, {&seq, 1}, batch, dest, n_ctx_));
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  const size_t vocab = model_.dims().vocab;
+  if (logits != nullptr) std::memcpy(logits, dest->data() + (dest->size() / vocab - 1) * vocab, vocab * sizeof(float));
+  return Status::success();
+}
 
-  if (all_logits != nullptr) {
-    cpu::rmsnorm(x.data(), n, dim, model_.norm, d.norm_eps, xn.data());
-    all_logits->resize(n * d.vocab);
-    cpu::matmul(xn.data(), n, model_.output, all_logits->data());
-    if (logits != nullptr) std::memcpy(logits, all_logits->data() + (n - 1) * d.vocab, d.vocab * sizeof(float));
-  } else if (logits != nullptr) {
-    cpu::rmsnorm(x.data() + (n - 1) * dim, 1, dim, model_.norm, d.norm_eps, xn.data());
-    cpu::matmul(xn.data(), 1, model_.output, logits);
+Status eval_sessions(std::span<Session* const> sessions, std::span<const std::vector<int32_t>> tokens,
+                     std::vector<float>* last_logits) {
+  if (sessions.empty() || sessions.size() != tokens.size()) {
+    return fail(StatusCode::invalid_argument, "eval_sessions: ", sessions.size(), " sessions and ", tokens.size(),
+                " token lists");
+  }
+  const Model& model = sessions[0]->model();
+  std::vector<KvSequence*> seqs(sessions.size());
+  Batch batch;
+  size_t max_ctx = 0;
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    Session& s = *sessions[i];
+    if (&s.model() != &model) return fail(StatusCode::invalid_argument, "eval_sessions: session ", i, " is of another model");
+    if (s.position() + tokens[i].size() > s.context()) {
+      return fail(StatusCode::invalid_argument, "context overflow: session ", i, " holds ", s.position(),
+                  " tokens + ", tokens[i].size(), " new exceed its context length ", s.context());
+    }
+    seqs[i] = &s.kv_;
+    max_ctx = std::max(max_ctx, s.context());
+    for (size_t t = 0; t < tokens[i].size(); ++t) {
+      batch.add(tokens[i][t], i, s.position() + t, t + 1 == tokens[i].size());
+    }
+  }
+  std::vector<float> logits;
+  INGOT_RETURN_IF_ERROR(forward(model, seqs, batch, &logits, max_ctx));
+  const size_t vocab = model.dims().vocab;
+  last_logits->assign(sessions.size() * vocab, 0.0f);
+  for (size_t i = 0, row = 0; i < sessions.size(); ++i) {
+    if (tokens[i].empty()) continue;
+    std::memcpy(last_logits->data() + i * vocab, logits.data() + row++ * vocab, vocab * sizeof(float));
+    sessions[i]->tokens_.insert(sessions[i]->tokens_.end(), tokens[i].begin(), tokens[i].end());
   }
   return Status::success();
 }

@@ -23,6 +23,7 @@ enum class StatusCode {
   out_of_memory,
   interrupted,           // SIGINT/SIGTERM while writing
   script_error,          // a Lua script failed: error, limit, wrong return value (scripting/)
+  kv_cache_full,         // the model's KV page pool has too few free pages for a batch (runtime/)
 };
 
 const char* status_code_name(StatusCode code);

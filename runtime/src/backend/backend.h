@@ -1,0 +1,68 @@
+// The seam between the model and the hardware: the ops the forward pass (model/forward.cpp)
+// calls, and the memory they run on. A backend owns the memory of the weights it runs and of the
+// KV pages (make_page_pool); it may fuse ops, but the layer code lives only in forward.cpp.
+// Activations are pointers into the backend's memory (host floats for the CPU backend).
+// One backend object serves every session of its model: ops keep no state between calls.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "cpu/attention.h"
+#include "cpu/matmul.h"
+#include "cpu/quant.h"
+#include "cpu/rope.h"
+#include "kv/kv_sequence.h"
+
+namespace ingot::runtime {
+
+// A linear layer's weight (out, in): dense f32/f16/bf16, or quantized in the GPTQ layout.
+struct Linear {
+  cpu::WeightView dense;
+  cpu::QuantView quant;
+  bool quantized = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // The KV pages of a model, in this backend's memory.
+  virtual std::unique_ptr<PagePool> make_page_pool(const PageShape& shape, size_t max_pages) = 0;
+
+  // x (n, table.cols) = rows `tokens` of the embedding table (vocab, dim).
+  virtual void embed(const cpu::WeightView& table, std::span<const int32_t> tokens, float* x) = 0;
+  // out (n, dim) = rmsnorm of x (n, dim) with weight (dim).
+  virtual void rmsnorm(const float* x, size_t n, size_t dim, const cpu::WeightView& weight, float eps,
+                       float* out) = 0;
+  // y (n, out) = x (n, in) · Wᵀ.
+  virtual void linear(const float* x, size_t n, const Linear& w, float* y) = 0;
+  // Rotates n_heads heads of each row of x (n, n_heads · head_dim), row t at positions[t].
+  virtual void rope(float* x, size_t n, size_t n_heads, std::span<const size_t> positions,
+                    const cpu::RopeParams& p, const std::vector<float>& inv_freq) = 0;
+  // x (n) += y (n).
+  virtual void add(float* x, const float* y, size_t n) = 0;
+  // gate (n) = silu(gate) · up.
+  virtual void swiglu(float* gate, const float* up, size_t n) = 0;
+  // Stores one position's k and v (kv_dim each, f32) at `pos` (< seq.length()) of `layer`.
+  virtual void kv_write(const KvSequence& seq, size_t layer, size_t pos, const float* k, const float* v) = 0;
+  // One sequence's rows for attention(): n query rows q (n, n_head · head_dim) at positions
+  // pos0 .. pos0+n−1, attending over positions [0, pos0 + t] of `seq`; out (n, n_head · head_dim).
+  struct AttentionCall {
+    const float* q;
+    size_t n;
+    size_t pos0;
+    const KvSequence* seq;
+    float* out;
+  };
+  // Causal attention of every call over its sequence's layer `layer` (one call a sequence of the
+  // batch: the backend may run them together).
+  virtual void attention(std::span<const AttentionCall> calls, size_t layer, const cpu::AttentionShape& shape) = 0;
+};
+
+// The CPU backend: weights are the container mapping's views, pages host memory, ops the
+// kernels/cpu reference kernels.
+std::unique_ptr<Backend> make_cpu_backend();
+
+}  // namespace ingot::runtime

@@ -1,0 +1,133 @@
+#include "model/forward.h"
+
+#include <algorithm>
+#include <string>
+
+#include "backend/backend.h"
+#include "model/layer.h"
+
+namespace ingot::runtime {
+
+using format::fail;
+using format::Status;
+using format::StatusCode;
+
+Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batch& batch, std::vector<float>* logits,
+               size_t max_length) {
+  const ModelDims& d = model.dims();
+  const size_t n = batch.size();
+  if (n == 0) return fail(StatusCode::invalid_argument, "forward: an empty batch");
+  if (max_length == 0 || max_length > d.context) max_length = d.context;
+  PagePool& pool = model.kv_pool();
+
+  // 1. Validate, changing nothing: each sequence's tokens continue it.
+  std::vector<size_t> next(seqs.size());  // the position each sequence's next token must have
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    if (seqs[s] == nullptr || &seqs[s]->pool() != &pool) {
+      return fail(StatusCode::invalid_argument, "forward: sequence ", s, " is null or of another model");
+    }
+    next[s] = seqs[s]->length();
+    for (size_t r = 0; r < s; ++r) {
+      if (seqs[r] == seqs[s]) return fail(StatusCode::invalid_argument, "forward: sequences ", r, " and ", s, " are one");
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const BatchToken& t = batch.tokens[i];
+    if (t.token < 0 || size_t(t.token) >= d.vocab) {
+      return fail(StatusCode::invalid_argument, "token id ", t.token, " is outside the vocabulary (", d.vocab, ")");
+    }
+    if (t.seq >= seqs.size()) {
+      return fail(StatusCode::invalid_argument, "batch token ", i, " names sequence ", t.seq, " of ", seqs.size());
+    }
+    if (t.pos != next[t.seq]) {
+      return fail(StatusCode::invalid_argument, "batch token ", i, " is at position ", t.pos, " of sequence ", t.seq,
+                  ", which continues at ", next[t.seq]);
+    }
+    if (++next[t.seq] > max_length) {
+      return fail(StatusCode::invalid_argument, "context overflow: sequence ", t.seq, " would hold ", next[t.seq],
+                  " positions, more than the context length ", max_length);
+    }
+  }
+
+  // 2. Pages for every sequence's new length, all at once; from here nothing fails.
+  size_t need = 0;
+  for (size_t s = 0; s < seqs.size(); ++s) need += seqs[s]->pages_to_grow(next[s]);
+  std::vector<PageId> spare;
+  if (!pool.take(need, &spare)) {
+    return fail(StatusCode::kv_cache_full, "the batch needs ", need, " KV pages, the pool has ", pool.n_available(),
+                " free of ", pool.max_pages(), " (", pool.shape().page_size,
+                " positions each; raise the KV budget or free sequences)");
+  }
+  for (size_t s = 0; s < seqs.size(); ++s) seqs[s]->grow(next[s], &spare);
+  pool.release(spare);  // copies that sharing sequences did not need after all
+
+  Backend& be = model.backend();
+  const size_t dim = d.dim, hd = d.head_dim, q_dim = d.n_head * hd, kv_dim = d.n_head_kv * hd, ffn = d.ffn_dim;
+  std::vector<int32_t> ids(n);
+  std::vector<size_t> pos(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = batch.tokens[i].token, pos[i] = batch.tokens[i].pos;
+  // Rows of each sequence in batch order, for attention: (rows of sequence s).
+  std::vector<std::vector<size_t>> rows(seqs.size());
+  for (size_t i = 0; i < n; ++i) rows[batch.tokens[i].seq].push_back(i);
+
+  // x (n, dim), rows in batch order; the layers' activations live in `scratch`.
+  std::vector<float> x(n * dim);
+  LayerScratch scratch;
+  // Rows of q and att of the sequences whose rows are not next to each other: (rows of s, q_dim).
+  std::vector<std::vector<float>> gathered_q(seqs.size()), gathered_att(seqs.size());
+  std::vector<Backend::AttentionCall> calls;
+  be.embed(model.tok_embeddings, ids, x.data());
+
+  const cpu::AttentionShape shape{d.n_head, d.n_head_kv, hd};
+  const LayerShape ls{dim, d.n_head, d.n_head_kv, hd, ffn, d.norm_eps, &model.rope(), &model.rope_inv_freq()};
+  for (size_t l = 0; l < d.n_layer; ++l) {
+    // Each row's k and v go to its sequence's pages; each sequence's rows attend over its pages.
+    const LayerAttention attend = [&](const float* q, const float* k, const float* v, float* att) {
+      for (size_t i = 0; i < n; ++i) {
+        be.kv_write(*seqs[batch.tokens[i].seq], l, pos[i], k + i * kv_dim, v + i * kv_dim);
+      }
+      // One call a sequence; rows that are not next to each other are gathered, then scattered.
+      calls.clear();
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        const std::vector<size_t>& r = rows[s];
+        if (r.empty()) continue;
+        const size_t m = r.size(), pos0 = pos[r[0]];
+        if (r.back() - r.front() + 1 == m) {
+          calls.push_back({q + r[0] * q_dim, m, pos0, seqs[s], att + r[0] * q_dim});
+          continue;
+        }
+        std::vector<float>& qg = gathered_q[s];
+        qg.resize(m * q_dim);
+        gathered_att[s].resize(m * q_dim);
+        for (size_t j = 0; j < m; ++j) std::copy_n(q + r[j] * q_dim, q_dim, qg.data() + j * q_dim);
+        calls.push_back({qg.data(), m, pos0, seqs[s], gathered_att[s].data()});
+      }
+      be.attention(calls, l, shape);
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        const std::vector<size_t>& r = rows[s];
+        if (r.empty() || r.back() - r.front() + 1 == r.size()) continue;
+        for (size_t j = 0; j < r.size(); ++j) {
+          std::copy_n(gathered_att[s].data() + j * q_dim, q_dim, att + r[j] * q_dim);
+        }
+      }
+    };
+    decoder_layer(be, ls, model.layers[l], x.data(), n, pos, attend, nullptr, &scratch);
+  }
+
+  // Logits of the rows that want them only, (n_logits, vocab) in batch order.
+  const size_t n_logits = batch.n_logits();
+  if (n_logits == 0 || logits == nullptr) return Status::success();
+  std::vector<float> last(n_logits * dim);
+  for (size_t i = 0, j = 0; i < n; ++i) {
+    if (batch.tokens[i].wants_logits) std::copy_n(x.data() + i * dim, dim, last.data() + j++ * dim);
+  }
+  std::vector<float> last_n(n_logits * dim);
+  be.rmsnorm(last.data(), n_logits, dim, model.norm, d.norm_eps, last_n.data());
+  logits->resize(n_logits * d.vocab);
+  Linear output;
+  output.dense = model.output;
+  be.linear(last_n.data(), n_logits, output, logits->data());
+  return Status::success();
+}
+
+}  // namespace ingot::runtime
