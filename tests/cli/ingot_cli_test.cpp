@@ -41,7 +41,7 @@ TEST(IngotCli, InspectJsonDescribesEveryTensor) {
     EXPECT_EQ(t["data"]["raw_size"].get<uint64_t>(), s.tensors[i].data.size());
     EXPECT_EQ(t.contains("quant"), s.tensors[i].quantized);
   }
-  EXPECT_EQ(j["header"]["version"], "1.0");
+  EXPECT_EQ(j["header"]["version"], "1.1");  // spec/container.md §10: 1.1 is the current minor
   EXPECT_EQ(j["config"]["n_head_kv"], 2);
   EXPECT_EQ(j["config"]["rope_scaling"]["type"], "llama3");
   EXPECT_EQ(j["tokenizer"]["n_pieces"], 40);

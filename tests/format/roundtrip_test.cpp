@@ -146,7 +146,7 @@ TEST(FormatRoundTrip, HeaderMatchesTheSpecLayout) {
   auto u32 = [&](size_t o) { return uint32_t(u16(o)) | uint32_t(u16(o + 2)) << 16; };
   auto u64 = [&](size_t o) { return uint64_t(u32(o)) | uint64_t(u32(o + 4)) << 32; };
   EXPECT_EQ(u16(8), 1);
-  EXPECT_EQ(u16(10), 0);
+  EXPECT_EQ(u16(10), 1);  // minor 1 (spec/container.md §2, §10)
   EXPECT_EQ(u32(12), 80u);
   EXPECT_EQ(u32(16), 4096u);
   EXPECT_EQ(u64(24), 80u);

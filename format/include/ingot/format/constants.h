@@ -24,7 +24,7 @@ using fb::TokenType;
 // Major: a reader refuses a file with a greater major version. Minor: additive changes only;
 // a reader reads any minor version of its major.
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 0;
+inline constexpr uint16_t kFormatMinor = 1;  // 1.1: Tokenizer.pre_tokenizer, Provenance.source_types
 
 // ---- fixed header at offset 0 (little-endian) ------------------------------------------------
 // offset size field
