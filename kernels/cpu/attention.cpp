@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cpu/simd.h"
+#include "cpu/threads.h"
 
 namespace ingot::cpu {
 namespace {
@@ -65,15 +66,14 @@ void attention(const float* q, size_t n, size_t pos0, const float* k_cache, cons
   const size_t work = n * s.n_head * (pos0 + n) * hd;
 
   if (n < 16) {
-#pragma omp parallel if (work > (size_t{1} << 18))
-    {
-      std::vector<float> scores(pos0 + n);
-#pragma omp for collapse(2) schedule(dynamic, 1)
-      for (size_t t = 0; t < n; ++t)
-        for (size_t h = 0; h < s.n_head; ++h)
-          attend_one(q + t * q_dim + h * hd, pos0 + t + 1, k_cache, v_cache, kv_dim, (h / group) * hd, hd, scale,
-                     scores.data(), out + t * q_dim + h * hd);
-    }
+    std::vector<std::vector<float>> scratch(static_cast<size_t>(threads()));  // scores, per worker
+    parallel_for(n * s.n_head, work > (size_t{1} << 18), [&](size_t i, int worker) {
+      const size_t t = i / s.n_head, h = i % s.n_head;
+      std::vector<float>& scores = scratch[size_t(worker)];
+      scores.resize(pos0 + n);
+      attend_one(q + t * q_dim + h * hd, pos0 + t + 1, k_cache, v_cache, kv_dim, (h / group) * hd, hd, scale,
+                 scores.data(), out + t * q_dim + h * hd);
+    });
     return;
   }
 
@@ -83,31 +83,28 @@ void attention(const float* q, size_t n, size_t pos0, const float* k_cache, cons
   static const bool blas_single_threaded = (openblas_set_num_threads(1), true);  // as in matmul.cpp
   (void)blas_single_threaded;
   const size_t n_blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel if (work > (size_t{1} << 18))
-  {
-    std::vector<float> scores;  // (rows of the block, positions the block's last row sees)
-#pragma omp for collapse(2) schedule(dynamic, 1)
-    for (size_t b = 0; b < n_blocks; ++b) {
-      for (size_t h = 0; h < s.n_head; ++h) {
-        const size_t t0 = b * kBlock, rows = std::min(kBlock, n - t0), n_pos = pos0 + t0 + rows;
-        const size_t kv_off = (h / group) * hd;
-        scores.resize(rows * n_pos);
-        // scores (rows, n_pos) = scale · q[t0.., h] (rows, hd) · k[0..n_pos, kvh]ᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n_pos), int(hd), scale,
-                    q + t0 * q_dim + h * hd, int(q_dim), k_cache + kv_off, int(kv_dim), 0.0f, scores.data(),
-                    int(n_pos));
-        for (size_t r = 0; r < rows; ++r) {
-          float* row = scores.data() + r * n_pos;
-          const size_t seen = pos0 + t0 + r + 1;  // causal: this token and every one before it
-          softmax_row(row, seen);
-          std::fill(row + seen, row + n_pos, 0.0f);
-        }
-        // out[t0.., h] (rows, hd) = P (rows, n_pos) · v[0..n_pos, kvh] (n_pos, hd)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(hd), int(n_pos), 1.0f, scores.data(),
-                    int(n_pos), v_cache + kv_off, int(kv_dim), 0.0f, out + t0 * q_dim + h * hd, int(q_dim));
-      }
+  // Per worker: scores (rows of the block, positions the block's last row sees).
+  std::vector<std::vector<float>> scratch(static_cast<size_t>(threads()));
+  parallel_for(n_blocks * s.n_head, work > (size_t{1} << 18), [&](size_t i, int worker) {
+    const size_t b = i / s.n_head, h = i % s.n_head;
+    std::vector<float>& scores = scratch[size_t(worker)];
+    const size_t t0 = b * kBlock, rows = std::min(kBlock, n - t0), n_pos = pos0 + t0 + rows;
+    const size_t kv_off = (h / group) * hd;
+    scores.resize(rows * n_pos);
+    // scores (rows, n_pos) = scale · q[t0.., h] (rows, hd) · k[0..n_pos, kvh]ᵀ
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n_pos), int(hd), scale,
+                q + t0 * q_dim + h * hd, int(q_dim), k_cache + kv_off, int(kv_dim), 0.0f, scores.data(),
+                int(n_pos));
+    for (size_t r = 0; r < rows; ++r) {
+      float* row = scores.data() + r * n_pos;
+      const size_t seen = pos0 + t0 + r + 1;  // causal: this token and every one before it
+      softmax_row(row, seen);
+      std::fill(row + seen, row + n_pos, 0.0f);
     }
-  }
+    // out[t0.., h] (rows, hd) = P (rows, n_pos) · v[0..n_pos, kvh] (n_pos, hd)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(hd), int(n_pos), 1.0f, scores.data(),
+                int(n_pos), v_cache + kv_off, int(kv_dim), 0.0f, out + t0 * q_dim + h * hd, int(q_dim));
+  });
 }
 
 void attention_batch(const AttentionJob* jobs, size_t n_jobs, const AttentionShape& s) {
@@ -132,17 +129,19 @@ void attention_batch(const AttentionJob* jobs, size_t n_jobs, const AttentionSha
     max_pos = std::max(max_pos, a.pos0 + a.n);
   }
   if (items.empty()) return;
-#pragma omp parallel if (work > (size_t{1} << 18))
-  {
-    std::vector<float> scores(max_pos);
-#pragma omp for schedule(dynamic, 4)
-    for (size_t i = 0; i < items.size(); ++i) {
+  // Four items per task: one (token, head) of a short context is too little work to hand out alone.
+  constexpr size_t kItemsPerTask = 4;
+  std::vector<std::vector<float>> scratch(static_cast<size_t>(threads()));  // scores, per worker
+  parallel_for((items.size() + kItemsPerTask - 1) / kItemsPerTask, work > (size_t{1} << 18), [&](size_t task, int worker) {
+    std::vector<float>& scores = scratch[size_t(worker)];
+    scores.resize(max_pos);
+    for (size_t i = task * kItemsPerTask, end = std::min(items.size(), i + kItemsPerTask); i < end; ++i) {
       const Item it = items[i];
       const AttentionJob& a = jobs[it.job];
       attend_one(a.q + it.t * q_dim + it.h * hd, a.pos0 + it.t + 1, a.k_cache, a.v_cache, kv_dim,
                  (it.h / group) * hd, hd, scale, scores.data(), a.out + it.t * q_dim + it.h * hd);
     }
-  }
+  });
 }
 
 }  // namespace ingot::cpu

@@ -8,12 +8,14 @@
 
 #include "cpu/convert.h"
 #include "cpu/simd.h"
+#include "cpu/threads.h"
 
 namespace ingot::cpu {
 
 namespace {
 
 constexpr size_t kBlockRows = 256;  // rows of W per sgemm call (and per thread task)
+constexpr size_t kRowTask = 64;     // rows of W per task of the row-dot paths
 constexpr size_t kSmallBatch = 16;  // up to this many rows of x, f16/bf16 weights skip sgemm
 
 template <typename Load>
@@ -79,21 +81,25 @@ void weight_row(const WeightView& w, size_t r, float* out) {
 
 void matmul(const float* x, size_t n, const WeightView& w, float* y) {
   if (n == 1) {
-#pragma omp parallel for schedule(static) if (w.rows * w.cols > 32768)
-    for (size_t r = 0; r < w.rows; ++r) y[r] = row_dot(w, r, x);
+    const size_t n_tasks = (w.rows + kRowTask - 1) / kRowTask;
+    parallel_for(n_tasks, w.rows * w.cols > 32768, [&](size_t t, int) {
+      for (size_t r = t * kRowTask, end = std::min(w.rows, r + kRowTask); r < end; ++r) y[r] = row_dot(w, r, x);
+    });
     return;
   }
   // A small batch of f16/bf16 rows (several sequences decoding): each weight row is read from
   // memory once and stays in L1 for the n dot products (widening the whole matrix for sgemm
   // would write and read it again as f32); every row gives the bits it gets alone.
   if (n <= kSmallBatch && w.dtype != fb::DType::F32) {
-#pragma omp parallel for schedule(static) if (n * w.rows * w.cols > 32768)
-    for (size_t r = 0; r < w.rows; ++r) {
-      for (size_t t = 0; t < n; ++t) y[t * w.rows + r] = row_dot(w, r, x + t * w.cols);
-    }
+    const size_t n_tasks = (w.rows + kRowTask - 1) / kRowTask;
+    parallel_for(n_tasks, n * w.rows * w.cols > 32768, [&](size_t task, int) {
+      for (size_t r = task * kRowTask, end = std::min(w.rows, r + kRowTask); r < end; ++r) {
+        for (size_t t = 0; t < n; ++t) y[t * w.rows + r] = row_dot(w, r, x + t * w.cols);
+      }
+    });
     return;
   }
-  // One thread pool: OpenMP splits W's rows into blocks and each block is one single-threaded
+  // One thread pool: parallel_for splits W's rows into blocks and each block is one single-threaded
   // sgemm (OpenBLAS's own threads stay off, see threads.cpp: two pools spinning against each
   // other cost 10x on small machines).
   static const bool blas_single_threaded = (openblas_set_num_threads(1), true);
@@ -101,23 +107,20 @@ void matmul(const float* x, size_t n, const WeightView& w, float* y) {
   const int m = int(n), k = int(w.cols), ldy = int(w.rows);
   const size_t n_blocks = (w.rows + kBlockRows - 1) / kBlockRows;
   const bool parallel = n_blocks > 1 && n * w.rows * w.cols > (size_t{1} << 20);
-#pragma omp parallel if (parallel)
-  {
-    std::vector<float> block;
-#pragma omp for schedule(dynamic, 1)
-    for (size_t b = 0; b < n_blocks; ++b) {
-      const size_t r0 = b * kBlockRows, nr = std::min(kBlockRows, w.rows - r0);
-      const float* wb = nullptr;
-      if (w.dtype == fb::DType::F32) {
-        wb = static_cast<const float*>(w.data) + r0 * w.cols;
-      } else {
-        block.resize(nr * w.cols);
-        for (size_t r = 0; r < nr; ++r) weight_row(w, r0 + r, block.data() + r * w.cols);
-        wb = block.data();
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, int(nr), k, 1.0f, x, k, wb, k, 0.0f, y + r0, ldy);
+  std::vector<std::vector<float>> scratch(static_cast<size_t>(threads()));  // one widened block per worker
+  parallel_for(n_blocks, parallel, [&](size_t b, int worker) {
+    std::vector<float>& block = scratch[size_t(worker)];
+    const size_t r0 = b * kBlockRows, nr = std::min(kBlockRows, w.rows - r0);
+    const float* wb = nullptr;
+    if (w.dtype == fb::DType::F32) {
+      wb = static_cast<const float*>(w.data) + r0 * w.cols;
+    } else {
+      block.resize(nr * w.cols);
+      for (size_t r = 0; r < nr; ++r) weight_row(w, r0 + r, block.data() + r * w.cols);
+      wb = block.data();
     }
-  }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, int(nr), k, 1.0f, x, k, wb, k, 0.0f, y + r0, ldy);
+  });
 }
 
 }  // namespace ingot::cpu

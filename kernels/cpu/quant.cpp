@@ -8,6 +8,7 @@
 
 #include "cpu/convert.h"
 #include "cpu/simd.h"
+#include "cpu/threads.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -558,10 +559,8 @@ void quant_matmul(const float* x, size_t n, const QuantView& w, float* y) {
     }
     const DecodeArgs args{x, xs.data(), xsum.data(), n_groups};
     const size_t n_tasks = (w.rows + kTask - 1) / kTask;
-#pragma omp parallel for schedule(static) if (n_tasks > 1 && w.rows * w.cols > 65536)
-    for (size_t t = 0; t < n_tasks; ++t) {
-      decode(w, args, t * kTask, std::min(w.rows, (t + 1) * kTask), y);
-    }
+    parallel_for(n_tasks, n_tasks > 1 && w.rows * w.cols > 65536,
+                 [&](size_t t, int) { decode(w, args, t * kTask, std::min(w.rows, (t + 1) * kTask), y); });
     return;
   }
 #if defined(__x86_64__)
@@ -582,8 +581,7 @@ void quant_matmul(const float* x, size_t n, const QuantView& w, float* y) {
       std::copy(part.begin(), part.end(), xsum.begin() + long(r * n_groups));
     }
     const size_t n_tasks = (w.rows + kTask - 1) / kTask;
-#pragma omp parallel for schedule(static) if (n_tasks > 1)
-    for (size_t t = 0; t < n_tasks; ++t) {
+    parallel_for(n_tasks, n_tasks > 1, [&](size_t t, int) {
       const size_t o0 = t * kTask, n_sub = (std::min(w.rows, o0 + kTask) - o0) / 8;
       for (size_t r0 = 0; r0 < n;) {
         const size_t take = n - r0 >= 8 ? 8 : n - r0 >= 4 ? 4 : n - r0 >= 2 ? 2 : 1;
@@ -598,29 +596,29 @@ void quant_matmul(const float* x, size_t n, const QuantView& w, float* y) {
         pick_rows(w.bits, take)(w, xr, sr, n_groups, o0, n_sub, yr);
         r0 += take;
       }
-    }
+    });
     return;
   }
 #endif
-  // As matmul.cpp: one OpenMP pool over blocks of output columns, each widened to f32 (cols, nc)
+  // As matmul.cpp: one parallel_for over blocks of output columns, each widened to f32 (cols, nc)
   // and multiplied by one single-threaded sgemm (OpenBLAS's own threads stay off, threads.cpp).
   static const bool blas_single_threaded = (openblas_set_num_threads(1), true);
   (void)blas_single_threaded;
   const size_t n_blocks = (w.rows + kBlockCols - 1) / kBlockCols;
   const bool parallel = n_blocks > 1 && n * w.rows * w.cols > (size_t{1} << 20);
-#pragma omp parallel if (parallel)
-  {
+  struct Scratch {
     std::vector<float> block, sf, zf;
-#pragma omp for schedule(dynamic, 1)
-    for (size_t b = 0; b < n_blocks; ++b) {
-      const size_t o0 = b * kBlockCols, nc = std::min(kBlockCols, w.rows - o0);
-      block_params(w, n_groups, o0, nc, &sf, &zf);
-      block.resize(w.cols * nc);
-      dequant_block(w, o0, nc, sf.data(), zf.data(), block.data());
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n), int(nc), int(w.cols), 1.0f, x, int(w.cols),
-                  block.data(), int(nc), 0.0f, y + o0, int(w.rows));
-    }
-  }
+  };
+  std::vector<Scratch> scratch(static_cast<size_t>(threads()));  // per worker
+  parallel_for(n_blocks, parallel, [&](size_t b, int worker) {
+    Scratch& sc = scratch[size_t(worker)];
+    const size_t o0 = b * kBlockCols, nc = std::min(kBlockCols, w.rows - o0);
+    block_params(w, n_groups, o0, nc, &sc.sf, &sc.zf);
+    sc.block.resize(w.cols * nc);
+    dequant_block(w, o0, nc, sc.sf.data(), sc.zf.data(), sc.block.data());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n), int(nc), int(w.cols), 1.0f, x, int(w.cols),
+                sc.block.data(), int(nc), 0.0f, y + o0, int(w.rows));
+  });
 }
 
 }  // namespace ingot::cpu

@@ -1,5 +1,5 @@
 target_sources(ingot_runtime PRIVATE
-  ${CMAKE_CURRENT_LIST_DIR}/backend/cpu_backend.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/backend/cpu/cpu_backend.cpp
   ${CMAKE_CURRENT_LIST_DIR}/generate.cpp
   ${CMAKE_CURRENT_LIST_DIR}/eval/llamacpp_perplexity.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kv/kv_sequence.cpp

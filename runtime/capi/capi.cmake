@@ -12,6 +12,8 @@ add_library(ingot_capi_objects OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/tokens.cpp)
 target_include_directories(ingot_capi_objects PUBLIC
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/runtime/include> $<INSTALL_INTERFACE:include>)
+# runtime/ for "capi/boundary.h": the C API's own headers sit beside its sources.
+target_include_directories(ingot_capi_objects PRIVATE ${PROJECT_SOURCE_DIR}/runtime)
 target_link_libraries(ingot_capi_objects PRIVATE ingot_runtime ingot_scripting ingot_warnings)
 set_target_properties(ingot_capi_objects PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
 target_compile_definitions(ingot_capi_objects PRIVATE INGOT_VERSION_STRING="${PROJECT_VERSION}")
