@@ -48,7 +48,19 @@ def main():
     ap.add_argument("--cache", default="", help="JSON Lines of finished configurations: appended to as they "
                     "finish, reused on a rerun with the same binaries and options (resume after an interruption)")
     ap.add_argument("--seed-study", default="4:-1:asym", help="bits:group:sym|asym repeated over seeds 1..5; '' = off")
+    ap.add_argument("--model", choices=["stories260K", "smollm2"], default="stories260K",
+                    help="smollm2: the SmolLM2-135M table (bench/quality_smollm2.py), written into the same file")
+    ap.add_argument("--threads", type=int, default=2, help="smollm2: threads per configuration")
+    ap.add_argument("--wt-chunks", type=int, default=24, help="smollm2: WikiText-2 windows of 2048 scored")
+    ap.add_argument("--only", default="", help="smollm2: regex of the configuration names to run")
+    ap.add_argument("--texts", default="", help="smollm2: regex of the texts to score")
+    ap.add_argument("--seed", type=int, default=3, help="smollm2: calibration seed")
     a = ap.parse_args()
+    if a.model == "smollm2":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import quality_smollm2
+        quality_smollm2.main(a)
+        return
     ingotc, ingot = f"{a.build}/compiler/ingotc", f"{a.build}/runtime/ingot"
     model = f"{a.shared}/models/stories260K"
     texts = {"TinyStories val": f"{a.shared}/data/tinystories/tinystories_val.txt",
@@ -153,8 +165,13 @@ def main():
         r = by.get(f"RTN {bits}-bit g{group} {sym}")
         if r:
             lines.append(f"| RTN {bits}-bit g{group} {sym} (no calibration) | {r[0]:.4f} | {r[1]:.4f} |")
+    # The SmolLM2 section (bench/quality_smollm2.py) is kept as it is.
+    old = open(a.out).read() if os.path.exists(a.out) else ""
+    keep = ""
+    if "<!-- smollm2:begin -->" in old:
+        keep = "\n" + old[old.index("<!-- smollm2:begin -->"):]
     with open(a.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(lines) + "\n" + keep)
     print(f"wrote {a.out}")
 
 

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Quality table on a real model: SmolLM2-135M-Instruct (the shared Q4_1 GGUF, dequantized to f32
+at import) for FP, RTN and GPTQ, scored as the GPTQ paper scores (ctx 2048). Run through
+`python3 bench/quality.py --model smollm2 [...]`, which calls main() here; the table goes into
+bench/quality.md between the markers below (the stories260K part of the file is left as it is).
+
+Protocol (the issue's anchor; docs/perplexity.md, protocol gptq):
+- WikiText-2 test as the GPTQ/AutoGPTQ string: the Hugging Face rows joined with "\\n\\n" (rebuilt
+  exactly from shared/data's copy, which joined them with "\\n"; shared/data/README.md), tokenized
+  whole; SmolLM2 adds no BOS. First 24 windows of 2048 tokens (--wt-chunks).
+- C4: the last 50 documents of shared/data/c4/c4_sample.json joined with " " (as get_c4 joins its
+  validation documents), every whole window of 2048.
+- GPTQ calibration: 64 windows of 512 tokens (32,768 tokens) drawn with seed 3 from the first 150
+  documents of the same file (never the evaluation documents). damp 0.01, true-sequential,
+  block 128. Embeddings and classifier stay f32 (tied).
+"""
+import concurrent.futures
+import datetime
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BEGIN, END = "<!-- smollm2:begin -->", "<!-- smollm2:end -->"
+
+# The issue's anchor: the paper's code (IST-DASLab gptq.py/quant.py) on this model through
+# transformers, fp32, WikiText-2 first 24 windows of 2048, 64 x 512 calibration (seed 3), sym g128.
+ANCHOR = {"FP (f32)": 21.30, "RTN 3-bit g128 sym": 247.9, "GPTQ 3-bit g128 sym": 104.9,
+          "GPTQ 3-bit g128 sym act-order": 84.2, "RTN 4-bit g128 sym": 32.44, "GPTQ 4-bit g128 sym": 32.98,
+          "GPTQ 4-bit g128 sym act-order": 29.80}
+
+# (bits, group, sym): the issue's settings. The anchor's two come first so they finish first.
+SETTINGS = [(4, 128, True), (3, 128, True), (8, 128, True), (4, 128, False), (4, 32, False)]
+
+
+class Failed(Exception):
+    pass
+
+
+def run(cmd):
+    """(stdout, stderr) of a command that must succeed."""
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Failed(f"failed: {' '.join(cmd)}\n{p.stderr}")
+    return p.stdout, p.stderr
+
+
+def wikitext_gptq_string(path):
+    """shared/data's file is "\\n".join(rows), text rows ending in "\\n": rebuild the rows, join with "\\n\\n"."""
+    raw = open(path, encoding="utf-8").read()
+    rows, i = [], 0
+    while True:
+        j = raw.find("\n", i)
+        if j < 0:
+            rows.append(raw[i:])
+            break
+        if j == i:
+            rows.append("")
+            i = j + 1
+        else:
+            rows.append(raw[i:j + 1])
+            i = j + 2
+    if len(rows) != 4358 or sum(1 for r in rows if r) != 2891:
+        sys.exit(f"{path}: expected 4358 rows (2891 with text), rebuilt {len(rows)}")
+    return "\n\n".join(rows)
+
+
+def configs():
+    out = [("FP (f32)", ["--method", "none", "--dtype", "f32"])]
+    for bits, group, sym in SETTINGS:
+        s = f"{bits}-bit g{group} {'sym' if sym else 'asym'}"
+        q = ["--bits", str(bits), "--group-size", str(group), "--sym" if sym else "--asym", "--dtype", "f32"]
+        out.append((f"RTN {s}", ["--method", "rtn"] + q))
+        for act in (False, True):
+            out.append((f"GPTQ {s}{' act-order' if act else ''}",
+                        ["--method", "gptq", "--act-order" if act else "--no-act-order"] + q))
+    return out
+
+
+def main(a):
+    ingotc, ingot = f"{a.build}/compiler/ingotc", f"{a.build}/runtime/ingot"
+    gguf = f"{a.shared}/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+    c4 = f"{a.shared}/data/c4/c4_sample.json"
+    for f in (gguf, c4, f"{a.shared}/data/wikitext-2-raw-v1/test.txt"):
+        if not os.path.exists(f):
+            sys.exit(f"missing {f}")
+    docs = [json.loads(line)["text"] for line in open(c4, encoding="utf-8")]
+    if len(docs) != 200:
+        sys.exit(f"{c4}: expected 200 documents, found {len(docs)}")
+    work = tempfile.mkdtemp(prefix="ingot-quality-")
+    wt, c4e, calib = (os.path.join(work, n) for n in ("wikitext2_test_gptq.txt", "c4_last50.txt", "c4_first150.jsonl"))
+    open(wt, "w", encoding="utf-8").write(wikitext_gptq_string(f"{a.shared}/data/wikitext-2-raw-v1/test.txt"))
+    open(c4e, "w", encoding="utf-8").write(" ".join(docs[150:]))
+    with open(calib, "w", encoding="utf-8") as fh:
+        for d in docs[:150]:
+            fh.write(json.dumps({"text": d}) + "\n")
+    texts = [("WikiText-2 test", wt, a.wt_chunks), ("C4 last 50", c4e, 0)]
+    if a.texts:
+        texts = [t for t in texts if re.search(a.texts, t[0])]
+    calib_opts = ["--calib", calib, "--calib-samples", "64", "--calib-seqlen", "512", "--seed", str(a.seed)]
+    todo = [(n, o + (calib_opts if "gptq" in o else [])) for n, o in configs() if re.search(a.only or ".", n)]
+
+    stamp = hashlib.sha256()
+    for f in [ingotc, ingot, gguf, wt, c4e, calib]:
+        with open(f, "rb") as fh:
+            stamp.update(hashlib.sha256(fh.read()).digest())
+    stamp = stamp.hexdigest()[:16]
+    cache = {}
+    if a.cache and os.path.exists(a.cache):
+        for line in open(a.cache):
+            r = json.loads(line)
+            if r.get("stamp") == stamp:
+                cache[(r["name"], r["text"], tuple(r["opts"]), r["chunks"])] = r
+    lock, t0 = threading.Lock(), time.time()
+
+    def evaluate(i, name, opts):
+        res = {}
+        missing = [t for t in texts if (name, t[0], tuple(opts), t[2]) not in cache]
+        for t in texts:
+            if t not in missing:
+                res[t[0]] = cache[(name, t[0], tuple(opts), t[2])]
+        if missing:
+            out = os.path.join(work, f"m{i}.ingot")
+            tb = time.time()
+            _, log = run(["/usr/bin/time", "-f", "peak_rss_kb=%M", ingotc, "build", gguf, "-o", out,
+                       "--threads", str(a.threads)] + opts)
+            build_s = time.time() - tb
+            rss = int(re.search(r"peak_rss_kb=(\d+)", log).group(1))
+            for label, path, chunks in missing:
+                te = time.time()
+                o, _ = run([ingot, "perplexity", out, "-f", path, "--ctx", "2048", "--max-chunks", str(chunks),
+                         "--threads", str(a.threads), "--json"])
+                js = json.loads(o[o.index("{"):o.rindex("}") + 1])
+                r = {"stamp": stamp, "name": name, "text": label, "opts": opts, "chunks": chunks,
+                     "ppl": float(re.search(r"ppl = ([0-9.]+)\s*$", o).group(1)), "windows": js.get("chunks"),
+                     "scored": js.get("scored_tokens", js.get("scored")), "build_s": round(build_s, 1),
+                     "build_peak_rss_kb": rss, "eval_s": round(time.time() - te, 1)}
+                res[label] = r
+                if a.cache:
+                    with lock, open(a.cache, "a") as fh:
+                        fh.write(json.dumps(r) + "\n")
+                print(f"{name} / {label}: ppl {r['ppl']:.4f} (build {build_s:.0f} s, eval {r['eval_s']:.0f} s, "
+                      f"{time.time() - t0:.0f} s in all)", flush=True)
+            os.remove(out)
+        return name, res
+
+    def guarded(i, name, opts):
+        try:
+            return evaluate(i, name, opts)
+        except Failed as e:  # one configuration failing leaves the others (and the cache) standing
+            print(f"{name}: {e}", flush=True)
+            return name, {}
+
+    with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
+        results = list(pool.map(lambda x: guarded(x[0], *x[1]), enumerate(todo)))
+    write_table(a, results, texts)
+
+
+def write_table(a, results, texts):
+    by = dict(results)
+    fp = by.get("FP (f32)", {})
+    lines = [BEGIN, "", "# SmolLM2-135M-Instruct quality: FP vs RTN vs GPTQ (a real model)", "",
+             f"Generated by `python3 bench/quality.py --model smollm2 --jobs {a.jobs} --threads {a.threads}` on "
+             f"{datetime.date.today()}; protocol in bench/quality_smollm2.py's docstring (GPTQ paper's: ctx 2048, "
+             f"WikiText-2 first {a.wt_chunks} windows, C4 the last 50 sample documents; calibration 64 × 512 = "
+             f"32,768 tokens, seed {a.seed}, from the first 150 C4-sample documents). Source: the shared Q4_1 GGUF, "
+             "dequantized exactly to f32 (FP is that f32 model). Anchor: the paper's own code on the same "
+             "model and settings (the issue's figures; sym g128 only).", "",
+             "| configuration | " + " | ".join(f"{t[0]} | Δ vs FP" for t in texts) + " | anchor (WT) |",
+             "|---|" + "---:|---:|" * len(texts) + "---:|"]
+    for name, res in results:
+        cells = []
+        for t in texts:
+            r = res.get(t[0])
+            f = fp.get(t[0])
+            cells += [f"{r['ppl']:.4f}" if r else "", f"{100 * (r['ppl'] / f['ppl'] - 1):+.2f}%" if r and f else ""]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ANCHOR.get(name, '')} |")
+    if any(res and "GPTQ" in n for n, res in results):
+        lines += ["", f"Compile (ingotc build from the GGUF, {a.threads} threads): "
+                  + "; ".join(f"{n}: {res[next(iter(res))]['build_s']:.0f} s, peak RSS "
+                              f"{res[next(iter(res))]['build_peak_rss_kb'] / 1024:.0f} MiB"
+                              for n, res in results if res and "GPTQ" in n) + "."]
+    lines += ["", END]
+    block = "\n".join(lines) + "\n"
+    old = open(a.out).read() if os.path.exists(a.out) else ""
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END) + 1:]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block
+    open(a.out, "w").write(new)
+    print(f"wrote {a.out}")
