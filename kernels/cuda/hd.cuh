@@ -7,8 +7,10 @@
 
 #if defined(__CUDACC__)
 #define INGOT_HD __host__ __device__ __forceinline__
+#define INGOT_UNROLL _Pragma("unroll")
 #else
 #define INGOT_HD inline
+#define INGOT_UNROLL
 #endif
 
 namespace ingot::cuda {

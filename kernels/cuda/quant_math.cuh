@@ -42,7 +42,7 @@ INGOT_HD float word_qdot(uint32_t word, const float* x) {
   constexpr int kPer = 32 / BITS;
   constexpr uint32_t kMask = (1u << BITS) - 1u;
   float acc = 0.0f;
-#pragma unroll
+  INGOT_UNROLL
   for (int j = 0; j < kPer; ++j) acc += float((word >> (j * BITS)) & kMask) * x[j];
   return acc;
 }
