@@ -13,25 +13,27 @@ namespace {
 
 constexpr int kThreads = 256;
 
-template <WeightType T>
-__device__ __forceinline__ void load_vec(const void* w, size_t i, float* out, int vec) {
-  if (vec == 1) {
+// VEC elements of W from element i: one plain load (VEC 1) or one 16-byte load.
+template <WeightType T, int VEC>
+__device__ __forceinline__ void load_vec(const void* w, size_t i, float* out) {
+  if constexpr (VEC == 1) {
     out[0] = weight_at<T>(w, i);
-    return;
-  }
-  const uint4 q = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(w) +
-                                                       i * (T == WeightType::f32 ? 4 : 2)));
-  const uint32_t words[4] = {q.x, q.y, q.z, q.w};
+  } else {
+    static_assert(VEC == (T == WeightType::f32 ? 4 : 8), "one 16-byte load");
+    const uint4 q = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(w) +
+                                                         i * (T == WeightType::f32 ? 4 : 2)));
+    const uint32_t words[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    if constexpr (T == WeightType::f32) {
-      out[j] = __uint_as_float(words[j]);
-    } else if constexpr (T == WeightType::f16) {
-      out[2 * j] = f16_bits_to_float(uint16_t(words[j] & 0xffffu));
-      out[2 * j + 1] = f16_bits_to_float(uint16_t(words[j] >> 16));
-    } else {
-      out[2 * j] = bf16_bits_to_float(uint16_t(words[j] & 0xffffu));
-      out[2 * j + 1] = bf16_bits_to_float(uint16_t(words[j] >> 16));
+    for (int j = 0; j < 4; ++j) {
+      if constexpr (T == WeightType::f32) {
+        out[j] = __uint_as_float(words[j]);
+      } else if constexpr (T == WeightType::f16) {
+        out[2 * j] = f16_bits_to_float(uint16_t(words[j] & 0xffffu));
+        out[2 * j + 1] = f16_bits_to_float(uint16_t(words[j] >> 16));
+      } else {
+        out[2 * j] = bf16_bits_to_float(uint16_t(words[j] & 0xffffu));
+        out[2 * j + 1] = bf16_bits_to_float(uint16_t(words[j] >> 16));
+      }
     }
   }
 }
@@ -49,7 +51,7 @@ __global__ void __launch_bounds__(kThreads) gemv_dense_kernel(const void* __rest
   const size_t base = size_t(row) * in;
   for (uint32_t k = lane * VEC; k < in; k += 32 * VEC) {
     float wv[VEC];
-    load_vec<T>(w, base + k, wv, VEC);
+    load_vec<T, VEC>(w, base + k, wv);
 #pragma unroll
     for (int b = 0; b < NB; ++b) {
       if (uint32_t(b) >= n) break;
