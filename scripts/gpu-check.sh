@@ -65,31 +65,47 @@ if [ ! -f "$carry/carry.tar.gz" ]; then
 fi
 tar -C "$work" -xzf "$carry/carry.tar.gz"
 bin="$work/bin"
-export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Only the carried libraries the machine lacks go on the path: a newer system libstdc++ serves our
+# binaries too, and the machine's own tools (compute-sanitizer, nvidia-smi) keep theirs.
+mkdir -p "$work/missing"
+for lib in "$work"/lib/*; do
+  name="$(basename "$lib")"
+  if ! ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$name "; then ln -s "$lib" "$work/missing/$name"; fi
+done
+export LD_LIBRARY_PATH="$work/missing${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export INGOT_SHARED="$work/shared"
 
 declare -a rows
 # step NAME COMMAND...: runs it, logs its output, records PASS / FAIL / SKIP (77 or a gtest skip).
 step() {
-  local name="$1" t0 rc status
+  local name="$1" t0 rc status skipped passed
   shift
   t0=$(date +%s)
   { echo "=== $name: $*"; date -u; } >>"$log"
-  "$@" >>"$log" 2>&1
+  "$@" >"$work/step.out" 2>&1
   rc=$?
+  cat "$work/step.out" >>"$log"
+  # gtest's summary lines: "[  PASSED  ] N tests." and "[  SKIPPED ] N tests, listed below:".
+  passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$work/step.out" | tail -n 1)
+  skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$work/step.out" | tail -n 1)
   status=PASS
-  if [ $rc -eq 77 ] || { [ $rc -eq 0 ] && tail -n 40 "$log" | grep -q '\[  SKIPPED \]' && ! tail -n 40 "$log" | grep -q '\[  PASSED  \] [1-9]'; }; then
+  if [ $rc -eq 77 ] || { [ $rc -eq 0 ] && [ -n "$skipped" ] && [ "${passed:-0}" -eq 0 ]; }; then
     status=SKIP
   elif [ $rc -ne 0 ]; then
     status="FAIL (exit $rc)"
+  elif [ -n "$skipped" ]; then
+    status="PASS, $skipped skipped"
   fi
   echo "=== $name: $status in $(( $(date +%s) - t0 )) s" >>"$log"
-  rows+=("$(printf '%-34s %-16s %5ss' "$name" "$status" "$(( $(date +%s) - t0 ))")")
+  rows+=("$(printf '%-36s %-18s %5ss' "$name" "$status" "$(( $(date +%s) - t0 ))")")
 }
 
 have_gpu=0
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then have_gpu=1; fi
-{ echo "gpu-check $(date -u +%FT%TZ) commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"; } >>"$log"
+{
+  echo "gpu-check $(date -u +%FT%TZ) commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "carried libraries used (the machine lacks them): $(ls "$work/missing" | tr '\n' ' ')"
+} >>"$log"
 if [ $have_gpu -eq 1 ]; then step "nvidia-smi" nvidia-smi; fi
 
 step "cuda_math_test (host)" "$bin/cuda_math_test" --gtest_brief=1
@@ -102,7 +118,7 @@ if [ $have_gpu -eq 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
   step "compute-sanitizer memcheck" san memcheck
   step "compute-sanitizer racecheck" san racecheck
 else
-  rows+=("$(printf '%-34s %-16s' 'compute-sanitizer' 'SKIP (no GPU or no tool)')")
+  rows+=("$(printf '%-36s %-18s' 'compute-sanitizer' 'SKIP (no GPU or no tool)')")
 fi
 
 if [ $have_gpu -eq 1 ]; then
@@ -114,7 +130,7 @@ if [ $have_gpu -eq 1 ]; then
   step "decode batch 2-16 (cuda)" "$bin/ingot" bench "$model" --backend cuda --batch 1,2,4,8,16 --context 64 --gen 8
   step "decode batch 1 (cpu, same model)" "$bin/ingot" bench "$model" --prompt 64 --gen 4 --repeats 1
 else
-  rows+=("$(printf '%-34s %-16s' 'benchmarks' 'SKIP (no GPU)')")
+  rows+=("$(printf '%-36s %-18s' 'benchmarks' 'SKIP (no GPU)')")
 fi
 
 {
