@@ -8,6 +8,8 @@
 // Instantiated for epl 1, 2, 4, 8 (head_dim ≤ 32, 64, 128, 256: launch.h pick_attention).
 #include <cuda_fp16.h>
 
+#include <algorithm>
+
 #include "cuda/check.h"
 #include "cuda/launch.h"
 #include "cuda/ops.h"
@@ -110,18 +112,46 @@ __global__ void merge_splits(const float* __restrict__ ws, uint32_t n_head, uint
   out[(size_t(t) * n_head + h) * head_dim + i] = acc / m.l;
 }
 
+// Query rows per launch: bounds the grid's z (65535) and the workspace (4096 rows of 32 heads of
+// 128 elements: 68 MB at one split; long prompts take one split).
+constexpr uint32_t kMaxRows = 4096;
+
 AttentionConfig config_of(const AttentionArgs& a, uint32_t n_sm) {
   return pick_attention(a.pos0 + a.n, a.head_dim, a.n_head, a.n, n_sm);
 }
 
+cudaError_t attention_rows(const AttentionArgs& a, float* workspace, uint32_t n_sm, cudaStream_t stream);
+
 }  // namespace
 
 size_t attention_workspace_floats(const AttentionArgs& a, uint32_t n_sm) {
-  const AttentionConfig c = config_of(a, n_sm);
-  return size_t(a.n) * a.n_head * c.n_splits * (2 + a.head_dim);
+  size_t most = 0;
+  for (uint32_t r0 = 0; r0 < a.n; r0 += kMaxRows) {
+    AttentionArgs part = a;
+    part.n = a.n - r0 < kMaxRows ? a.n - r0 : kMaxRows;
+    part.pos0 = a.pos0 + r0;
+    const AttentionConfig c = config_of(part, n_sm);
+    most = std::max(most, size_t(part.n) * a.n_head * c.n_splits * (2 + a.head_dim));
+  }
+  return most;
 }
 
 cudaError_t attention(const AttentionArgs& a, float* workspace, uint32_t n_sm, cudaStream_t stream) {
+  const size_t q_dim = size_t(a.n_head) * a.head_dim;
+  for (uint32_t r0 = 0; r0 < a.n; r0 += kMaxRows) {
+    AttentionArgs part = a;
+    part.n = a.n - r0 < kMaxRows ? a.n - r0 : kMaxRows;
+    part.pos0 = a.pos0 + r0;
+    part.q = a.q + r0 * q_dim;
+    part.out = a.out + r0 * q_dim;
+    INGOT_CUDA_RETURN_IF(attention_rows(part, workspace, n_sm, stream));
+  }
+  return cudaSuccess;
+}
+
+namespace {
+
+cudaError_t attention_rows(const AttentionArgs& a, float* workspace, uint32_t n_sm, cudaStream_t stream) {
   if (a.n == 0) return cudaSuccess;
   if (a.n_head_kv == 0 || a.n_head % a.n_head_kv != 0) return cudaErrorInvalidValue;
   const AttentionConfig c = config_of(a, n_sm);
@@ -139,5 +169,7 @@ cudaError_t attention(const AttentionArgs& a, float* workspace, uint32_t n_sm, c
   merge_splits<<<dim3(a.n_head, a.n), threads, 0, stream>>>(workspace, a.n_head, a.head_dim, c.n_splits, a.out);
   return cudaGetLastError();
 }
+
+}  // namespace
 
 }  // namespace ingot::cuda

@@ -265,7 +265,8 @@ TEST(CudaKernels, PagedAttentionMatchesCpuAttention) {
   };
   const Case cases[] = {{8, 4, 8, 0, 1, 16},   {8, 4, 8, 40, 1, 16},  {4, 4, 64, 0, 7, 16},
                         {9, 3, 64, 99, 1, 16}, {32, 8, 128, 4000, 1, 16}, {32, 32, 128, 0, 33, 8},
-                        {2, 1, 100, 17, 3, 5}, {16, 16, 256, 1, 2, 16}};
+                        {2, 1, 100, 17, 3, 5}, {16, 16, 256, 1, 2, 16},
+                        {2, 1, 64, 3, 4100, 16}};  // past the 4096 rows of one launch
   for (const Case& c : cases) {
     for (bool f16 : {true, false}) {
       const uint32_t kv_dim = c.n_head_kv * c.hd, n_pos = c.pos0 + c.n, n_layer = 2, layer = 1;
