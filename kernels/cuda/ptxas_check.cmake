@@ -2,7 +2,7 @@
 # each architecture in ARCHS with warnings as errors and ptxas's resource report (-Xptxas -v),
 # and fails when a kernel spills registers or uses local memory (a stack frame), except where
 # ALLOW_STACK names it with the reason below. Prints registers / shared memory / stack per kernel.
-#   cmake -DNVCC=/usr/local/cuda/bin/nvcc -DSOURCE_DIR=<repo>/kernels -DARCHS="80;90" -DWORK=<dir> -P ptxas_check.cmake
+#   cmake -DNVCC=/usr/local/cuda/bin/nvcc -DSOURCE_DIR=<repo>/kernels -DARCHS=80,90 -DWORK=<dir> -P ptxas_check.cmake
 #
 # ALLOW_STACK: rope_kernel — sincosf's exact argument reduction for |angle| > 105615 (long
 # contexts: pos · inv_freq[0] = pos) keeps a small array in local memory on that slow path only.
@@ -11,6 +11,7 @@ set(ALLOW_STACK "rope_kernel")
 if(NOT NVCC OR NOT SOURCE_DIR OR NOT ARCHS OR NOT WORK)
   message(FATAL_ERROR "ptxas_check: NVCC, SOURCE_DIR, ARCHS and WORK must be set")
 endif()
+string(REPLACE "," ";" ARCHS "${ARCHS}")  # a comma list: ctest passes no ';' unmangled
 file(GLOB sources "${SOURCE_DIR}/cuda/*.cu")
 file(MAKE_DIRECTORY "${WORK}")
 set(failures "")
@@ -60,11 +61,11 @@ foreach(arch ${ARCHS})
     endforeach()
   endforeach()
 endforeach()
-if(n_kernels EQUAL 0)
-  message(FATAL_ERROR "ptxas_check: no kernel reports read (is -Xptxas -v output changed?)")
-endif()
 if(failures)
   string(REPLACE ";" "\n" text "${failures}")
   message(FATAL_ERROR "ptxas_check: ${text}")
+endif()
+if(n_kernels EQUAL 0)
+  message(FATAL_ERROR "ptxas_check: no kernel reports read (is -Xptxas -v output changed?)")
 endif()
 message(STATUS "ptxas_check: ${n_kernels} kernel compilations, no spills, no local memory outside ALLOW_STACK")

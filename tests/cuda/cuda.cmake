@@ -14,7 +14,7 @@ if(INGOT_HAVE_CUDA)
   # register spills or local memory (kernels/cuda/ptxas_check.cmake).
   add_test(NAME cuda_ptxas_check
            COMMAND ${CMAKE_COMMAND} -DNVCC=${CMAKE_CUDA_COMPILER} -DSOURCE_DIR=${PROJECT_SOURCE_DIR}/kernels
-                   "-DARCHS=80\\;90" -DWORK=${CMAKE_CURRENT_BINARY_DIR}/ptxas_check
+                   -DARCHS=80,90 -DWORK=${CMAKE_CURRENT_BINARY_DIR}/ptxas_check
                    -P ${PROJECT_SOURCE_DIR}/kernels/cuda/ptxas_check.cmake)
   set_tests_properties(cuda_ptxas_check PROPERTIES LABELS "unit;cuda" TIMEOUT 1200)
   ingot_test_needs(LABELS unit cuda TARGETS ingot_kernels_cuda)
