@@ -1,6 +1,7 @@
 // ingot_model_*: loading, dimensions and metadata.
 #include <cstring>
 
+#include "backend/cuda/cuda_backend.h"
 #include "capi/boundary.h"
 
 using ingot::capi::fail;
@@ -55,10 +56,11 @@ ingot_status ingot_model_load(const char* path, ingot_model_params params, ingot
     INGOT_CAPI_REQUIRE(fn, path != nullptr && path[0] != '\0', "path is NULL or empty");
     INGOT_CAPI_REQUIRE(fn, params.n_threads >= 0, "n_threads is negative");
     if (params.backend == INGOT_BACKEND_CUDA) {
-      return fail(fn, INGOT_STATUS_UNSUPPORTED,
-                  "the CUDA backend is not available yet in this build of libingot; use INGOT_BACKEND_CPU");
-    }
-    if (params.backend != INGOT_BACKEND_CPU) {
+      if (const ingot::format::Status s = ingot::runtime::cuda_backend_available(); !s.ok()) {
+        return fail(fn, INGOT_STATUS_UNSUPPORTED, "the CUDA backend is not available: " + s.message() +
+                                                      "; use INGOT_BACKEND_CPU");
+      }
+    } else if (params.backend != INGOT_BACKEND_CPU) {
       return fail(fn, INGOT_STATUS_INVALID_ARGUMENT, "unknown backend " + std::to_string(int(params.backend)));
     }
     auto m = std::make_unique<ingot_model>();
@@ -68,6 +70,8 @@ ingot_status ingot_model_load(const char* path, ingot_model_params params, ingot
     INGOT_CAPI_REQUIRE(fn, params.kv_type == INGOT_KV_F16 || params.kv_type == INGOT_KV_F32, "unknown kv_type");
     options.kv_dtype = params.kv_type == INGOT_KV_F32 ? ingot::runtime::KvDtype::f32 : ingot::runtime::KvDtype::f16;
     options.kv_budget_bytes = params.kv_budget_bytes;
+    options.backend = params.backend == INGOT_BACKEND_CUDA ? ingot::runtime::BackendKind::cuda
+                                                           : ingot::runtime::BackendKind::cpu;
     if (params.progress != nullptr) {
       options.progress = [&](double f) { return params.progress(float(f), params.progress_user_data); };
     }

@@ -126,6 +126,7 @@ void add_bench(CLI::App& app) {
   static std::string model_path;
   static size_t n_prompt = 128, n_gen = 64, repeats = 5;
   static int threads = 0;
+  static std::string backend = "cpu";
   static bool as_json = false, script_overhead = false;
   static std::vector<size_t> batches;
   static size_t batch_context = 256;
@@ -134,6 +135,9 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--gen", n_gen, "tokens decoded one at a time")->capture_default_str();
   cmd->add_option("--repeats", repeats, "runs; the median is reported")->capture_default_str();
   cmd->add_option("--threads", threads, "CPU threads; 0 = all")->capture_default_str();
+  cmd->add_option("--backend", backend, "cpu, or cuda (docs/cuda.md)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_flag("--json", as_json, "print JSON");
   cmd->add_option("--batch", batches,
                   "batch sizes B (comma-separated): decode B sequences together, --gen steps each, and report "
@@ -146,7 +150,9 @@ void add_bench(CLI::App& app) {
   cmd->callback([] {
     cpu::set_threads(threads);
     std::unique_ptr<runtime::Model> model;
-    format::Status s = runtime::Model::load(model_path, {}, &model);
+    runtime::LoadOptions load_options;
+    load_options.backend = backend == "cuda" ? runtime::BackendKind::cuda : runtime::BackendKind::cpu;
+    format::Status s = runtime::Model::load(model_path, load_options, &model);
     if (s.ok() && n_prompt + n_gen > model->dims().context) {
       s = format::fail(format::StatusCode::invalid_argument, "--prompt + --gen = ", n_prompt + n_gen,
                        " exceeds the context length ", model->dims().context);

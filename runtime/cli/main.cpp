@@ -1,5 +1,6 @@
 // `ingot`: run, inspect and verify .ingot containers.
 #include <cstdio>
+#include <exception>
 
 #include "commands.h"
 
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::exception& e) {  // a device backend's failure mid-run (docs/cuda.md): a message, not an abort
+    std::fprintf(stderr, "ingot: %s\n", e.what());
+    return ingot::cli::kExitInvalid;
   }
   return ingot::cli::kExitOk;
 }

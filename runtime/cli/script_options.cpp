@@ -6,8 +6,9 @@
 
 namespace ingot::cli {
 
-bool load_text_model(const char* command, const std::string& path, std::unique_ptr<runtime::Model>* out) {
-  const format::Status s = runtime::Model::load(path, {}, out);
+bool load_text_model(const char* command, const std::string& path, std::unique_ptr<runtime::Model>* out,
+                     const runtime::LoadOptions& options) {
+  const format::Status s = runtime::Model::load(path, options, out);
   if (!s.ok()) {
     std::fprintf(stderr, "%s: %s\n", command, s.message().c_str());
     return false;
@@ -53,13 +54,18 @@ void add_generation_options(CLI::App* cmd, GenerationArgs* a, const char* n_help
   add_sampling_options(cmd, &a->sampler);
   cmd->add_option("--threads", a->threads, "CPU threads; 0 = all")->capture_default_str();
   cmd->add_option("--ctx", a->ctx, "context length; 0 = the model's");
+  cmd->add_option("--backend", a->backend, "cpu, or cuda (docs/cuda.md; not yet run on a GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   add_script_options(cmd, &a->script);
 }
 
 bool load_generation(const char* command, GenerationArgs& a, std::unique_ptr<runtime::Model>* model,
                      std::unique_ptr<scripting::Script>* script) {
   cpu::set_threads(a.threads);
-  return load_text_model(command, a.model, model) && load_script(command, a.script, **model, script);
+  runtime::LoadOptions options;
+  options.backend = a.backend == "cuda" ? runtime::BackendKind::cuda : runtime::BackendKind::cpu;
+  return load_text_model(command, a.model, model, options) && load_script(command, a.script, **model, script);
 }
 
 }  // namespace ingot::cli

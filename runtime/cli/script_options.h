@@ -15,7 +15,8 @@ namespace ingot::cli {
 
 // Loads a model that has a tokenizer; on failure prints "<command>: <message>" to stderr and
 // returns false.
-bool load_text_model(const char* command, const std::string& path, std::unique_ptr<runtime::Model>* out);
+bool load_text_model(const char* command, const std::string& path, std::unique_ptr<runtime::Model>* out,
+                     const runtime::LoadOptions& options = {});
 
 // --temp, --top-k, --top-p, --repeat-penalty, --seed.
 void add_sampling_options(CLI::App* cmd, runtime::SamplerParams* s);
@@ -40,6 +41,7 @@ struct GenerationArgs {
   runtime::SamplerParams sampler;
   int threads = 0;
   size_t ctx = 0;
+  std::string backend = "cpu";  // --backend cpu|cuda
   ScriptArgs script;
 };
 

@@ -84,7 +84,8 @@ typedef struct ingot_script ingot_script;
 
 typedef enum ingot_backend {
   INGOT_BACKEND_CPU = 0,
-  INGOT_BACKEND_CUDA = 1 /* not available yet: loading returns INGOT_STATUS_UNSUPPORTED */
+  INGOT_BACKEND_CUDA = 1 /* docs/cuda.md; not yet run on a GPU. INGOT_STATUS_UNSUPPORTED when the build has no
+                             CUDA or no device is usable */
 } ingot_backend;
 
 /* Loading progress in [0, 1]; return false to cancel (the load returns INGOT_STATUS_CANCELLED). */

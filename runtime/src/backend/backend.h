@@ -12,6 +12,7 @@
 #include "cpu/matmul.h"
 #include "cpu/quant.h"
 #include "cpu/rope.h"
+#include "ingot/format/status.h"
 #include "kv/kv_sequence.h"
 
 namespace ingot::runtime {
@@ -64,5 +65,13 @@ class Backend {
 // The CPU backend: weights are the container mapping's views, pages host memory, ops the
 // kernels/cpu reference kernels.
 std::unique_ptr<Backend> make_cpu_backend();
+
+enum class BackendKind { cpu, cuda };
+
+// The CUDA backend (backend/cuda/, docs/cuda.md): weights copied to device memory on first use,
+// KV pages in device memory, ops the kernels/cuda kernels. Fails with a message when the build
+// has no CUDA or no device is usable. Its ops throw std::runtime_error on a CUDA failure (out of
+// device memory names what did not fit).
+format::Status make_cuda_backend(std::unique_ptr<Backend>* out);
 
 }  // namespace ingot::runtime

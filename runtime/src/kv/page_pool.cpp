@@ -79,6 +79,9 @@ uint8_t* PagePool::data(PageId id) const {
   return slabs_[id / pages_per_slab_].get() + (id % pages_per_slab_) * shape_.page_bytes();
 }
 
-void PagePool::copy(PageId from, PageId to) const { std::memcpy(data(to), data(from), shape_.page_bytes()); }
+void PagePool::copy(PageId from, PageId to) const {
+  std::memcpy(data(to), data(from), shape_.page_bytes());
+  if (copy_hook_) copy_hook_(from, to);
+}
 
 }  // namespace ingot::runtime

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -60,6 +61,9 @@ class PagePool {
     return data(id) + ((layer * 2 + kv) * shape_.page_size + slot) * shape_.row_bytes();
   }
   void copy(PageId from, PageId to) const;
+  // Called after copy(from, to): a backend that mirrors pages in device memory copies its mirror
+  // there too (copy-on-write of forked sequences). Set once, before any sequence uses the pool.
+  void set_copy_hook(std::function<void(PageId from, PageId to)> hook) { copy_hook_ = std::move(hook); }
 
  private:
   PageShape shape_;
@@ -71,6 +75,7 @@ class PagePool {
   mutable std::mutex mutex_;
   std::vector<uint32_t> refs_;   // (pages created so far)
   std::vector<PageId> free_;     // created pages without references
+  std::function<void(PageId, PageId)> copy_hook_;
 };
 
 }  // namespace ingot::runtime

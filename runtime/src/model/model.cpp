@@ -159,7 +159,11 @@ Status Model::load(const std::string& path, const LoadOptions& options, std::uni
   if (const fb::Tokenizer* t = m->container_->index().tokenizer(); t != nullptr && t->kind() != fb::TokenizerKind::None) {
     INGOT_RETURN_IF_ERROR(Tokenizer::create(*t, &m->tokenizer_));
   }
-  m->backend_ = make_cpu_backend();
+  if (options.backend == BackendKind::cuda) {
+    INGOT_RETURN_IF_ERROR(make_cuda_backend(&m->backend_));
+  } else {
+    m->backend_ = make_cpu_backend();
+  }
   PageShape pages{d.n_layer, kv_dim, options.kv_page_size, options.kv_dtype};
   if (pages.page_size == 0 || pages.page_size > d.context) {
     return fail(StatusCode::invalid_argument, "'", path, "': KV page size ", pages.page_size,
@@ -171,7 +175,11 @@ Status Model::load(const std::string& path, const LoadOptions& options, std::uni
     return fail(StatusCode::invalid_argument, "'", path, "': a KV budget of ", options.kv_budget_bytes,
                 " bytes holds ", max_pages, " pages of ", pages.page_bytes(), " bytes; it must hold 1 to 2^32 − 1");
   }
-  m->kv_pool_ = m->backend_->make_page_pool(pages, max_pages);
+  try {
+    m->kv_pool_ = m->backend_->make_page_pool(pages, max_pages);
+  } catch (const std::exception& e) {  // a device backend out of memory for its pages
+    return fail(StatusCode::out_of_memory, "'", path, "': ", e.what());
+  }
   if (!report(1.0)) return cancelled();
   *out = std::move(m);
   return Status::success();

@@ -36,6 +36,7 @@ struct LoadOptions {
   KvDtype kv_dtype = KvDtype::f16;
   size_t kv_page_size = 16;
   size_t kv_budget_bytes = 0;
+  BackendKind backend = BackendKind::cpu;  // docs/cuda.md
 };
 
 class Model {

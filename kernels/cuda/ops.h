@@ -1,0 +1,87 @@
+// The CUDA ops' entry points (one op per .cu file beside this header; each picks its launch
+// configuration by shape through launch.h). All pointers are device memory; every function
+// returns the first CUDA error (the launch's own included) and runs on `stream`.
+// Activations are f32; weights are the container's bytes, unchanged (no repacking).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ingot::cuda {
+
+enum class WeightType : uint32_t { f32, f16, bf16 };
+
+// A quantized weight (out, in) in the GPTQ layout (spec/quant-layouts.md §2.2), device copies.
+struct QuantWeight {
+  const uint32_t* qweight;  // (ceil(in·bits/32), out): each column a bit stream along k
+  const uint16_t* scales;   // (n_groups, out) f16
+  const uint32_t* zeros;    // (n_groups, ceil(out·bits/32)) bit streams along o; null: symmetric
+  const int32_t* g_idx;     // (in) act-order groups; null: k / group_size
+  uint32_t bits;            // 2, 3, 4, 8
+  int32_t group_size;       // −1: one group
+  uint32_t out, in;
+};
+
+// y (n, out) = x (n, in) · dequant(W)ᵀ (gemv_quant.cu). `workspace` holds quant_gemv_workspace
+// floats for the configuration of min(n, 16) rows (null when that is 0).
+cudaError_t quant_gemv(const QuantWeight& w, const float* x, uint32_t n, float* y, float* workspace,
+                       uint32_t n_sm, cudaStream_t stream);
+size_t quant_gemv_workspace_floats(const QuantWeight& w, uint32_t n, uint32_t n_sm);
+
+// y (n, out) = x (n, in) · Wᵀ, W (out, in) row-major f32/f16/bf16 (gemv_dense.cu).
+cudaError_t dense_gemv(const void* w, WeightType type, uint32_t out, uint32_t in, const float* x, uint32_t n,
+                       float* y, cudaStream_t stream);
+
+// out (n, dim) = x / sqrt(mean(x²) + eps) · weight (rmsnorm.cu).
+cudaError_t rmsnorm(const float* x, uint32_t n, uint32_t dim, const void* weight, WeightType type, float eps,
+                    float* out, cudaStream_t stream);
+
+// Rotates n_heads heads of each row of x (n, n_heads · head_dim) at positions[t] (rope.cu);
+// inv_freq (head_dim / 2) from cpu::rope_inv_freq.
+cudaError_t rope(float* x, uint32_t n, uint32_t n_heads, uint32_t head_dim, const int32_t* positions,
+                 const float* inv_freq, bool interleaved, cudaStream_t stream);
+
+// gate (count) = silu(gate) · up (swiglu.cu).
+cudaError_t swiglu(float* gate, const float* up, size_t count, cudaStream_t stream);
+
+// x (count) += y (count) (add.cu).
+cudaError_t add(float* x, const float* y, size_t count, cudaStream_t stream);
+
+// x (n, dim) = rows tokens[t] of table (vocab, dim), widened to f32 (embed.cu).
+cudaError_t embed(const void* table, WeightType type, uint32_t dim, const int32_t* tokens, uint32_t n, float* x,
+                  cudaStream_t stream);
+
+// KV pages in device memory: `base` holds max_pages pages of page_bytes each, laid out as
+// PagePool's (n_layer, 2 [k, v], page_size, kv_dim) values, f16 or f32.
+struct PagedKv {
+  const uint8_t* base;
+  size_t page_bytes;
+  uint32_t page_size;
+  uint32_t kv_dim;
+  uint32_t layer;
+  bool f16;
+};
+
+// Stores n rows of k and v (n, kv_dim) f32 at byte offsets k_off[i], v_off[i] of `pages`
+// (kv_write.cu): the rows' places, computed on the host from the page tables.
+cudaError_t kv_write(uint8_t* pages, bool f16, uint32_t kv_dim, const float* k, const float* v,
+                     const uint64_t* k_off, const uint64_t* v_off, uint32_t n, cudaStream_t stream);
+
+// Causal attention of n query rows q (n, n_head · head_dim) at positions pos0 .. pos0+n−1 over
+// one sequence's pages (page_table: its page ids in order), out (n, n_head · head_dim)
+// (attention.cu). `workspace` holds attention_workspace_floats.
+struct AttentionArgs {
+  const float* q;
+  uint32_t n;
+  uint32_t pos0;
+  const int32_t* page_table;
+  PagedKv kv;
+  uint32_t n_head, n_head_kv, head_dim;
+  float* out;
+};
+cudaError_t attention(const AttentionArgs& a, float* workspace, uint32_t n_sm, cudaStream_t stream);
+size_t attention_workspace_floats(const AttentionArgs& a, uint32_t n_sm);
+
+}  // namespace ingot::cuda

@@ -1,0 +1,71 @@
+# The CUDA build check (ctest cuda_ptxas_check; cmake -P): compiles every kernels/cuda/*.cu for
+# each architecture in ARCHS with warnings as errors and ptxas's resource report (-Xptxas -v),
+# and fails when a kernel spills registers or uses local memory (a stack frame), except where
+# ALLOW_STACK names it with the reason below. Prints registers / shared memory / stack per kernel.
+#   cmake -DNVCC=/usr/local/cuda/bin/nvcc -DSOURCE_DIR=<repo>/kernels -DARCHS=80,90 -DWORK=<dir> -P ptxas_check.cmake
+#
+# ALLOW_STACK: rope_kernel — sincosf's exact argument reduction for |angle| > 105615 (long
+# contexts: pos · inv_freq[0] = pos) keeps a small array in local memory on that slow path only.
+set(ALLOW_STACK "rope_kernel")
+
+if(NOT NVCC OR NOT SOURCE_DIR OR NOT ARCHS OR NOT WORK)
+  message(FATAL_ERROR "ptxas_check: NVCC, SOURCE_DIR, ARCHS and WORK must be set")
+endif()
+string(REPLACE "," ";" ARCHS "${ARCHS}")  # a comma list: ctest passes no ';' unmangled
+file(GLOB sources "${SOURCE_DIR}/cuda/*.cu")
+file(MAKE_DIRECTORY "${WORK}")
+set(failures "")
+set(n_kernels 0)
+foreach(arch ${ARCHS})
+  foreach(src ${sources})
+    get_filename_component(stem "${src}" NAME_WE)
+    execute_process(
+      COMMAND "${NVCC}" -std=c++17 -O3 "-I${SOURCE_DIR}" -arch=sm_${arch} -Xptxas -v --Werror all-warnings
+              -c "${src}" -o "${WORK}/${stem}.sm_${arch}.o"
+      RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      list(APPEND failures "${stem}.cu sm_${arch}: nvcc failed (warnings are errors):\n${err}")
+      continue()
+    endif()
+    string(REPLACE "\n" ";" lines "${err}")
+    set(kernel "")
+    foreach(line ${lines})
+      if(line MATCHES "Compiling entry function '([^']+)' for")
+        set(kernel "${CMAKE_MATCH_1}")
+        math(EXPR n_kernels "${n_kernels} + 1")
+      elseif(kernel AND line MATCHES "([0-9]+) bytes stack frame, ([0-9]+) bytes spill stores, ([0-9]+) bytes spill loads")
+        set(stack ${CMAKE_MATCH_1})
+        set(spill_st ${CMAKE_MATCH_2})
+        set(spill_ld ${CMAKE_MATCH_3})
+        set(allowed FALSE)
+        foreach(name ${ALLOW_STACK})
+          if(kernel MATCHES "${name}")
+            set(allowed TRUE)
+          endif()
+        endforeach()
+        if(spill_st GREATER 0 OR spill_ld GREATER 0)
+          list(APPEND failures "${stem}.cu sm_${arch}: ${kernel} spills (${spill_st} bytes stored, ${spill_ld} loaded)")
+        elseif(stack GREATER 0 AND NOT allowed)
+          list(APPEND failures "${stem}.cu sm_${arch}: ${kernel} uses ${stack} bytes of local memory (stack frame)")
+        endif()
+        set(last_stack "${stack}")
+      elseif(kernel AND line MATCHES "Used ([0-9]+) registers")
+        set(regs ${CMAKE_MATCH_1})
+        set(smem 0)
+        if(line MATCHES "([0-9]+) bytes smem")
+          set(smem ${CMAKE_MATCH_1})
+        endif()
+        message(STATUS "sm_${arch} ${stem}: ${regs} registers, ${smem} B smem, ${last_stack} B stack: ${kernel}")
+        set(kernel "")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+if(failures)
+  string(REPLACE ";" "\n" text "${failures}")
+  message(FATAL_ERROR "ptxas_check: ${text}")
+endif()
+if(n_kernels EQUAL 0)
+  message(FATAL_ERROR "ptxas_check: no kernel reports read (is -Xptxas -v output changed?)")
+endif()
+message(STATUS "ptxas_check: ${n_kernels} kernel compilations, no spills, no local memory outside ALLOW_STACK")

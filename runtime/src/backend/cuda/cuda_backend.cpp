@@ -1,0 +1,372 @@
+// The CUDA backend (docs/cuda.md). Weights are copied from the container's mapping to device
+// memory, unchanged, the first time an op meets them (through two pinned staging buffers and
+// asynchronous copies; upload_stats() reports the rate); KV pages live in one device allocation
+// mirroring the host PagePool's page ids (the pool keeps the page tables and reference counts;
+// its copy hook copies the device page on copy-on-write). The forward pass hands the ops host
+// activations (forward.cpp's vectors), so each op copies its inputs in and its outputs out: the
+// numbers are the kernels', the speed is not yet the device's (docs/cuda.md, "limits").
+// One backend serves every session of its model: ops run one at a time under a mutex.
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_backend.h"
+#include "cuda/ops.h"
+
+namespace ingot::runtime {
+
+namespace {
+
+std::string describe_error(cudaError_t e) { return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e); }
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA backend: ") + what + ": " + describe_error(e));
+}
+
+cuda::WeightType weight_type(fb::DType t, const char* what) {
+  switch (t) {
+    case fb::DType::F32: return cuda::WeightType::f32;
+    case fb::DType::F16: return cuda::WeightType::f16;
+    case fb::DType::BF16: return cuda::WeightType::bf16;
+    default: throw std::runtime_error(std::string("CUDA backend: ") + what + " has a dtype it cannot run");
+  }
+}
+
+size_t elem_bytes(fb::DType t) { return t == fb::DType::F32 ? 4 : 2; }
+
+// A device allocation that frees itself.
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (ptr != nullptr) cudaFree(ptr);
+  }
+};
+
+// cudaMalloc that names what did not fit.
+void* device_alloc(size_t bytes, const std::string& what) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes == 0 ? 1 : bytes);
+  if (e == cudaSuccess) return p;
+  cudaGetLastError();  // clear it: out of memory is not sticky
+  size_t free_b = 0, total_b = 0;
+  cudaMemGetInfo(&free_b, &total_b);
+  char msg[512];
+  std::snprintf(msg, sizeof msg, "CUDA backend: out of device memory for %s (%zu bytes; %zu free of %zu): %s",
+                what.c_str(), bytes, free_b, total_b, describe_error(e).c_str());
+  throw std::runtime_error(msg);
+}
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend() {
+    check(cudaSetDevice(0), "cudaSetDevice");
+    int sms = 0;
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "cudaDeviceGetAttribute");
+    n_sm_ = uint32_t(sms);
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    for (auto& s : staging_) {
+      check(cudaHostAlloc(&s.host, kStagingBytes, cudaHostAllocDefault), "cudaHostAlloc (pinned staging)");
+      check(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming), "cudaEventCreate");
+    }
+  }
+
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    for (auto& s : staging_) {
+      if (s.host != nullptr) cudaFreeHost(s.host);
+      if (s.done != nullptr) cudaEventDestroy(s.done);
+    }
+    weights_.clear();
+    scratch_.clear();
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+
+  const char* name() const override { return "cuda"; }
+
+  UploadStats upload_stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
+
+  std::unique_ptr<PagePool> make_page_pool(const PageShape& shape, size_t max_pages) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto pool = std::make_unique<PagePool>(shape, max_pages);
+    kv_ = std::make_unique<DeviceBuffer>();
+    kv_->bytes = shape.page_bytes() * max_pages;
+    kv_->ptr = device_alloc(kv_->bytes, "the KV pages (" + std::to_string(max_pages) + " pages of " +
+                                            std::to_string(shape.page_bytes()) + " bytes)");
+    kv_shape_ = shape;
+    uint8_t* base = static_cast<uint8_t*>(kv_->ptr);
+    const size_t page_bytes = shape.page_bytes();
+    // Forward calls copy() (through KvSequence::grow) before any op of its step, on the caller's
+    // thread: the device copy is ordered before the step's kernels on the one stream.
+    pool->set_copy_hook([this, base, page_bytes](PageId from, PageId to) {
+      std::lock_guard<std::mutex> hook_lock(mutex_);
+      check(cudaMemcpyAsync(base + size_t(to) * page_bytes, base + size_t(from) * page_bytes, page_bytes,
+                            cudaMemcpyDeviceToDevice, stream_),
+            "copy-on-write of a KV page");
+    });
+    return pool;
+  }
+
+  void embed(const cpu::WeightView& table, std::span<const int32_t> tokens, float* x) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const void* dt = weight(table.data, table.rows * table.cols * elem_bytes(table.dtype), "the embedding table");
+    const size_t n = tokens.size();
+    int32_t* d_tok = to_device(slot(kTok), tokens.data(), n);
+    float* d_x = buffer<float>(slot(kA), n * table.cols);
+    check(cuda::embed(dt, weight_type(table.dtype, "the embedding table"), uint32_t(table.cols), d_tok, uint32_t(n),
+                      d_x, stream_),
+          "embed");
+    to_host(x, d_x, n * table.cols);
+  }
+
+  void rmsnorm(const float* x, size_t n, size_t dim, const cpu::WeightView& weight_view, float eps,
+               float* out) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const void* dw = weight(weight_view.data, dim * elem_bytes(weight_view.dtype), "a norm weight");
+    const float* d_x = to_device(slot(kA), x, n * dim);
+    float* d_out = buffer<float>(slot(kB), n * dim);
+    check(cuda::rmsnorm(d_x, uint32_t(n), uint32_t(dim), dw, weight_type(weight_view.dtype, "a norm weight"), eps,
+                        d_out, stream_),
+          "rmsnorm");
+    to_host(out, d_out, n * dim);
+  }
+
+  void linear(const float* x, size_t n, const Linear& w, float* y) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (w.quantized) {
+      const cpu::QuantView& q = w.quant;
+      const cuda::QuantWeight dq = quant_weight(q);
+      const float* d_x = to_device(slot(kA), x, n * q.cols);
+      float* d_y = buffer<float>(slot(kB), n * q.rows);
+      const size_t ws = cuda::quant_gemv_workspace_floats(dq, uint32_t(n), n_sm_);
+      float* d_ws = ws == 0 ? nullptr : buffer<float>(slot(kWs), ws);
+      check(cuda::quant_gemv(dq, d_x, uint32_t(n), d_y, d_ws, n_sm_, stream_), "quantized linear");
+      to_host(y, d_y, n * q.rows);
+      return;
+    }
+    const cpu::WeightView& d = w.dense;
+    const void* dw = weight(d.data, d.rows * d.cols * elem_bytes(d.dtype), "a linear weight");
+    const float* d_x = to_device(slot(kA), x, n * d.cols);
+    float* d_y = buffer<float>(slot(kB), n * d.rows);
+    check(cuda::dense_gemv(dw, weight_type(d.dtype, "a linear weight"), uint32_t(d.rows), uint32_t(d.cols), d_x,
+                           uint32_t(n), d_y, stream_),
+          "linear");
+    to_host(y, d_y, n * d.rows);
+  }
+
+  void rope(float* x, size_t n, size_t n_heads, std::span<const size_t> positions, const cpu::RopeParams& p,
+            const std::vector<float>& inv_freq) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const float* d_freq =
+        static_cast<const float*>(weight(inv_freq.data(), inv_freq.size() * sizeof(float), "the RoPE frequencies"));
+    std::vector<int32_t> pos(n);
+    for (size_t t = 0; t < n; ++t) pos[t] = int32_t(positions[t]);
+    const int32_t* d_pos = to_device(slot(kTok), pos.data(), n);
+    const size_t count = n * n_heads * p.head_dim;
+    float* d_x = to_device(slot(kA), x, count);
+    check(cuda::rope(d_x, uint32_t(n), uint32_t(n_heads), uint32_t(p.head_dim), d_pos, d_freq,
+                     p.form == fb::RopeForm::Interleaved, stream_),
+          "rope");
+    to_host(x, d_x, count);
+  }
+
+  void add(float* x, const float* y, size_t n) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    float* d_x = to_device(slot(kA), x, n);
+    const float* d_y = to_device(slot(kB), y, n);
+    check(cuda::add(d_x, d_y, n, stream_), "add");
+    to_host(x, d_x, n);
+  }
+
+  void swiglu(float* gate, const float* up, size_t n) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    float* d_g = to_device(slot(kA), gate, n);
+    const float* d_u = to_device(slot(kB), up, n);
+    check(cuda::swiglu(d_g, d_u, n, stream_), "swiglu");
+    to_host(gate, d_g, n);
+  }
+
+  void kv_write(const KvSequence& seq, size_t layer, size_t pos, const float* k, const float* v) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const PageShape& s = kv_shape_;
+    const PageId page = seq.pages()[pos / s.page_size];
+    const size_t slot_in_page = pos % s.page_size;
+    const uint64_t base = uint64_t(page) * s.page_bytes();
+    const uint64_t offs[2] = {base + ((layer * 2 + 0) * s.page_size + slot_in_page) * s.row_bytes(),
+                              base + ((layer * 2 + 1) * s.page_size + slot_in_page) * s.row_bytes()};
+    const uint64_t* d_off = to_device(slot(kTok), offs, 2);
+    const float* d_k = to_device(slot(kA), k, s.kv_dim);
+    const float* d_v = to_device(slot(kB), v, s.kv_dim);
+    check(cuda::kv_write(static_cast<uint8_t*>(kv_->ptr), s.dtype == KvDtype::f16, uint32_t(s.kv_dim), d_k, d_v,
+                         d_off, d_off + 1, 1, stream_),
+          "kv_write");
+    check(cudaStreamSynchronize(stream_), "kv_write");
+  }
+
+  void attention(std::span<const AttentionCall> calls, size_t layer, const cpu::AttentionShape& shape) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const size_t q_dim = shape.n_head * shape.head_dim;
+    for (const AttentionCall& c : calls) {
+      const std::vector<PageId>& pages = c.seq->pages();
+      std::vector<int32_t> table(pages.begin(), pages.end());
+      cuda::AttentionArgs a{};
+      a.q = to_device(slot(kA), c.q, c.n * q_dim);
+      a.n = uint32_t(c.n);
+      a.pos0 = uint32_t(c.pos0);
+      a.page_table = to_device(slot(kTok), table.data(), table.size());
+      a.kv = {static_cast<const uint8_t*>(kv_->ptr), kv_shape_.page_bytes(), uint32_t(kv_shape_.page_size),
+              uint32_t(kv_shape_.kv_dim), uint32_t(layer), kv_shape_.dtype == KvDtype::f16};
+      a.n_head = uint32_t(shape.n_head);
+      a.n_head_kv = uint32_t(shape.n_head_kv);
+      a.head_dim = uint32_t(shape.head_dim);
+      a.out = buffer<float>(slot(kB), c.n * q_dim);
+      float* ws = buffer<float>(slot(kWs), cuda::attention_workspace_floats(a, n_sm_));
+      check(cuda::attention(a, ws, n_sm_, stream_), "attention");
+      to_host(c.out, a.out, c.n * q_dim);
+    }
+  }
+
+ private:
+  static constexpr size_t kStagingBytes = size_t{8} << 20;
+  enum Slot { kA, kB, kWs, kTok, kSlots };
+
+  struct Staging {
+    void* host = nullptr;
+    cudaEvent_t done = nullptr;
+  };
+
+  DeviceBuffer& slot(Slot s) {
+    if (scratch_.empty()) {
+      for (int i = 0; i < kSlots; ++i) scratch_.push_back(std::make_unique<DeviceBuffer>());
+    }
+    return *scratch_[size_t(s)];
+  }
+
+  // The slot's buffer, grown to hold count T's.
+  template <typename T>
+  T* buffer(DeviceBuffer& b, size_t count) {
+    const size_t bytes = count * sizeof(T);
+    if (b.bytes < bytes) {
+      check(cudaStreamSynchronize(stream_), "growing a scratch buffer");
+      if (b.ptr != nullptr) cudaFree(b.ptr);
+      b.ptr = nullptr;
+      b.bytes = 0;
+      b.ptr = device_alloc(bytes, "activations");
+      b.bytes = bytes;
+    }
+    return static_cast<T*>(b.ptr);
+  }
+
+  template <typename T>
+  T* to_device(DeviceBuffer& b, const T* host, size_t count) {
+    T* d = buffer<T>(b, count);
+    if (count > 0) check(cudaMemcpyAsync(d, host, count * sizeof(T), cudaMemcpyHostToDevice, stream_), "copy to device");
+    return d;
+  }
+
+  template <typename T>
+  void to_host(T* host, const T* d, size_t count) {
+    if (count > 0) check(cudaMemcpyAsync(host, d, count * sizeof(T), cudaMemcpyDeviceToHost, stream_), "copy to host");
+    check(cudaStreamSynchronize(stream_), "synchronize");
+  }
+
+  // The device copy of `bytes` at host `src` (a weight of the mapping), made on first use:
+  // chunks go through the two pinned staging buffers in turn, each copy asynchronous, so the
+  // host's memcpy of one chunk overlaps the device's copy of the previous.
+  const void* weight(const void* src, size_t bytes, const char* what) {
+    if (src == nullptr) return nullptr;
+    auto it = weights_.find(src);
+    if (it != weights_.end()) return it->second->ptr;
+    auto buf = std::make_unique<DeviceBuffer>();
+    buf->ptr = device_alloc(bytes, std::string("weights (") + what + ", " + std::to_string(stats_.bytes) +
+                                       " bytes of weights already on the device)");
+    buf->bytes = bytes;
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint8_t* s = static_cast<const uint8_t*>(src);
+    for (size_t off = 0, i = 0; off < bytes; off += kStagingBytes, ++i) {
+      Staging& st = staging_[i % 2];
+      const size_t len = std::min(kStagingBytes, bytes - off);
+      check(cudaEventSynchronize(st.done), "weight upload");
+      std::memcpy(st.host, s + off, len);
+      check(cudaMemcpyAsync(static_cast<uint8_t*>(buf->ptr) + off, st.host, len, cudaMemcpyHostToDevice, stream_),
+            "weight upload");
+      check(cudaEventRecord(st.done, stream_), "weight upload");
+    }
+    check(cudaStreamSynchronize(stream_), "weight upload");
+    stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stats_.bytes += bytes;
+    ++stats_.tensors;
+    const void* d = buf->ptr;
+    weights_.emplace(src, std::move(buf));
+    return d;
+  }
+
+  cuda::QuantWeight quant_weight(const cpu::QuantView& q) {
+    const size_t n_groups = cpu::quant_n_groups(q.cols, q.group_size);
+    cuda::QuantWeight d{};
+    d.qweight = static_cast<const uint32_t*>(
+        weight(q.qweight, cpu::quant_words(q.cols, q.bits) * q.rows * 4, "a quantized weight"));
+    d.scales = static_cast<const uint16_t*>(weight(q.scales, n_groups * q.rows * 2, "quantization scales"));
+    d.zeros = static_cast<const uint32_t*>(
+        weight(q.zeros, n_groups * cpu::quant_words(q.rows, q.bits) * 4, "quantization zeros"));
+    d.g_idx = static_cast<const int32_t*>(weight(q.g_idx, q.cols * 4, "act-order groups"));
+    d.bits = q.bits;
+    d.group_size = q.group_size;
+    d.out = uint32_t(q.rows);
+    d.in = uint32_t(q.cols);
+    return d;
+  }
+
+  mutable std::mutex mutex_;
+  cudaStream_t stream_ = nullptr;
+  uint32_t n_sm_ = 1;
+  Staging staging_[2];
+  std::unordered_map<const void*, std::unique_ptr<DeviceBuffer>> weights_;
+  std::vector<std::unique_ptr<DeviceBuffer>> scratch_;
+  std::unique_ptr<DeviceBuffer> kv_;
+  PageShape kv_shape_;
+  UploadStats stats_;
+};
+
+}  // namespace
+
+format::Status cuda_backend_available() {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    return format::fail(format::StatusCode::invalid_argument, "no usable CUDA device (",
+                        e != cudaSuccess ? describe_error(e) : std::string("none found"), ")");
+  }
+  return format::Status::success();
+}
+
+format::Status make_cuda_backend(std::unique_ptr<Backend>* out) {
+  INGOT_RETURN_IF_ERROR(cuda_backend_available());
+  try {
+    *out = std::make_unique<CudaBackend>();
+  } catch (const std::exception& ex) {
+    return format::fail(format::StatusCode::invalid_argument, ex.what());
+  }
+  return format::Status::success();
+}
+
+UploadStats cuda_upload_stats(const Backend& be) {
+  const auto* c = dynamic_cast<const CudaBackend*>(&be);
+  return c == nullptr ? UploadStats{} : c->upload_stats();
+}
+
+}  // namespace ingot::runtime
