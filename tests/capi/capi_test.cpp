@@ -300,9 +300,18 @@ TEST(CApi, LoadErrorsAreStatusesWithMessages) {
   if (shared_exists("models/stories260K/stories260K.bin")) {
     p = ingot_model_default_params();
     p.backend = INGOT_BACKEND_CUDA;
-    EXPECT_EQ(ingot_model_load(stories_model().c_str(), p, &m), INGOT_STATUS_UNSUPPORTED);
-    EXPECT_NE(std::string(ingot_last_error()).find("CUDA"), std::string::npos) << ingot_last_error();
-    EXPECT_EQ(m, nullptr);
+    // Without CUDA compiled in or without a device: UNSUPPORTED, naming CUDA. With a device the
+    // load succeeds (the gpu tests check what it computes).
+    const ingot_status st = ingot_model_load(stories_model().c_str(), p, &m);
+    if (st == INGOT_STATUS_OK) {
+      EXPECT_NE(m, nullptr);
+      ingot_model_free(m);
+      m = nullptr;
+    } else {
+      EXPECT_EQ(st, INGOT_STATUS_UNSUPPORTED);
+      EXPECT_NE(std::string(ingot_last_error()).find("CUDA"), std::string::npos) << ingot_last_error();
+      EXPECT_EQ(m, nullptr);
+    }
   }
   // Every status has a name; a successful call clears the last error.
   for (int s = INGOT_STATUS_OK; s <= INGOT_STATUS_INTERNAL; ++s) {
