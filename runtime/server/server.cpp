@@ -1,7 +1,5 @@
 #include "server/server.h"
 
-#include <pthread.h>
-
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -25,6 +23,9 @@ namespace ingot::server {
 using nlohmann::json;
 
 namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
 // What the scheduler's thread hands to the HTTP thread of one request.
 struct Channel {
@@ -383,23 +384,20 @@ int Server::run() {
     std::fprintf(stderr, "ingot serve: cannot listen on %s:%d\n", o_.host.c_str(), o_.port);
     return 1;
   }
-  // SIGINT/SIGTERM stop the server from a thread of their own (stop() is not signal-safe).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  std::thread waiter([this, signals] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (sig != 0) http_.stop();
+  // SIGINT/SIGTERM set a flag (all a handler may do); a thread of ours sees it and stops the
+  // server (stop() is not signal-safe). Libraries start threads of their own (OpenBLAS at load),
+  // so blocking the signals and taking them with sigwait would not catch them all.
+  std::atomic<bool> listening{true};
+  std::thread waiter([this, &listening] {
+    while (listening && g_stop_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    http_.stop();
   });
   sched_.start();
   std::printf("ingot serve: listening on http://%s:%d (model '%s', %zu slots, context %zu)\n", o_.host.c_str(), port,
               o_.model_id.c_str(), o_.sched.n_slots, sched_.context());
   std::fflush(stdout);
   const bool ok = http_.listen_after_bind();
-  // Wake the signal thread if listen ended for another reason.
-  pthread_kill(waiter.native_handle(), SIGTERM);
+  listening = false;
   waiter.join();
   return ok ? 0 : 1;
 }
@@ -407,12 +405,8 @@ int Server::run() {
 }  // namespace
 
 int serve(const runtime::Model& model, const ServerOptions& options) {
-  // Block the stop signals in every thread; the server's signal thread takes them with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGPIPE, SIG_IGN);
   Server s(model, options);
   return s.run();
