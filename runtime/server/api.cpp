@@ -203,6 +203,7 @@ std::optional<ParsedRequest> parse_request(Endpoint endpoint, const std::string&
     }
   }
   if (!bool_field(body, "stream", &r.stream, error)) return std::nullopt;
+  if (!bool_field(body, "ignore_eos", &r.ignore_eos, error)) return std::nullopt;
   if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) return *error = bad("stream_options", "'stream_options' must be an object"), std::nullopt;
     if (!bool_field(*it, "include_usage", &r.include_usage, error)) return std::nullopt;

@@ -38,6 +38,7 @@ struct ParsedRequest {
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;
+  bool ignore_eos = false;  // extension (llama-server's name): generate max_tokens whatever comes
   std::string script;  // a name in the --scripts folder; empty: none
 };
 

@@ -179,6 +179,7 @@ void Server::handle_generate(Endpoint endpoint, const httplib::Request& req, htt
   }
   r.logit_bias = p.logit_bias;
   r.stop = p.stop;
+  r.ignore_eos = p.ignore_eos;
   if (!p.script.empty()) {
     r.hooks = load_script(p.script, &error);
     if (!r.hooks) return send_error(res, error);

@@ -197,6 +197,13 @@ void Scheduler::emit_text(Active& a, bool final) {
 bool Scheduler::sample_slot(Active& a, std::span<float> logits) {
   const Request& r = a.req;
   for (const auto& [t, bias] : r.logit_bias) logits[size_t(t)] += bias;
+  if (r.ignore_eos) {
+    const runtime::ModelDims& d = model_.dims();
+    if (d.eos >= 0 && size_t(d.eos) < logits.size()) logits[size_t(d.eos)] = -INFINITY;
+    for (int32_t e : d.extra_eos) {
+      if (e >= 0 && size_t(e) < logits.size()) logits[size_t(e)] = -INFINITY;
+    }
+  }
   if (r.presence_penalty != 0 || r.frequency_penalty != 0) {
     std::vector<int32_t> seen = a.generated;
     std::sort(seen.begin(), seen.end());

@@ -51,6 +51,7 @@ struct Request {
   float frequency_penalty = 0;  // subtracted per occurrence among the generated tokens
   std::vector<std::pair<int32_t, float>> logit_bias;  // (token, added to its logit)
   std::vector<std::string> stop;                       // stop strings; the text ends before the first match
+  bool ignore_eos = false;  // EOS tokens are masked out (benchmarks: a fixed number of tokens)
   // Custom sampling steps (a Lua script); owned by the request, used on the step thread only.
   std::unique_ptr<runtime::GenerationHooks> hooks;
   Sink sink;
