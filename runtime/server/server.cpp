@@ -391,6 +391,7 @@ int Server::run() {
   std::atomic<bool> listening{true};
   std::thread waiter([this, &listening] {
     while (listening && g_stop_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sched_.cancel_all();  // running streams end now (cancelled) rather than draining
     http_.stop();
   });
   sched_.start();

@@ -122,7 +122,8 @@ def stream_text(client, model, chat, **kw):
 
 
 def test_stories(model):
-    srv = Server(model, "--parallel", "4", "--max-body", "65536")
+    scripts = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "samples", "scripts")
+    srv = Server(model, "--parallel", "4", "--max-body", "65536", "--scripts", scripts)
     try:
         c = srv.client()
         print("case: models and health", flush=True)
@@ -180,6 +181,12 @@ def test_stories(model):
                                                                                            "repeat_penalty": 1.1})
         check(r.choices[0].finish_reason in ("length", "stop"), "penalties and extensions accepted")
 
+        print("case: a --scripts script shapes the text", flush=True)
+        r = c.completions.create(model=srv.model, prompt=prompt, max_tokens=12, temperature=0.8, seed=5,
+                                 extra_body={"script": "digits_only"})
+        t = r.choices[0].text
+        check(t.strip() != "" and re.fullmatch(r"[0-9 ]*", t) is not None, f"digits_only gives digits: {t!r}")
+
         print("case: errors over raw HTTP", flush=True)
         cases = [
             ("malformed JSON", "POST", "/v1/completions", '{"prompt": "x",', 400, None),
@@ -198,7 +205,9 @@ def test_stories(model):
             ("stop list of numbers", "POST", "/v1/completions", '{"prompt": "x", "stop": [1]}', 400, "stop"),
             ("logit_bias bad key", "POST", "/v1/completions", '{"prompt": "x", "logit_bias": {"abc": 1}}', 400, "logit_bias"),
             ("logit_bias outside vocab", "POST", "/v1/completions", '{"prompt": "x", "logit_bias": {"999999": 1}}', 400, "logit_bias"),
-            ("script without --scripts", "POST", "/v1/completions", '{"prompt": "x", "script": "top_p"}', 400, "script"),
+            ("unknown script", "POST", "/v1/completions", '{"prompt": "x", "script": "nope"}', 400, "script"),
+            ("script path", "POST", "/v1/completions", '{"prompt": "x", "script": "../scripts/top_p.lua"}', 400, "script"),
+            ("script of wrong type", "POST", "/v1/completions", '{"prompt": "x", "script": 3}', 400, "script"),
             ("unknown model", "POST", "/v1/completions", '{"prompt": "x", "model": "gpt-9"}', 404, "model"),
             ("unknown route", "POST", "/v1/embeddings", '{"input": "x"}', 404, None),
             ("unknown GET route", "GET", "/nope", None, 404, None),
@@ -322,6 +331,9 @@ def test_stories(model):
         r = srv.client(key="secret-key").completions.create(model=srv.model, prompt="x", max_tokens=2)
         check(r.usage.completion_tokens >= 1, "the right key works")
         check(srv.raw("GET", "/health")[0] == 200, "/health needs no key")
+        st, payload = srv.raw("POST", "/v1/completions", '{"prompt": "x", "script": "top_p"}',
+                              {"Authorization": "Bearer secret-key"})
+        check(st == 400 and error_of(st, payload) is not None, f"a script without --scripts: 400 ({st})")
     finally:
         srv.stop()
 

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "cpu/threads.h"
+
 namespace ingot::sched {
 
 using runtime::TokenAction;
@@ -146,6 +148,14 @@ void Scheduler::cancel(uint64_t id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     cancelled_.push_back(id);
+  }
+  cv_.notify_all();
+}
+
+void Scheduler::cancel_all() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel_all_ = true;
   }
   cv_.notify_all();
 }
@@ -295,6 +305,13 @@ bool Scheduler::step() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     cancelled.swap(cancelled_);
+    if (cancel_all_) {
+      cancel_all_ = false;
+      for (const auto& [id, r] : queue_) cancelled.push_back(id);
+      for (const auto& a : slots_) {
+        if (a) cancelled.push_back(a->id);
+      }
+    }
     for (auto it = queue_.begin(); it != queue_.end();) {
       if (std::find(cancelled.begin(), cancelled.end(), it->first) != cancelled.end()) {
         dropped.push_back(std::move(*it));
@@ -405,13 +422,21 @@ void Scheduler::loop() {
     }
     if (step()) continue;
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty() || !cancelled_.empty(); });
+    cv_.wait(lock, [&] { return stop_ || cancel_all_ || !queue_.empty() || !cancelled_.empty(); });
     if (stop_) return;
   }
 }
 
 void Scheduler::start() {
-  if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+  // The kernels' thread count is a per-thread setting (OpenMP's): the step thread takes the
+  // caller's, or it would run with the default (every core) whatever --threads said.
+  const int n_threads = cpu::threads();
+  if (!thread_.joinable()) {
+    thread_ = std::thread([this, n_threads] {
+      cpu::set_threads(n_threads);
+      loop();
+    });
+  }
 }
 
 }  // namespace ingot::sched

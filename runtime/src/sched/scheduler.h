@@ -102,6 +102,8 @@ class Scheduler {
   // Ends a queued or running request (its sink gets on_done(cancelled)); its sequence and pages
   // are freed by the next step, before that step runs. Unknown ids are ignored.
   void cancel(uint64_t id);
+  // Cancels every queued and running request (a server shutting down); later ones run normally.
+  void cancel_all();
 
   // One step: admits queued requests into free slots, evaluates one batch, samples. Returns
   // false when there was nothing to do.
@@ -134,6 +136,7 @@ class Scheduler {
   uint64_t next_id_ = 1;
   Metrics metrics_;
   bool stop_ = false;
+  bool cancel_all_ = false;
   std::thread thread_;
 };
 
