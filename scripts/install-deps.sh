@@ -11,6 +11,7 @@ packages=(
   libopenblas-dev liblapacke-dev
   libsentencepiece-dev
   libgtest-dev libgmock-dev
+  libcpp-httplib-dev
 )
 # Optional: clang and its runtime build the libFuzzer target (scripts/install-deps.sh --with-clang).
 # Installed when the archive has them; their absence is not an error.

@@ -20,6 +20,7 @@ void add_run(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_chat(CLI::App& app);
+void add_serve(CLI::App& app);
 
 // Everything `inspect` reports, as JSON (the text view is rendered from this).
 nlohmann::json describe(const format::Container& c);

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   ingot::cli::add_perplexity(app);
   ingot::cli::add_bench(app);
   ingot::cli::add_chat(app);
+  ingot::cli::add_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
