@@ -68,6 +68,7 @@ ingot_status ingot_model_load(const char* path, ingot_model_params params, ingot
     INGOT_CAPI_REQUIRE(fn, params.kv_type == INGOT_KV_F16 || params.kv_type == INGOT_KV_F32, "unknown kv_type");
     options.kv_dtype = params.kv_type == INGOT_KV_F32 ? ingot::runtime::KvDtype::f32 : ingot::runtime::KvDtype::f16;
     options.kv_budget_bytes = params.kv_budget_bytes;
+    options.n_threads = params.n_threads;  // the model's worker pool; 0: one per core
     if (params.progress != nullptr) {
       options.progress = [&](double f) { return params.progress(float(f), params.progress_user_data); };
     }

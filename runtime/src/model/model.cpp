@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "cpu/threads.h"
+
 namespace ingot::runtime {
 
 using format::fail;
@@ -172,6 +174,10 @@ Status Model::load(const std::string& path, const LoadOptions& options, std::uni
                 " bytes holds ", max_pages, " pages of ", pages.page_bytes(), " bytes; it must hold 1 to 2^32 − 1");
   }
   m->kv_pool_ = m->backend_->make_page_pool(pages, max_pages);
+  if (options.n_threads < 0) {
+    return fail(StatusCode::invalid_argument, "'", path, "': n_threads is negative (", options.n_threads, ")");
+  }
+  m->workers_ = std::make_unique<cpu::WorkerPool>(options.n_threads > 0 ? options.n_threads : cpu::requested_threads());
   if (!report(1.0)) return cancelled();
   *out = std::move(m);
   return Status::success();
