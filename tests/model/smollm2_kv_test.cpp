@@ -1,6 +1,7 @@
 // f16 KV pages against f32 KV pages on SmolLM2-135M-Instruct (issue 15): the shared Q4_1 GGUF
-// imported as a user imports it (`ingotc build ... --method none`: dequantized, matrices stored f16), then the GPTQ-paper perplexity protocol (runtime::perplexity) on a slice of the
-// WikiText-2 test text: the first 4 windows of 512 tokens (4 × 511 = 2044 scored tokens). With f16
+// imported as a user imports it (`ingotc build ... --method none`: dequantized, matrices stored
+// f16), then the GPTQ-paper perplexity protocol (runtime::perplexity) on a slice of the WikiText-2
+// test text: the first 4 windows of 512 tokens (4 × 511 = 2044 scored tokens). With f16
 // pages the perplexity must be within 0.1% of f32 pages. About a minute on 2 cores: label slow.
 #include <gtest/gtest.h>
 
