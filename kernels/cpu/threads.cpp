@@ -1,6 +1,7 @@
 #include "cpu/threads.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <mutex>
@@ -36,6 +37,9 @@ int workers_of(int pool_size) { return t_threads > 0 ? std::min(t_threads, pool_
 
 void set_threads(int n) {
   t_threads = n > 0 ? n : 0;
+  // The compiler's GPTQ quantizer (compiler/src/gptq/gptq.cpp) keeps its own OpenMP loop and
+  // reads this thread's OpenMP setting: `ingotc --threads` and the benches set both through here.
+  omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
   blas_single_threaded();
 }
 

@@ -11,7 +11,8 @@
 namespace ingot::cpu {
 
 // The calling thread's cap on the workers a loop uses (n <= 0: every worker of the pool). Sessions
-// on several threads each set theirs; a cap above the pool's size gets the pool's size.
+// on several threads each set theirs; a cap above the pool's size gets the pool's size. Also sets
+// the calling thread's OpenMP threads (the compiler's gptq.cpp keeps an OpenMP loop).
 void set_threads(int n);
 // The workers a parallel_for on this thread uses now: min(cap, current pool's size), 1 inside a
 // loop body (nested loops run inline).
