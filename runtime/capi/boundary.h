@@ -64,7 +64,8 @@ ingot_status guard(const char* fn, Body&& body) noexcept {
   }
 }
 
-// Sets the CPU threads of the calling thread's next kernels (OpenMP's setting is per thread).
+// Caps the workers of the model's pool that the calling thread's next kernel loops use (the
+// setting is per thread: sessions on several threads each set theirs).
 void use_threads(int32_t n);
 
 }  // namespace ingot::capi

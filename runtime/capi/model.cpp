@@ -72,6 +72,7 @@ ingot_status ingot_model_load(const char* path, ingot_model_params params, ingot
     options.kv_budget_bytes = params.kv_budget_bytes;
     options.backend = params.backend == INGOT_BACKEND_CUDA ? ingot::runtime::BackendKind::cuda
                                                            : ingot::runtime::BackendKind::cpu;
+    options.n_threads = params.n_threads;  // the model's worker pool; 0: one per core
     if (params.progress != nullptr) {
       options.progress = [&](double f) { return params.progress(float(f), params.progress_user_data); };
     }

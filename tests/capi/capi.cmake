@@ -14,7 +14,10 @@ add_dependencies(capi_script_test ingot)
 # Sessions stepped together (ingot_session_eval_batch) and the KV page pool's parameters.
 ingot_add_test(NAME capi_batch_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/capi_batch_test.cpp LABELS "unit;model;capi;kv"
                LIBS ingot_shared ingot_test_support)
-foreach(t capi_test capi_threads_test capi_script_test capi_batch_test)
+# Sessions on several threads through one model's worker pool (under ThreadSanitizer too: "capi").
+ingot_add_test(NAME capi_pool_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/capi_pool_test.cpp LABELS "unit;model;capi"
+               LIBS ingot_shared ingot_test_support)
+foreach(t capi_test capi_threads_test capi_script_test capi_batch_test capi_pool_test)
   target_compile_definitions(${t} PRIVATE INGOTC_BIN="$<TARGET_FILE:ingotc>")
   add_dependencies(${t} ingotc)
 endforeach()

@@ -245,6 +245,71 @@ TEST(KvPages, RandomOperationsKeepContentsAndCounts) {
   }
 }
 
+// A fork taken at a page boundary shares only full pages: neither side copies anything when it
+// grows (each takes a fresh page). A fork taken mid-page shares a partly filled last page: the
+// first of the two to write copies it, the other then writes in place. Then the source keeps
+// growing over several pages while the fork grows too, and both keep their own contents.
+TEST(KvPages, ForkAtABoundaryAndMidPageWhileTheSourceKeepsGrowing) {
+  for (size_t len : {size_t{2 * kPage}, size_t{2 * kPage + 1}, size_t{2 * kPage - 1}}) {
+    for (bool source_first : {true, false}) {
+      const std::string where = "fork at " + std::to_string(len) + (source_first ? ", source writes first" : ", fork writes first");
+      Harness h(16);
+      ASSERT_TRUE(h.append(1, len));
+      const size_t pages = (len + kPage - 1) / kPage;
+      h.fork(2, 1);
+      ASSERT_EQ(h.pool().n_in_use(), pages) << where;
+      const bool boundary = len % kPage == 0;
+      ASSERT_TRUE(h.append(source_first ? 1 : 2, 1)) << where;
+      // At a boundary the writer takes one new page; mid-page it copies the shared last page.
+      EXPECT_EQ(h.pool().n_in_use(), pages + 1) << where;
+      ASSERT_TRUE(h.append(source_first ? 2 : 1, 1)) << where;
+      // The other side: a new page at a boundary; mid-page the last page is its own now.
+      EXPECT_EQ(h.pool().n_in_use(), boundary ? pages + 2 : pages + 1) << where;
+      h.check(where + ": one position each");
+      // The source grows over three more pages, the fork by a few positions, interleaved.
+      for (int k = 0; k < 6; ++k) {
+        ASSERT_TRUE(h.append(1, kPage / 2 + 1)) << where;
+        if (k % 2 == 0) ASSERT_TRUE(h.append(2, 1)) << where;
+        h.check(where + ": interleaved step " + std::to_string(k));
+      }
+      // A second fork of the grown source, then the source is reset and regrown: the forks keep
+      // the old contents.
+      h.fork(3, 1);
+      h.truncate(1, 0);
+      ASSERT_TRUE(h.append(1, 3 * kPage + 1));
+      h.check(where + ": source reset and regrown");
+      h.free(1);
+      h.free(2);
+      h.check(where + ": only the second fork");
+      h.free(3);
+      EXPECT_EQ(h.pool().n_in_use(), 0u) << where;
+    }
+  }
+}
+
+// Exhaustion while a fork shares the source's partly filled page: the source's next write needs a
+// copy and is refused, changing nothing; once the fork is freed it writes in place; once the
+// fork is reset (truncated to 0) instead, the same.
+TEST(KvPages, ExhaustedWhileSharingThenFreeOrResetTheFork) {
+  for (bool reset : {false, true}) {
+    Harness h(3);
+    ASSERT_TRUE(h.append(1, 2 * kPage + 1));  // all 3 pages, the last partly filled
+    h.fork(2, 1);
+    EXPECT_FALSE(h.append(1, 1)) << "the shared last page needs a copy and no page is free";
+    EXPECT_FALSE(h.append(2, 1));
+    h.check("refused both");
+    if (reset) {
+      h.truncate(2, 0);
+    } else {
+      h.free(2);
+    }
+    ASSERT_TRUE(h.append(1, kPage - 1)) << "the source now holds its last page alone";
+    EXPECT_EQ(h.pool().n_in_use(), 3u);
+    EXPECT_FALSE(h.append(1, 1)) << "a fourth page";
+    h.check(reset ? "after reset" : "after free");
+  }
+}
+
 TEST(KvPages, ForkAcrossPoolsIsRefused) {
   PagePool p1({kLayers, kKvDim, kPage, KvDtype::f32}, 2), p2({kLayers, kKvDim, kPage, KvDtype::f32}, 2);
   KvSequence a(p1), b(p2);

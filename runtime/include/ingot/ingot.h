@@ -100,7 +100,8 @@ typedef enum ingot_kv_type {
 
 typedef struct ingot_model_params {
   ingot_backend backend;            /* INGOT_BACKEND_CPU */
-  int32_t n_threads;                /* CPU threads per call; 0: all cores */
+  int32_t n_threads;                /* workers of the model's CPU thread pool, shared by all its
+                                       sessions; 0: all cores */
   bool verify_checksums;            /* check every blob's XXH3-64 while loading (reads the whole file) */
   ingot_progress_callback progress; /* NULL: none */
   void* progress_user_data;
@@ -156,7 +157,8 @@ INGOT_API ingot_status ingot_detokenize(const ingot_model* model, const int32_t*
 
 typedef struct ingot_session_params {
   int32_t n_ctx;     /* positions the KV cache holds; 0: the model's context length */
-  int32_t n_threads; /* CPU threads for this session's calls; 0: the model's n_threads */
+  int32_t n_threads; /* CPU threads of the model's pool this session's calls use (at most the
+                        model's n_threads); 0: the model's n_threads */
 } ingot_session_params;
 
 INGOT_API ingot_session_params ingot_session_default_params(void);

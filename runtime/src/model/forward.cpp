@@ -4,6 +4,7 @@
 #include <string>
 
 #include "backend/backend.h"
+#include "cpu/worker_pool.h"
 #include "model/layer.h"
 
 namespace ingot::runtime {
@@ -19,6 +20,7 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
   if (n == 0) return fail(StatusCode::invalid_argument, "forward: an empty batch");
   if (max_length == 0 || max_length > d.context) max_length = d.context;
   PagePool& pool = model.kv_pool();
+  cpu::ScopedPool workers(&model.workers());  // every kernel loop of this step runs on the model's pool
 
   // 1. Validate, changing nothing: each sequence's tokens continue it.
   std::vector<size_t> next(seqs.size());  // the position each sequence's next token must have

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "cpu/threads.h"
+
 namespace ingot::runtime {
 
 using format::fail;
@@ -180,6 +182,10 @@ Status Model::load(const std::string& path, const LoadOptions& options, std::uni
   } catch (const std::exception& e) {  // a device backend out of memory for its pages
     return fail(StatusCode::out_of_memory, "'", path, "': ", e.what());
   }
+  if (options.n_threads < 0) {
+    return fail(StatusCode::invalid_argument, "'", path, "': n_threads is negative (", options.n_threads, ")");
+  }
+  m->workers_ = std::make_unique<cpu::WorkerPool>(options.n_threads > 0 ? options.n_threads : cpu::requested_threads());
   if (!report(1.0)) return cancelled();
   *out = std::move(m);
   return Status::success();

@@ -12,6 +12,7 @@
 #include "cpu/matmul.h"
 #include "cpu/quant.h"
 #include "cpu/rope.h"
+#include "cpu/worker_pool.h"
 #include "kv/page_pool.h"
 #include "model/layer.h"
 #include "ingot/format/reader.h"
@@ -37,6 +38,11 @@ struct LoadOptions {
   size_t kv_page_size = 16;
   size_t kv_budget_bytes = 0;
   BackendKind backend = BackendKind::cpu;  // docs/cuda.md
+  // Workers of the model's thread pool (the calling thread counts as one while it steps a
+  // sequence); 0: the loading thread's cpu::requested_threads() (its set_threads cap, else one per
+  // hardware thread). Every session of the model shares the pool; a session's cpu::set_threads
+  // caps how many of them its steps use.
+  int n_threads = 0;
 };
 
 class Model {
@@ -52,6 +58,8 @@ class Model {
   bool is_eos(int32_t id) const;
   Backend& backend() const { return *backend_; }
   PagePool& kv_pool() const { return *kv_pool_; }
+  // The worker pool every forward pass through this model runs its kernel loops on.
+  cpu::WorkerPool& workers() const { return *workers_; }
 
   cpu::WeightView tok_embeddings;  // (vocab, dim)
   std::vector<LayerWeights> layers;
@@ -71,6 +79,7 @@ class Model {
   std::vector<float> inv_freq_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<PagePool> kv_pool_;  // pages live in the backend's memory
+  std::unique_ptr<cpu::WorkerPool> workers_;
 };
 
 }  // namespace ingot::runtime
