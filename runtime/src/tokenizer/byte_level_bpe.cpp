@@ -1,6 +1,6 @@
 // Byte-level BPE (GPT-2 style, as LLaMA-3's tokenizer.json): special tokens are cut out first,
 // each remaining segment is split into pre-tokens by the container's pre-tokenizer
-// (pre_tokenizer.h: gpt2, llama3, qwen2, starcoder), and each pre-token's
+// (pre_tokenizer.h; ingot/format/pre_tokenizers.h lists them), and each pre-token's
 // bytes are encoded by BPE over the GPT-2 byte alphabet. Results equal Hugging Face
 // `tokenizers` 0.23 with `ignore_merges` (tiktoken's rule: a pre-token that is itself in the
 // vocabulary is emitted whole).
