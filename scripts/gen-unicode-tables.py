@@ -15,6 +15,10 @@ Classes (disjoint):
   number  General_Category N* (Nd Nl No)                     = \\p{N}
   space   U+0009..U+000D, U+0085 and General_Category Zs Zl Zp = Oniguruma's \\s for Unicode
   other   everything else, unassigned code points and surrogates included
+
+And the general-category groups some pre-tokenizers name (tekken's \\p{Lu}.. \\p{M}, the
+\\p{P} of deepseek-coder and llama.cpp's default; disjoint, the rest is none):
+  Lu Ll Lt Lm Lo (one each), M (Mn Mc Me), P (Pc Pd Ps Pe Pi Pf Po)
 """
 import argparse
 import pathlib
@@ -42,6 +46,33 @@ def char_class(cp: int) -> int:
     if cat in ("Zs", "Zl", "Zp"):
         return SPACE
     return OTHER
+
+
+GC_NAMES = ["none", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "P"]
+
+
+def gc_group(cp: int) -> int:
+    cat = ucd.category(chr(cp))
+    if cat in GC_NAMES:
+        return GC_NAMES.index(cat)
+    if cat[0] == "M":
+        return GC_NAMES.index("M")
+    if cat[0] == "P":
+        return GC_NAMES.index("P")
+    return 0
+
+
+def gc_ranges():
+    out = []  # [first, last, group], maximal runs of one group other than none
+    for cp in range(0x110000):
+        g = gc_group(cp)
+        if g == 0:
+            continue
+        if out and out[-1][1] == cp - 1 and out[-1][2] == g:
+            out[-1][1] = cp
+        else:
+            out.append([cp, cp, g])
+    return out
 
 
 def ranges():
@@ -101,7 +132,26 @@ def render(rs) -> str:
         w("    " + ", ".join(items[i:i + 4]) + ",")
     w("};")
     w("")
+    gs = gc_ranges()
+    w(f"// ({len(gs)}) maximal runs of one general-category group, ascending; the rest is none.")
+    w("struct GcRange {")
+    w("  uint32_t first;")
+    w("  uint32_t last;  // inclusive")
+    w("  GcGroup group;")
+    w("};")
+    w("constexpr GcRange kGcRanges[] = {")
+    items = [f"{{0x{a:04X}, 0x{b:04X}, GcGroup::{GC_NAMES[g]}}}" for a, b, g in gs]
+    for i in range(0, len(items), 3):
+        w("    " + ", ".join(items[i:i + 3]) + ",")
+    w("};")
+    w("")
     w("}  // namespace")
+    w("")
+    w("GcGroup gc_group(uint32_t cp) {")
+    w("  const GcRange* r = std::lower_bound(std::begin(kGcRanges), std::end(kGcRanges), cp,")
+    w("                                      [](const GcRange& a, uint32_t v) { return a.last < v; });")
+    w("  return (r != std::end(kGcRanges) && r->first <= cp) ? r->group : GcGroup::none;")
+    w("}")
     w("")
     w("CharClass char_class(uint32_t cp) {")
     w(f"  if (cp < {FAST_LIMIT:#x}) return kFast[cp];")

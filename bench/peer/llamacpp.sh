@@ -6,6 +6,8 @@
 # Prints the folder holding the binaries (llama-bench, llama-batched-bench, llama-quantize,
 # llama-perplexity, llama-simple, llama-server) on stdout. Exit 77 when it cannot be fetched or
 # built; the message says why. Never part of CI (a build takes ~15 min on 2 cores).
+#   llamacpp.sh --cached   only looks: prints the folder when a finished build of this version is
+#                          there (its stamp), else exit 77; never fetches or builds (for tests).
 set -uo pipefail
 version="0.3.36"
 root="${INGOT_LLAMACPP_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ingot/llama.cpp}"
@@ -17,6 +19,10 @@ ready() {
   for t in "${targets[@]}"; do [ -x "$bin/$t" ] || return 1; done
 }
 if ready; then echo "$bin"; exit 0; fi
+if [ "${1:-}" = "--cached" ]; then
+  echo "llamacpp.sh: no finished llama.cpp $version build in $root (run bench/peer/llamacpp.sh to build it)" >&2
+  exit 77
+fi
 mkdir -p "$root"
 exec 9>"$root.lock"
 flock 9

@@ -8,7 +8,10 @@ ingot_add_test(NAME smollm2_cli_test SOURCES cli/smollm2_cli_test.cpp LABELS "mo
                LIBS ingot_test_support nlohmann_json::nlohmann_json TIMEOUT 900)
 ingot_add_test(NAME smollm2_perplexity_test SOURCES cli/smollm2_perplexity_test.cpp LABELS "model;cli;slow"
                LIBS ingot_test_support nlohmann_json::nlohmann_json TIMEOUT 3600)
-foreach(t smollm2_cli_test smollm2_perplexity_test)
+# Greedy generations against llama.cpp's llama-simple (a cached llama.cpp build only; slow).
+ingot_add_test(NAME smollm2_llamacpp_test SOURCES cli/smollm2_llamacpp_test.cpp LABELS "model;cli;slow"
+               LIBS ingot_test_support nlohmann_json::nlohmann_json TIMEOUT 1800)
+foreach(t smollm2_cli_test smollm2_perplexity_test smollm2_llamacpp_test)
   target_include_directories(${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
   target_compile_definitions(${t} PRIVATE INGOT_BIN="$<TARGET_FILE:ingot>" INGOTC_BIN="$<TARGET_FILE:ingotc>")
   add_dependencies(${t} ingot ingotc)

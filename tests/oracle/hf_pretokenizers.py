@@ -29,6 +29,32 @@ LLAMA3 = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3
 QWEN2 = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
          "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
 
+TEKKEN = ("[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
+          "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}|"
+          " ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+# DeepSeek LLM's letter and punctuation classes and DeepSeek's CJK class, as their tokenizer.json
+# files spell them (llama.cpp's llama-vocab.cpp copies the same strings).
+DEEPSEEK_LETTERS = ("\\s?[A-Za-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba\u01bc-\u01bf\u01c4-\u0293"
+                    "\u0295-\u02af\u0370-\u0373\u0376\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c"
+                    "\u038e-\u03a1\u03a3-\u03f5\u03f7-\u0481\u048a-\u052f\u0531-\u0556\u10a0-\u10c5"
+                    "\u13a0-\u13f5\u13f8-\u13fd\u1c90-\u1cba\u1cbd-\u1cbf\u1d00-\u1d2b\u1d6b-\u1d77"
+                    "\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45\u1f48-\u1f4d\u1f50-\u1f57\u1f59"
+                    "\u1f5b\u1f5d\u1f5f-\u1f7d\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe\u1fc2-\u1fc4\u1fc6-\u1fcc"
+                    "\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec\u1ff2-\u1ff4\u1ff6-\u1ffc\u2102\u2107"
+                    "\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128\u212a-\u212d\u212f-\u2134\u2139"
+                    "\u213c-\u213f\u2145-\u2149\u214e\u2183\u2184\u2c00-\u2c7b\u2c7e-\u2ce4\u2ceb-\u2cee"
+                    "\u2cf2\u2cf3\ua640-\ua66d\ua680-\ua69b\ua722-\ua76f\ua771-\ua787\ua78b-\ua78e"
+                    "\uab70-\uabbf\ufb00-\ufb06\ufb13-\ufb17\uff21-\uff3a\uff41-\uff5a\U00010400-\U0001044f"
+                    "\U000104b0-\U000104d3\U000104d8-\U000104fb\U00010c80-\U00010cb2\U00010cc0-\U00010cf2"
+                    "\U000118a0-\U000118df\U0001e900-\U0001e943]+")
+DEEPSEEK_PUNCT = "\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+"
+DEEPSEEK_CJK = "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+"
+
+
+def split(regex):
+    return {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False}
+
+
 # family -> (pre_tokenizer section as published, model.ignore_merges)
 FAMILIES = {
     # openai-community/gpt2 tokenizer.json
@@ -46,6 +72,26 @@ FAMILIES = {
     # bigcode/starcoder and HuggingFaceTB/SmolLM2-135M-Instruct tokenizer.json
     "starcoder": ({"type": "Sequence", "pretokenizers": [
         {"type": "Digits", "individual_digits": True}, BYTE_LEVEL_REGEX]}, False),
+    # deepseek-ai/deepseek-llm-7b-base tokenizer.json
+    "deepseek-llm": ({"type": "Sequence", "pretokenizers": [
+        split("[\r\n]"), split(DEEPSEEK_LETTERS), split(DEEPSEEK_PUNCT), split("\\s+$"), split(DEEPSEEK_CJK),
+        {"type": "Digits", "individual_digits": False}, BYTE_LEVEL_NO_REGEX]}, False),
+    # deepseek-ai/deepseek-coder-6.7b-base tokenizer.json
+    "deepseek-coder": ({"type": "Sequence", "pretokenizers": [
+        split("[\r\n]"), split("\\s?\\p{L}+"), split("\\s?\\p{P}+"), split(DEEPSEEK_CJK),
+        {"type": "Digits", "individual_digits": True}, BYTE_LEVEL_NO_REGEX]}, False),
+    # tiiuae/falcon-7b tokenizer.json: Digits and the 3-digit split run on ByteLevel's output
+    "falcon": ({"type": "Sequence", "pretokenizers": [
+        {"type": "Punctuation", "behavior": "Contiguous"}, BYTE_LEVEL_REGEX,
+        {"type": "Digits", "individual_digits": False}, split("[0-9][0-9][0-9]")]}, False),
+    # mistralai/Mistral-Nemo-Base-2407 tokenizer.json (tekken)
+    "tekken": ({"type": "Sequence", "pretokenizers": [split(TEKKEN), BYTE_LEVEL_NO_REGEX]}, True),
+    # llama.cpp's "default" (llama-vocab.cpp's regex list for a GGUF without tokenizer.ggml.pre):
+    # no tokenizer.json publishes it, so its regexes run here as Hugging Face Split steps.
+    "default": ({"type": "Sequence", "pretokenizers": [
+        split("[\\p{P}\\$\\+<=>\\^~\\|]+"),
+        split("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"),
+        split("\\p{N}+"), split("[0-9][0-9][0-9]"), BYTE_LEVEL_NO_REGEX]}, False),
 }
 
 EDGE = [
@@ -63,6 +109,12 @@ EDGE = [
     "<html><p>Hi &amp; bye</p></html>", "{\"key\": [1, 2, 3]}", "https://example.com/a?q=1#f", "!!!???...",
     "\u2014\u2013- dashes \u2026", "$$$ 100% #tag @me", "a_b __init__", " @-@ wiki @,@ text @.@ ", "a" * 300,
     " " * 50, "1" * 40, "\x00\x01 nul \x7f del", "\ufeffbom", "replacement \ufffd",
+    "HelloWorld XMLHttpRequest iPhone McDonald's \u01c5ungla \u02b0aspirated", "e\u0301\u0301 \u0915\u094d\u0937",
+    "\u4e2d\u6587\u6df7\u5408English\u6587\u672c 123\u4e2a \ud55c\uae00abc", "\u3042\u3044\u3046 \u30ab\u30bf\u30ab\u30ca",
+    "\uff01\uff1f\uff08\u5168\u89d2\uff09 \u2018quoted\u2019 \u201cdouble\u201d \u3000\u3001\u3002",
+    "x\u00b2+y\u00b3=\u00bd \u00b9 \u00bc\u00be \u4f60\u597d\u00bd", "path/to/file.txt // comment /* c */",
+    "a=b+c<d>e^f~g|h`i$j", "1234567890 12 1234 \u0661\u0662\u0663\u0664", "trailing spaces   \n  next  ",
+    "\u0391\u03b8\u03ae\u03bd\u03b1 \u1f08\u03b8\u1fc6\u03bd\u03b1\u03b9 \u0410\u0411\u0412", "tab\there\r\nCRLF\rCR",
 ]
 
 

@@ -1,13 +1,15 @@
 // Byte-level BPE pre-tokenizers (runtime/src/tokenizer/pre_tokenizer.cpp) against Hugging Face
 // `tokenizers`: tests/oracle/hf_pretokenizers.py builds, from SmolLM2's vocabulary and merges, one
 // tokenizer per family with the pre_tokenizer section that family publishes (gpt2, llama3, qwen2,
-// starcoder = SmolLM's) and encodes every line of the three shared texts, edge cases,
+// starcoder = SmolLM's, deepseek-llm, deepseek-coder, falcon, tekken; llama.cpp's default, which no
+// tokenizer.json has, as its regex list in Split steps) and encodes every line of the three shared texts, edge cases,
 // special-token text and ChatML conversations. ingot must give the same ids:
 //   - importing each family's tokenizer.json (the HF importer recognises the section);
 //   - importing GGUFs whose tokenizer.ggml.pre names the family (llama.cpp's names), including
 //     the shared SmolLM2 file itself ("smollm", add_bos_token false).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include "gguf_writer.h"
 #include "import/gguf.h"
 #include "import/hf_tokenizer.h"
+#include "ingot/format/pre_tokenizers.h"
 #include "python_oracle.h"
 #include "sample_container.h"
 #include "shared_assets.h"
@@ -28,6 +31,10 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kSmol = "models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
+// The oracle's families (hf_pretokenizers.py FAMILIES): each one a pre-tokenizer name but
+// gpt2_prefix (gpt2 with add_prefix_space).
+const std::vector<std::string> kFamilies = {"gpt2",         "gpt2_prefix",    "llama3", "qwen2",  "starcoder",
+                                            "deepseek-llm", "deepseek-coder", "falcon", "tekken", "default"};
 constexpr const char* kTexts[] = {"data/wikitext-2-raw-v1/test.txt", "data/tinystories/tinystories_val.txt",
                                   "data/c4/c4_sample.json"};
 
@@ -73,7 +80,7 @@ const Oracle& oracle() {
       return r;
     }
     r->strings = json::parse(read_text(r->dir.file("strings.json"))).get<std::vector<std::string>>();
-    for (const char* f : {"gpt2", "gpt2_prefix", "llama3", "qwen2", "starcoder"}) {
+    for (const std::string& f : kFamilies) {
       r->ids[f] = json::parse(read_text(r->dir.file(std::string(f) + ".ids.json"))).get<std::vector<std::vector<int32_t>>>();
     }
     return r;
@@ -112,7 +119,7 @@ TEST(PreTokenizer, OracleCoversTheSharedTextsAndChat) {
 
 TEST(PreTokenizer, EachFamilysTokenizerJsonEncodesAsHuggingFace) {
   REQUIRE_ORACLE();
-  for (const std::string family : {"gpt2", "gpt2_prefix", "llama3", "qwen2", "starcoder"}) {
+  for (const std::string& family : kFamilies) {
     SCOPED_TRACE(family);
     fb::TokenizerT t;
     compiler::HfTokenizerIds ids;
@@ -140,7 +147,7 @@ std::vector<uint8_t> smol_tokenizer_gguf(const std::string& pre, bool add_space_
   std::vector<int32_t> types;
   for (fb::TokenType ty : t.types) types.push_back(ty == fb::TokenType::Control ? 3 : ty == fb::TokenType::UserDefined ? 4 : 1);
   const uint64_t vocab = t.pieces.size(), dim = 8, ffn = 16;
-  const std::vector<Kv> kvs = {kv_str("general.architecture", "llama"), kv_u32("llama.context_length", 64),
+  std::vector<Kv> kvs = {kv_str("general.architecture", "llama"), kv_u32("llama.context_length", 64),
                                kv_u32("llama.embedding_length", 8), kv_u32("llama.block_count", 1),
                                kv_u32("llama.feed_forward_length", 16), kv_u32("llama.attention.head_count", 2),
                                kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f), kv_str("tokenizer.ggml.model", "gpt2"),
@@ -149,6 +156,9 @@ std::vector<uint8_t> smol_tokenizer_gguf(const std::string& pre, bool add_space_
                                kv_u32("tokenizer.ggml.bos_token_id", 1), kv_u32("tokenizer.ggml.eos_token_id", 2),
                                kv_bool("tokenizer.ggml.add_bos_token", false),
                                kv_bool("tokenizer.ggml.add_space_prefix", add_space_prefix)};
+  if (pre.empty()) {  // "": a file without the key
+    kvs.erase(std::find_if(kvs.begin(), kvs.end(), [](const Kv& k) { return k.key == "tokenizer.ggml.pre"; }));
+  }
   const auto tensor = [](const std::string& name, std::vector<uint64_t> ne) {
     size_t n = 1;
     for (uint64_t d : ne) n *= size_t(d);
@@ -166,9 +176,13 @@ TEST(PreTokenizer, GgufPreNamesEncodeAsHuggingFace) {
   REQUIRE_ORACLE();
   // llama.cpp's tokenizer.ggml.pre values, by the family whose published section they stand for.
   // gpt2 with add_space_prefix true: Hugging Face's ByteLevel add_prefix_space.
+  // A file without the key: llama.cpp's default.
   for (const auto& [pre, family] : {std::pair{"gpt2", "gpt2"}, std::pair{"gpt2+space", "gpt2_prefix"},
                                     std::pair{"llama-bpe", "llama3"}, std::pair{"qwen2", "qwen2"},
-                                    std::pair{"starcoder", "starcoder"}, std::pair{"smollm", "starcoder"}}) {
+                                    std::pair{"starcoder", "starcoder"}, std::pair{"smollm", "starcoder"},
+                                    std::pair{"deepseek-llm", "deepseek-llm"}, std::pair{"deepseek-coder", "deepseek-coder"},
+                                    std::pair{"falcon", "falcon"}, std::pair{"tekken", "tekken"},
+                                    std::pair{"default", "default"}, std::pair{"", "default"}}) {
     SCOPED_TRACE(pre);
     const std::string name = pre;
     const bool space = name == "gpt2+space";
@@ -179,6 +193,7 @@ TEST(PreTokenizer, GgufPreNamesEncodeAsHuggingFace) {
     ASSERT_TRUE(s.ok()) << s.to_string();
     EXPECT_EQ(m.tokenizer.pre_tokenizer, space ? "gpt2" : family);
     EXPECT_EQ(m.tokenizer.add_dummy_prefix, space);
+    EXPECT_EQ(m.tokenizer.ignore_merges, name == "llama-bpe" || name == "tekken");
     std::unique_ptr<runtime::Tokenizer> tok;
     ASSERT_TRUE(build(m.tokenizer, &tok).ok());
     expect_same_ids(*tok, family);
@@ -203,28 +218,31 @@ TEST(PreTokenizer, TheSharedSmolLM2FileItself) {
 
 TEST(PreTokenizer, UnknownOrUnimplementedNamesAreClearErrors) {
   INGOT_REQUIRE_SHARED(kSmol);
-  for (const auto& [pre, says] : {std::pair{"tekken", "does not implement yet"}, std::pair{"falcon", "does not implement yet"},
-                                  std::pair{"deepseek-coder", "does not implement yet"},
+  for (const auto& [pre, says] : {std::pair{"deepseek-v3", "does not implement yet"}, std::pair{"chatglm-bpe", "does not implement yet"},
                                   std::pair{"no-such-pre", "is not a pre-tokenizer ingot knows"}}) {
     TempDir tmp;
     write_file(tmp.file("t.gguf"), smol_tokenizer_gguf(pre));
     compiler::SourceModel m;
     const format::Status s = compiler::import_gguf(tmp.file("t.gguf"), &m);
     ASSERT_FALSE(s.ok()) << pre;
-    for (const char* part : {pre, says, "smollm", "llama-bpe", "qwen2", "gpt2"}) {
+    // The list names every value the importer takes.
+    for (const char* part : {pre, says, "smollm", "llama-bpe", "qwen2", "gpt2", "default", "deepseek-llm", "deepseek-coder",
+                             "falcon", "tekken", "starcoder", "refact", "exaone"}) {
       EXPECT_NE(s.message().find(part), std::string::npos) << part << " not in: " << s.message();
     }
   }
   // A container naming a pre-tokenizer this runtime lacks is refused when the model loads.
   fb::TokenizerT t;
   t.kind = fb::TokenizerKind::ByteLevelBpe;
-  t.pre_tokenizer = "tekken";
+  t.pre_tokenizer = "tekken-v9";
   for (int b = 0; b < 256; ++b) t.pieces.push_back(std::string(1, char(b)));
   std::unique_ptr<runtime::Tokenizer> tok;
   const format::Status s = build(t, &tok);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("tekken"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find("starcoder"), std::string::npos) << s.message();
+  for (const std::string_view name : format::kPreTokenizerNames) {
+    EXPECT_NE(s.message().find("'tekken-v9'"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(name), std::string::npos) << name << " not in: " << s.message();
+  }
 }
 
 }  // namespace

@@ -41,10 +41,12 @@ constexpr PreName kPreNames[] = {
     {"starcoder", format::PreTokenizer::starcoder}, {"smollm", format::PreTokenizer::starcoder},
     {"refact", format::PreTokenizer::starcoder},   {"command-r", format::PreTokenizer::starcoder},
     {"codeshell", format::PreTokenizer::starcoder}, {"exaone", format::PreTokenizer::starcoder},
+    {"default", format::PreTokenizer::llamacpp_default}, {"deepseek-llm", format::PreTokenizer::deepseek_llm},
+    {"deepseek-coder", format::PreTokenizer::deepseek_coder}, {"falcon", format::PreTokenizer::falcon},
+    {"tekken", format::PreTokenizer::tekken},
 };
 // Values llama.cpp knows whose splits ingot does not implement yet: named as such in the error.
-constexpr const char* kPreNotYet[] = {"default", "deepseek-llm", "deepseek-coder", "deepseek-v3", "falcon", "tekken",
-                                      "chatglm-bpe", "viking", "jais", "poro-chat", "bloom", "gpt3-finnish",
+constexpr const char* kPreNotYet[] = {"deepseek-v3", "chatglm-bpe", "viking", "jais", "poro-chat", "bloom", "gpt3-finnish",
                                       "chameleon", "minerva-7b", "gpt-4o", "superbpe", "trillion", "bailingmoe",
                                       "seed-coder", "kimi-k2", "hunyuan", "grok-2"};
 
@@ -264,7 +266,8 @@ Status read_tokenizer(const Keys& k, const std::string& path, SourceModel* m) {
   if (model == "gpt2") {  // byte-level BPE
     std::string pre;
     INGOT_RETURN_IF_ERROR(k.string("tokenizer.ggml.pre", &pre));
-    if (pre.empty()) pre = "gpt2";  // llama.cpp's converter always writes it; older files mean GPT-2's split
+    // llama.cpp's converter always writes it; for a file without it llama.cpp uses its "default".
+    if (pre.empty()) pre = "default";
     const PreName* found = nullptr;
     for (const PreName& p : kPreNames) found = (found == nullptr && pre == p.gguf) ? &p : found;
     if (found == nullptr) {
@@ -278,12 +281,18 @@ Status read_tokenizer(const Keys& k, const std::string& path, SourceModel* m) {
     t.kind = fb::TokenizerKind::ByteLevelBpe;
     t.pre_tokenizer = format::pre_tokenizer_name(found->pre);
     // Kept for readers of the pattern; the runtime goes by the name.
-    t.pre_tokenizer_pattern = std::string(found->pre == format::PreTokenizer::llama3  ? format::kLlama3Pattern
-                                          : found->pre == format::PreTokenizer::qwen2 ? format::kQwen2Pattern
-                                                                                      : format::kGpt2Pattern);
-    // llama.cpp ignores merges (a pre-token that is a piece is emitted whole) for LLaMA-3 only,
-    // as the tokenizer.json files of these families say (model.ignore_merges).
-    t.ignore_merges = found->pre == format::PreTokenizer::llama3;
+    // Kept for readers (one regex, where the split is one); "" for the multi-step ones.
+    switch (found->pre) {
+      case format::PreTokenizer::llama3: t.pre_tokenizer_pattern = format::kLlama3Pattern; break;
+      case format::PreTokenizer::qwen2: t.pre_tokenizer_pattern = format::kQwen2Pattern; break;
+      case format::PreTokenizer::tekken: t.pre_tokenizer_pattern = format::kTekkenPattern; break;
+      case format::PreTokenizer::gpt2:
+      case format::PreTokenizer::starcoder: t.pre_tokenizer_pattern = format::kGpt2Pattern; break;
+      default: t.pre_tokenizer_pattern.clear(); break;
+    }
+    // llama.cpp ignores merges (a pre-token that is a piece is emitted whole) for LLaMA-3 and
+    // Tekken only, as the tokenizer.json files of these families say (model.ignore_merges).
+    t.ignore_merges = found->pre == format::PreTokenizer::llama3 || found->pre == format::PreTokenizer::tekken;
     const GgufValue* merges = nullptr;
     INGOT_RETURN_IF_ERROR(k.array("tokenizer.ggml.merges", true, SIZE_MAX, &merges));
     t.merges = merges->strings;

@@ -95,16 +95,87 @@ bool read_id(const json& v, int32_t* id) {
   return true;
 }
 
+// One pre_tokenizer step in a comparable form: "Split/Isolated/<regex>", "Digits/individual" or
+// "Digits/runs", "ByteLevel/regex" or "ByteLevel/bytes" (add_prefix_space false only),
+// "Punctuation/Contiguous"; "?" for anything else.
+std::string step_signature(const json& step) {
+  const std::string type = type_of(step);
+  if (type == "Split") {
+    const json& regex = field(field(step, "pattern"), "Regex");
+    const json& behavior = field(step, "behavior");
+    if (!regex.is_string() || !behavior.is_string() || flag(step, "invert")) return "?";
+    return "Split/" + behavior.get<std::string>() + "/" + regex.get<std::string>();
+  }
+  if (type == "Digits") return flag(step, "individual_digits") ? "Digits/individual" : "Digits/runs";
+  if (type == "ByteLevel") {
+    if (flag(step, "add_prefix_space")) return "?";
+    const json& v = field(step, "use_regex");
+    return (v.is_null() || (v.is_boolean() && v.get<bool>())) ? "ByteLevel/regex" : "ByteLevel/bytes";
+  }
+  if (type == "Punctuation") {
+    const json& behavior = field(step, "behavior");
+    return "Punctuation/" + (behavior.is_string() ? behavior.get<std::string>() : std::string("Isolated"));
+  }
+  return "?";
+}
+
+// The families whose published tokenizer.json has more than two pre_tokenizer steps, or the
+// tekken regex, by those steps (pre_tokenizers.h describes each):
+//   deepseek-llm    deepseek-ai/deepseek-llm-7b-base      deepseek-coder  deepseek-ai/deepseek-coder-6.7b-base
+//   falcon          tiiuae/falcon-7b                      tekken          mistralai/Mistral-Nemo-Base-2407
+//   default         llama.cpp's regex list as Split steps (no model publishes it; accepted for symmetry)
+std::optional<format::PreTokenizer> multi_step_family(const std::vector<const json*>& s) {
+  static const std::string kCrLf = "Split/Isolated/[\r\n]";
+  static const std::string kCjk = "Split/Isolated/[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+";
+  static const std::pair<format::PreTokenizer, std::vector<std::string>> kFamilies[] = {
+      {format::PreTokenizer::deepseek_llm,
+       {kCrLf,
+        "Split/Isolated/\\s?[A-Za-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba\u01bc-\u01bf\u01c4-\u0293\u0295-\u02af"
+        "\u0370-\u0373\u0376\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03f5\u03f7-\u0481"
+        "\u048a-\u052f\u0531-\u0556\u10a0-\u10c5\u13a0-\u13f5\u13f8-\u13fd\u1c90-\u1cba\u1cbd-\u1cbf\u1d00-\u1d2b"
+        "\u1d6b-\u1d77\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45\u1f48-\u1f4d\u1f50-\u1f57\u1f59\u1f5b\u1f5d"
+        "\u1f5f-\u1f7d\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe\u1fc2-\u1fc4\u1fc6-\u1fcc\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec"
+        "\u1ff2-\u1ff4\u1ff6-\u1ffc\u2102\u2107\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128\u212a-\u212d"
+        "\u212f-\u2134\u2139\u213c-\u213f\u2145-\u2149\u214e\u2183\u2184\u2c00-\u2c7b\u2c7e-\u2ce4\u2ceb-\u2cee\u2cf2"
+        "\u2cf3\ua640-\ua66d\ua680-\ua69b\ua722-\ua76f\ua771-\ua787\ua78b-\ua78e\uab70-\uabbf\ufb00-\ufb06\ufb13-\ufb17"
+        "\uff21-\uff3a\uff41-\uff5a\U00010400-\U0001044f\U000104b0-\U000104d3\U000104d8-\U000104fb\U00010c80-\U00010cb2"
+        "\U00010cc0-\U00010cf2\U000118a0-\U000118df\U0001e900-\U0001e943]+",
+        "Split/Isolated/\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+", "Split/Isolated/\\s+$", kCjk,
+        "Digits/runs", "ByteLevel/bytes"}},
+      {format::PreTokenizer::deepseek_coder,
+       {kCrLf, "Split/Isolated/\\s?\\p{L}+", "Split/Isolated/\\s?\\p{P}+", kCjk, "Digits/individual", "ByteLevel/bytes"}},
+      {format::PreTokenizer::falcon,
+       {"Punctuation/Contiguous", "ByteLevel/regex", "Digits/runs", "Split/Isolated/[0-9][0-9][0-9]"}},
+      {format::PreTokenizer::tekken, {"Split/Isolated/" + std::string(format::kTekkenPattern), "ByteLevel/bytes"}},
+      {format::PreTokenizer::llamacpp_default,
+       {"Split/Isolated/[\\p{P}\\$\\+<=>\\^~\\|]+",
+        "Split/Isolated/'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
+        "Split/Isolated/\\p{N}+", "Split/Isolated/[0-9][0-9][0-9]", "ByteLevel/bytes"}},
+  };
+  std::vector<std::string> got;
+  for (const json* step : s) got.push_back(step_signature(*step));
+  for (const auto& [p, want] : kFamilies) {
+    if (got == want) return p;
+  }
+  return std::nullopt;
+}
+
 // The pre_tokenizer section as one of the runtime's pre-tokenizers (ingot/format/pre_tokenizers.h),
 // by the configurations those families publish in their tokenizer.json:
 //   gpt2       ByteLevel (use_regex true)                                      GPT-2, RoBERTa, OLMo
 //   llama3     Sequence [Split(LLaMA-3 regex, Isolated), ByteLevel(use_regex false)]  LLaMA-3
 //   qwen2      Sequence [Split(Qwen2 regex, Isolated), ByteLevel(use_regex false)]    Qwen2
 //   starcoder  Sequence [Digits(individual_digits true), ByteLevel(use_regex true)]  StarCoder, SmolLM
+// and the longer sequences of multi_step_family().
 Status check_pre_tokenizer(const json& root, fb::TokenizerT* t) {
   const json& pre = field(root, "pre_tokenizer");
   if (pre.is_null()) return bad("pre_tokenizer is null; a byte-level BPE needs ByteLevel");
   const std::vector<const json*> s = steps(pre, "pretokenizers");
+  if (const std::optional<format::PreTokenizer> p = multi_step_family(s)) {
+    t->pre_tokenizer = format::pre_tokenizer_name(*p);
+    t->pre_tokenizer_pattern = *p == format::PreTokenizer::tekken ? std::string(format::kTekkenPattern) : std::string();
+    return Status::success();
+  }
   const auto use_regex = [](const json& byte_level) {
     const json& v = field(byte_level, "use_regex");
     return v.is_null() || (v.is_boolean() && v.get<bool>());
@@ -119,7 +190,8 @@ Status check_pre_tokenizer(const json& root, fb::TokenizerT* t) {
   const auto unsupported = [&](const std::string& why) {
     return bad("pre_tokenizer [", names, "]: ", why,
                "; supported: ByteLevel (gpt2), [Digits individual, ByteLevel] (starcoder, smollm), "
-               "[Split LLaMA-3 or Qwen2 regex, ByteLevel without regex] (llama3, qwen2)");
+               "[Split LLaMA-3, Qwen2 or Tekken regex, ByteLevel without regex] (llama3, qwen2, tekken), "
+               "and the published sequences of deepseek-llm, deepseek-coder and falcon (and llama.cpp's default)");
   };
   const json& last = *s.back();
   if (type_of(last) != "ByteLevel") return unsupported("the last step is not ByteLevel");

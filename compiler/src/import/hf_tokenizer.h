@@ -9,6 +9,9 @@
 //   Sequence[Digits{individual_digits}, ByteLevel{use_regex}]  starcoder (StarCoder, SmolLM)
 //   Sequence[Split{LLaMA-3 / Qwen2 / GPT-2 regex, Isolated}, ByteLevel{use_regex false}]
 //                                                              llama3 / qwen2 / gpt2
+//   Sequence[Split{Tekken regex}, ByteLevel{use_regex false}]  tekken
+//   the published sequences of DeepSeek LLM / Coder and Falcon   deepseek-llm / deepseek-coder / falcon
+//   llama.cpp's default regex list as Split steps               default
 // ByteLevel decoder, post_processor ByteLevel / TemplateProcessing (leading BOS, trailing EOS only).
 // A vocabulary may lack bytes outside printable ASCII (tokenizers then drops them).
 // Anything else is refused with an error naming the field, rather than imported into a

@@ -1,6 +1,6 @@
 // Byte-level BPE (GPT-2 style, as LLaMA-3's tokenizer.json): special tokens are cut out first,
 // each remaining segment is split into pre-tokens by the container's pre-tokenizer
-// (pre_tokenizer.h: gpt2, llama3, qwen2, starcoder), and each pre-token's
+// (pre_tokenizer.h; ingot/format/pre_tokenizers.h lists them), and each pre-token's
 // bytes are encoded by BPE over the GPT-2 byte alphabet. Results equal Hugging Face
 // `tokenizers` 0.23 with `ignore_merges` (tiktoken's rule: a pre-token that is itself in the
 // vocabulary is emitted whole).
@@ -267,13 +267,8 @@ void ByteLevelBpe::encode_segment(std::string_view segment, std::vector<Unit>* u
   }
   to_units(segment, units);
   std::vector<std::pair<size_t, size_t>> pieces;
-  pre_tokenize(pre_, units->data(), units->size(), &pieces);
-  const size_t n = units->size();
-  for (const auto& [first, end] : pieces) {
-    const size_t from = (*units)[first].offset;
-    const size_t to = end < n ? (*units)[end].offset : segment.size();
-    encode_pre_token(segment.substr(from, to - from), out);
-  }
+  pre_tokenize(pre_, segment, units->data(), units->size(), &pieces);
+  for (const auto& [from, to] : pieces) encode_pre_token(segment.substr(from, to - from), out);
 }
 
 // BPE over one pre-token, merging as tokenizers' Word::merge_all does: repeatedly the pair of

@@ -25,7 +25,10 @@ struct Unit {
 // Decodes `segment` into units (one per code point; one per ill-formed byte).
 void to_units(std::string_view segment, std::vector<Unit>* units);
 
-// The pre-tokens of units[0..n) as (first unit, end unit) ranges, in order, covering every unit.
-void pre_tokenize(format::PreTokenizer p, const Unit* u, size_t n, std::vector<std::pair<size_t, size_t>>* out);
+// The pre-tokens of `segment` (decoded into units[0..n) by to_units) as (first byte, end byte)
+// ranges, in order, covering every byte. Byte ranges, not unit ranges: Falcon's steps after
+// ByteLevel may split inside a code point.
+void pre_tokenize(format::PreTokenizer p, std::string_view segment, const Unit* u, size_t n,
+                  std::vector<std::pair<size_t, size_t>>* out);
 
 }  // namespace ingot::runtime

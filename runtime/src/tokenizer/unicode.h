@@ -21,6 +21,12 @@ enum class CharClass : uint8_t {
 
 CharClass char_class(uint32_t cp);
 
+// The general-category groups that tekken, deepseek-coder and llama.cpp's default name
+// (\p{Lu} .. \p{Lo} one each, \p{M}, \p{P}); none for every other code point.
+enum class GcGroup : uint8_t { none = 0, Lu, Ll, Lt, Lm, Lo, M, P };
+
+GcGroup gc_group(uint32_t cp);
+
 // Marks a byte that does not start a well-formed UTF-8 sequence; it is a unit of its own.
 inline constexpr uint32_t kInvalid = 0xFFFFFFFF;
 
