@@ -25,7 +25,10 @@ namespace ingot::cpu {
 
 namespace {
 
-constexpr size_t kBlock = 32;   // input values per activation scale
+constexpr size_t kBlock = kInt8Block;  // a multiple of 8 (a 4-bit word's values)
+template <int B>
+constexpr size_t kWords = kBlock * B / 32;  // word rows per block
+constexpr size_t kPrefetch = 2;             // prefetch distance, in blocks
 constexpr size_t kTask = 256;   // widest output span of one task
 constexpr size_t kMaxRows = 8;  // rows of x per kernel pass: each unpacked weight feeds this many
 
@@ -96,8 +99,9 @@ void span_portable(const QuantView& w, const Prepared& p, size_t r0, size_t nr, 
       for (size_t b = 0; b < p.n_blocks; ++b) {
         int32_t acc = 0;
         const int8_t* xb = xq + b * kBlock;
-        for (size_t i = 0; i < bits && b * bits + i < p.n_words; ++i) {
-          const uint32_t word = w.qweight[(b * bits + i) * w.rows + o];
+        const size_t wpb = kBlock * bits / 32;
+        for (size_t i = 0; i < wpb && b * wpb + i < p.n_words; ++i) {
+          const uint32_t word = w.qweight[(b * wpb + i) * w.rows + o];
           if (bits == 4) {
             for (uint32_t t = 0; t < 8; ++t) acc += int32_t((word >> (4 * t)) & 15) * xb[8 * i + (t % 2) * 4 + t / 2];
           } else {
@@ -165,12 +169,13 @@ INGOT_VNNI void span_vnni(const QuantView& w, const Prepared& p, size_t r0, size
   const int8_t* xq[R];
   const float *d[R], *zs[R];
   for (int r = 0; r < R; ++r) xq[r] = p.row_q(r0 + r), d[r] = p.row_d(r0 + r), zs[r] = p.row_zs(r0 + r);
+  constexpr size_t kW8 = kWords<B>;
   for (size_t b = 0; b < p.n_blocks; ++b) {
-    const size_t nw = std::min<size_t>(B, p.n_words - b * B);
-    const uint32_t* base = w.qweight + b * B * rows + o0;
-    if (b + 2 < p.n_blocks) {
-      for (int i = 0; i < B; ++i) {
-        const char* pf = reinterpret_cast<const char*>(base + (2 * B + i) * rows);
+    const size_t nw = std::min<size_t>(kW8, p.n_words - b * kW8);
+    const uint32_t* base = w.qweight + b * kW8 * rows + o0;
+    if (b + kPrefetch < p.n_blocks) {
+      for (size_t i = 0; i < kW8; ++i) {
+        const char* pf = reinterpret_cast<const char*>(base + (kPrefetch * kW8 + i) * rows);
         for (size_t line = 0; line < width * 4; line += 64) _mm_prefetch(pf + line, _MM_HINT_T0);
       }
     }
@@ -188,8 +193,8 @@ INGOT_VNNI void span_vnni(const QuantView& w, const Prepared& p, size_t r0, size
       __m512i acc[R][NV];
       for (int r = 0; r < R; ++r)
         for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
-      if (nw == size_t(B)) {
-        block_vnni<B, NV, R>(base + po, rows, B, m, xb, acc);
+      if (nw == kW8) {
+        block_vnni<B, NV, R>(base + po, rows, kW8, m, xb, acc);
       } else {
         block_vnni<B, NV, R>(base + po, rows, nw, m, xb, acc);
       }
@@ -282,12 +287,13 @@ INGOT_AVX2 void span_avx2(const QuantView& w, const Prepared& p, size_t r0, size
   const float *d[R], *zs[R];
   for (int r = 0; r < R; ++r) xq[r] = p.row_q(r0 + r), d[r] = p.row_d(r0 + r), zs[r] = p.row_zs(r0 + r);
   constexpr float kZeroShift = B == 8 ? 128.0f : 0.0f;
+  constexpr size_t kW8 = kWords<B>;
   for (size_t b = 0; b < p.n_blocks; ++b) {
-    const size_t nw = std::min<size_t>(B, p.n_words - b * B);
-    const uint32_t* base = w.qweight + b * B * rows + o0;
-    if (b + 2 < p.n_blocks) {
-      for (int i = 0; i < B; ++i) {
-        const char* pf = reinterpret_cast<const char*>(base + (2 * B + i) * rows);
+    const size_t nw = std::min<size_t>(kW8, p.n_words - b * kW8);
+    const uint32_t* base = w.qweight + b * kW8 * rows + o0;
+    if (b + kPrefetch < p.n_blocks) {
+      for (size_t i = 0; i < kW8; ++i) {
+        const char* pf = reinterpret_cast<const char*>(base + (kPrefetch * kW8 + i) * rows);
         for (size_t line = 0; line < width * 4; line += 64) _mm_prefetch(pf + line, _MM_HINT_T0);
       }
     }
@@ -298,8 +304,8 @@ INGOT_AVX2 void span_avx2(const QuantView& w, const Prepared& p, size_t r0, size
     for (size_t pan = 0; pan < n_pan; ++pan) {
       const size_t po = pan * 8;
       __m256i acc[R];
-      if (nw == size_t(B)) {
-        block_avx2<B, R>(base + po, rows, B, xb, acc);
+      if (nw == kW8) {
+        block_avx2<B, R>(base + po, rows, kW8, xb, acc);
       } else {
         block_avx2<B, R>(base + po, rows, nw, xb, acc);
       }

@@ -16,6 +16,9 @@
 
 namespace ingot::cpu {
 
+// Input values per activation scale.
+inline constexpr size_t kInt8Block = 32;
+
 enum class Int8Isa { portable, avx2, avx512_vnni };
 const char* int8_isa_name(Int8Isa isa);
 

@@ -4,7 +4,7 @@
 // outputs not a multiple of 8 or 16) × batch sizes 1..17 and a prefill-sized one, activations with
 // outliers, outputs poisoned with NaN before each run.
 //
-// The bound: each activation block of 32 has the step d = max|x| / 127 and each xq is within d/2
+// The bound: each activation block of kInt8Block values has the step d = max|x| / 127 and each xq is within d/2
 // of x/d, so the int8 path's error on output o is at most Σ_k |W[o][k]| · d(k) / 2, plus f32
 // rounding of the sums. Every output is checked against that bound (computed here from x, not
 // from the kernel's own numbers); the typical error is printed per bits.
@@ -64,7 +64,9 @@ Weight make_weight(const Case& c, std::mt19937& rng) {
   w.scales.resize(n_groups * c.rows);
   for (auto& s : w.scales) s = f32_to_f16(scale(rng));
   EXPECT_TRUE(pack_gptq(w.q.data(), c.rows, c.cols, c.bits, &w.qweight).ok());
-  if (!c.symmetric) EXPECT_TRUE(pack_zeros(w.z.data(), n_groups, c.rows, c.bits, &w.zeros).ok());
+  if (!c.symmetric) {
+    EXPECT_TRUE(pack_zeros(w.z.data(), n_groups, c.rows, c.bits, &w.zeros).ok());
+  }
   w.view = {w.qweight.data(), w.scales.data(), c.symmetric ? nullptr : w.zeros.data(), nullptr, c.bits, c.group_size,
             c.rows, c.cols};
   w.exact.resize(c.rows * c.cols);
@@ -111,11 +113,13 @@ struct Reference {
 Reference reference(const Case& c, const Weight& w, const std::vector<float>& x, size_t n) {
   Reference r;
   r.ref.resize(n * c.rows), r.mag.resize(n * c.rows), r.allowed.resize(n * c.rows);
-  const size_t n_blocks = (c.cols + 31) / 32;
+  const size_t n_blocks = (c.cols + kInt8Block - 1) / kInt8Block;
   for (size_t t = 0; t < n; ++t) {
     const float* xr = x.data() + t * c.cols;
     std::vector<double> step(n_blocks, 0);  // d of each block, from x directly
-    for (size_t k = 0; k < c.cols; ++k) step[k / 32] = std::max(step[k / 32], std::abs(double(xr[k])) / 127);
+    for (size_t k = 0; k < c.cols; ++k) {
+      step[k / kInt8Block] = std::max(step[k / kInt8Block], std::abs(double(xr[k])) / 127);
+    }
     for (size_t o = 0; o < c.rows; ++o) {
       double ref = 0, mag = 0, bound = 0, terms = 0;
       for (size_t k = 0; k < c.cols; ++k) {
@@ -123,7 +127,7 @@ Reference reference(const Case& c, const Weight& w, const std::vector<float>& x,
         const double p = double(xr[k]) * wk;
         ref += p;
         mag += std::abs(p);
-        bound += std::abs(wk) * step[k / 32] / 2;
+        bound += std::abs(wk) * step[k / kInt8Block] / 2;
         // The size of the f32 terms before the zero point cancels: |x|·scale·(q + zero).
         const size_t g = c.group_size == -1 ? 0 : k / c.group_size;
         terms += std::abs(double(xr[k])) * double(f16_to_f32(w.scales[g * c.rows + o])) *
