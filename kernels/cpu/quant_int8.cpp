@@ -26,6 +26,7 @@ namespace ingot::cpu {
 namespace {
 
 constexpr size_t kBlock = kInt8Block;  // a multiple of 8 (a 4-bit word's values)
+static_assert(kBlock % 8 == 0 && kBlock <= 32, "whole 4-bit words a block; the AVX2 s16 sums stay below 2^15");
 template <int B>
 constexpr size_t kWords = kBlock * B / 32;  // word rows per block
 constexpr size_t kPrefetch = 2;             // prefetch distance, in blocks
@@ -34,7 +35,7 @@ constexpr size_t kMaxRows = 8;  // rows of x per kernel pass: each unpacked weig
 
 // The activations of n rows, quantized (quantize_row), and the shape the kernels walk.
 struct Prepared {
-  const int8_t* q;   // (n, n_blocks·32): block b of a row at [32b, 32b + 32); 4-bit: each 8 reordered (act_pos)
+  const int8_t* q;   // (n, n_blocks·kBlock): block b of a row at [kBlock·b, kBlock·(b+1)); 4-bit: each 8 reordered (act_pos)
   const float* d;    // (n, n_blocks) block scales
   const float* zs;   // (n, n_groups) Σ_{b ∈ g} d_b · Σ xq over block b: the zero point's term
   size_t n_blocks, n_words, n_groups, gs_blocks;  // gs_blocks: blocks per group
@@ -43,7 +44,7 @@ struct Prepared {
   const float* row_zs(size_t r) const { return zs + r * n_groups; }
 };
 
-// Where value j (0..31) of a block sits. A 4-bit word holds 8 values along K, value t in bits
+// Where value j of a block sits. A 4-bit word holds 8 values along K, value t in bits
 // [4t, 4t + 4): masking the low nibble of each byte gives values 0, 2, 4, 6 as four bytes and the
 // high nibble values 1, 3, 5, 7; the activations of each 8 are stored in that order (even, then
 // odd) so that one 32-bit broadcast meets each half. 8-bit words hold values 0..3 as bytes: as is.
@@ -238,8 +239,8 @@ INGOT_VNNI void span_vnni(const QuantView& w, const Prepared& p, size_t r0, size
 }
 
 // ---- AVX2 ---------------------------------------------------------------------------------------
-// 8 outputs a vector. 4-bit: vpmaddubsw (u8 × s8 pairs, s16) summed over the block's 4 word rows
-// (at most 8 · 2·15·127 = 30480 < 2^15: no saturation), one vpmaddwd a block. 8-bit: q − 128 as
+// 8 outputs a vector. 4-bit: vpmaddubsw (u8 × s8 pairs, s16) summed over the block's word rows
+// (kBlock ≤ 32: at most 8 · 2·15·127 = 30480 < 2^15, no saturation), one vpmaddwd a block. 8-bit: q − 128 as
 // s8, sign moved onto the activation (|q−128| · ±x, pairs ≤ 2·128·127 < 2^15), one vpmaddwd a
 // word row; the 128 returns through the zero point (zero − 128).
 
