@@ -2,7 +2,7 @@
 # ingot against llama.cpp on the CPU, same weights, same run (issue 16). A benchmark, not a test.
 #
 #   bench/cpu-vs-llamacpp.sh [BUILD_DIR (default build-dev)]
-#   env: ROUNDS (2), THREADS ("1 2"), GEN (32 decoded tokens), REPEATS (3 per tool call),
+#   env: INGOT_QUANT_ACT (int8, or f32), ROUNDS (2), THREADS ("1 2"), GEN (32 decoded tokens), REPEATS (3 per tool call),
 #        INGOT_BENCH_CACHE (~/.cache/ingot/bench: the models, 3 GB), INGOT_SHARED (../shared)
 #
 # 1. bench/random_gguf.py writes an F16 GGUF of the TinyLlama-1.1B shape (dim 2048, ffn 5632,
@@ -31,6 +31,8 @@ if [ ! -f "$tokenizer" ]; then echo "cpu-vs-llamacpp.sh: $tokenizer is missing (
 llama_bin="$(bash "$root/bench/peer/llamacpp.sh")" || { echo "cpu-vs-llamacpp.sh: no llama.cpp build" >&2; exit 77; }
 py="$(bash "$root/tests/oracle/oracle_venv.sh")" || { echo "cpu-vs-llamacpp.sh: no oracle venv (gguf, numpy)" >&2; exit 77; }
 
+# The int8-activation kernels (kernels/cpu/quant_int8.h) unless the caller says INGOT_QUANT_ACT=f32.
+export INGOT_QUANT_ACT="${INGOT_QUANT_ACT:-int8}"
 mkdir -p "$cache"
 f16="$cache/tinyllama-shape-random-f16.gguf"
 q40="$cache/tinyllama-shape-random-q4_0.gguf"
@@ -55,7 +57,7 @@ trap 'rm -f "$raw"' EXIT
   echo "# date $(date -u +%FT%TZ), ingot $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo '+dirty')"
   echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
        "$(grep -o -m1 -w 'avx512_vnni' /proc/cpuinfo || echo 'no avx512_vnni')"
-  echo "# int8 activations: ${INGOT_QUANT_ACT:-int8 (default)}; INGOT_SIMD=${INGOT_SIMD:-} INGOT_NO_SIMD=${INGOT_NO_SIMD:-}"
+  echo "# INGOT_QUANT_ACT=$INGOT_QUANT_ACT; INGOT_SIMD=${INGOT_SIMD:-} INGOT_NO_SIMD=${INGOT_NO_SIMD:-}"
   echo "# models: $f16 -> $q40 (llama-quantize Q4_0), $ing (ingotc rtn 4-bit g128)"
 } | tee "$log"
 
@@ -95,19 +97,5 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-"$py" - "$raw" <<'EOF' | tee -a "$log"
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-key = lambda r: (r["test"], r["threads"])
-order = []
-for r in rows:
-    if key(r) not in order: order.append(key(r))
-print(f"\n{'test':<12} {'threads':>7} {'ingot':>9} {'llama.cpp':>10} {'ratio':>7}   (tok/s, median over rounds)")
-for k in order:
-    a = [r["tok_s"] for r in rows if key(r) == k and r["tool"] == "ingot"]
-    b = [r["tok_s"] for r in rows if key(r) == k and r["tool"] == "llama.cpp"]
-    if not a or not b: continue
-    ma, mb = statistics.median(a), statistics.median(b)
-    print(f"{k[0]:<12} {k[1]:>7} {ma:>9.2f} {mb:>10.2f} {ma / mb:>7.2f}")
-EOF
+"$py" "$root/bench/cpu_vs_llamacpp_table.py" "$raw" | tee -a "$log"
 echo "log: $log"

@@ -415,7 +415,7 @@ bool int8_activations() {
   int on = g_int8_on.load();
   if (on < 0) {
     const char* act = std::getenv("INGOT_QUANT_ACT");
-    on = act != nullptr && std::strcmp(act, "f32") == 0 ? 0 : 1;
+    on = act != nullptr && std::strcmp(act, "int8") == 0 ? 1 : 0;
     int expected = -1;
     g_int8_on.compare_exchange_strong(expected, on);
     on = g_int8_on.load();
