@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "cpu/convert.h"
+#include "cpu/quant_int8.h"
 #include "cpu/simd.h"
 #include "cpu/threads.h"
 
@@ -548,6 +549,12 @@ void dequantize(const QuantView& w, float* out) {
 
 void quant_matmul(const float* x, size_t n, const QuantView& w, float* y) {
   if (n == 0) return;
+  if (int8_activations() && quant_int8_supported(w)) return quant_matmul_int8(x, n, w, y, int8_isa());
+  quant_matmul_f32(x, n, w, y);
+}
+
+void quant_matmul_f32(const float* x, size_t n, const QuantView& w, float* y) {
+  if (n == 0) return;
   const size_t n_groups = quant_n_groups(w.cols, w.group_size);
   if (n == 1) {
     std::vector<float> xsum, xs;
@@ -569,7 +576,7 @@ void quant_matmul(const float* x, size_t n, const QuantView& w, float* y) {
   // Two or three rows: the one-row kernel per row is faster than sharing the unpacking (measured
   // with bench/quant-batch: 605 us a row at n = 2 against 472 at n = 1), with the same bits.
   if (n <= 3) {
-    for (size_t r = 0; r < n; ++r) quant_matmul(x + r * w.cols, 1, w, y + r * w.rows);
+    for (size_t r = 0; r < n; ++r) quant_matmul_f32(x + r * w.cols, 1, w, y + r * w.rows);
     return;
   }
   if (n <= kSmallBatch && simd::has_avx2() && (w.bits == 4 || w.bits == 8) && w.g_idx == nullptr &&

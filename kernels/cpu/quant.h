@@ -50,10 +50,15 @@ void unpack_zeros(const uint32_t* zeros, size_t n_groups, size_t rows, uint32_t 
 // out (rows, cols) row-major f32 = dequant(W). `w` must pass check_quant_view.
 void dequantize(const QuantView& w, float* out);
 
-// y (n, rows) = x (n, cols) · dequant(W)ᵀ; math in f32. `w` must pass check_quant_view.
+// y (n, rows) = x (n, cols) · dequant(W)ᵀ. `w` must pass check_quant_view. Where an int8 kernel
+// takes the weight and int8 activations are on (cpu/quant_int8.h: INGOT_QUANT_ACT=int8), the activations
+// are quantized to int8 and the products summed in integers; otherwise quant_matmul_f32.
+void quant_matmul(const float* x, size_t n, const QuantView& w, float* y);
+
+// The same product with the math in f32 (the activations as given).
 // n == 1 reads every weight word once and dequantizes in registers (AVX2 when the CPU has it);
 // n > 1 widens blocks of output columns to f32 and runs single-threaded sgemm on each, in one
 // OpenMP pool (as matmul.cpp).
-void quant_matmul(const float* x, size_t n, const QuantView& w, float* y);
+void quant_matmul_f32(const float* x, size_t n, const QuantView& w, float* y);
 
 }  // namespace ingot::cpu

@@ -1,5 +1,5 @@
 // The GptqPackedK layout (spec/quant-layouts.md) and the CPU quantized kernels: bit positions
-// checked by hand from the spec, pack/unpack round trips, and quant_matmul against a float64
+// checked by hand from the spec, pack/unpack round trips, and quant_matmul_f32 (the f32-activation path; the int8 one: quant_int8_test.cpp) against a float64
 // dequantize-then-multiply reference written here, for every bits × grouping × act-order ×
 // zero-point case and odd shapes. Run twice by CTest: AVX2 and INGOT_NO_SIMD=1 (portable).
 #include <gtest/gtest.h>
@@ -201,7 +201,7 @@ TEST(QuantMatmul, EveryCaseAgainstFloat64) {
     for (size_t n : {1, 2, 5, 8, 16, 17}) {
       std::vector<float> x(n * c.cols), y(n * c.rows, NAN);  // poisoned: an unwritten output fails
       for (float& v : x) v = d(rng);
-      quant_matmul(x.data(), n, w.view, y.data());
+      quant_matmul_f32(x.data(), n, w.view, y.data());
       // Error against the scale of the sums themselves (Σ|x·w| per output): a single output can
       // cancel to near zero, and then no relative bound on it alone means anything.
       double err = 0, ref_norm = 0;
@@ -247,9 +247,9 @@ TEST(QuantMatmul, SmallBatchRowsEqualEachRowAlone) {
       const bool exact = n <= 3 || shared_unpack;
       std::vector<float> x(n * c.cols), y(n * c.rows, NAN), one(c.rows, NAN);
       for (float& v : x) v = d(rng);
-      quant_matmul(x.data(), n, w.view, y.data());
+      quant_matmul_f32(x.data(), n, w.view, y.data());
       for (size_t t = 0; t < n; ++t) {
-        quant_matmul(x.data() + t * c.cols, 1, w.view, one.data());
+        quant_matmul_f32(x.data() + t * c.cols, 1, w.view, one.data());
         double err = 0, mag_norm = 0;
         for (size_t o = 0; o < c.rows; ++o) {
           if (exact) ASSERT_EQ(y[t * c.rows + o], one[o]) << "n " << n << " row " << t << " column " << o;
