@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--only", default="", help="smollm2: regex of the configuration names to run")
     ap.add_argument("--texts", default="", help="smollm2: regex of the texts to score")
     ap.add_argument("--seed", type=int, default=3, help="smollm2: calibration seed")
+    ap.add_argument("--table-only", action="store_true", help="smollm2: write the table from --cache, compute nothing")
     a = ap.parse_args()
     if a.model == "smollm2":
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
