@@ -23,5 +23,10 @@ install(FILES ${PROJECT_BINARY_DIR}/package/ingotConfig.cmake ${PROJECT_BINARY_D
               ${CMAKE_CURRENT_LIST_DIR}/IngotCompileModel.cmake
         DESTINATION ${INGOT_CMAKE_DIR})
 
+# A CUDA build's libingot.a needs the static CUDA runtime (runtime/capi/capi.cmake).
+set(INGOT_PC_CUDA_LIBS "")
+if(INGOT_HAVE_CUDA)
+  set(INGOT_PC_CUDA_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -lcudart_static -ldl -lrt -lpthread")
+endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/ingot.pc.in ${PROJECT_BINARY_DIR}/package/ingot.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/package/ingot.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -43,4 +43,12 @@ target_link_libraries(ingot_static INTERFACE PkgConfig::INGOT_CAPI_DEPS OpenMP::
 # libingot.a holds C++ code: C programs linking it need the C++ runtime.
 target_link_libraries(ingot_static INTERFACE $<$<NOT:$<LINK_LANGUAGE:CXX>>:stdc++> $<$<NOT:$<LINK_LANGUAGE:CXX>>:m>)
 set_target_properties(ingot_static PROPERTIES OUTPUT_NAME ingot EXPORT_NAME runtime_static)
+# A CUDA build's runtime objects hold the CUDA backend: the archive carries its kernels too, and
+# its users link the static CUDA runtime (no libcudart.so path to find at run time).
+# (ingot.pc says the same: cmake/install.cmake.)
+if(INGOT_HAVE_CUDA)
+  target_sources(ingot_static PRIVATE $<TARGET_OBJECTS:ingot_kernels_cuda>)
+  target_link_libraries(ingot_static INTERFACE $<BUILD_INTERFACE:CUDA::cudart_static>
+                        $<INSTALL_INTERFACE:${CUDA_cudart_static_LIBRARY}> dl rt pthread)
+endif()
 add_dependencies(ingot_static ingot_format_schema ingot_scripting)
