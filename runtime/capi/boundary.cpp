@@ -1,6 +1,7 @@
 #include "capi/boundary.h"
 
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "cpu/threads.h"
@@ -68,6 +69,18 @@ ingot_status from_status(const char* fn, const format::Status& s) {
     case StatusCode::kv_cache_full: code = INGOT_STATUS_KV_CACHE_FULL; break;
   }
   return fail(fn, code, s.message());
+}
+
+ingot_status copy_out(const char* fn, const std::string& text, char* buf, size_t capacity, size_t* n_bytes) {
+  *n_bytes = text.size();
+  if (text.size() + 1 > capacity) {
+    return fail(fn, INGOT_STATUS_BUFFER_TOO_SMALL,
+                "the prompt has " + std::to_string(text.size()) + " bytes + NUL, the buffer holds " +
+                    std::to_string(capacity));
+  }
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  return INGOT_STATUS_OK;
 }
 
 void use_threads(int32_t n) { cpu::set_threads(n); }

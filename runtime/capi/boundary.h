@@ -64,6 +64,10 @@ ingot_status guard(const char* fn, Body&& body) noexcept {
   }
 }
 
+// Writes `text` and a NUL into buf (capacity bytes) and its length into *n_bytes; BUFFER_TOO_SMALL
+// (with *n_bytes still set, so the caller can retry) when text + NUL does not fit.
+ingot_status copy_out(const char* fn, const std::string& text, char* buf, size_t capacity, size_t* n_bytes);
+
 // Caps the workers of the model's pool that the calling thread's next kernel loops use (the
 // setting is per thread: sessions on several threads each set theirs).
 void use_threads(int32_t n);

@@ -1,10 +1,10 @@
 // ingot_model_chat_template / ingot_chat_render: the container's chat template through the
 // chat-template engine (runtime/src/chat_template).
-#include <cstring>
 
 #include "capi/boundary.h"
 #include "chat_template/model_template.h"
 
+using ingot::capi::copy_out;
 using ingot::capi::fail;
 using ingot::capi::guard;
 
@@ -47,15 +47,7 @@ ingot_status ingot_chat_render(const ingot_model* model, const ingot_chat_messag
     } catch (const ingot::chat_template::TemplateError& e) {
       return fail(fn, INGOT_STATUS_TEMPLATE_ERROR, e.what());
     }
-    *n_bytes = text.size();
-    if (text.size() + 1 > capacity) {
-      return fail(fn, INGOT_STATUS_BUFFER_TOO_SMALL,
-                  "the prompt has " + std::to_string(text.size()) + " bytes + NUL, the buffer holds " +
-                      std::to_string(capacity));
-    }
-    std::memcpy(buf, text.data(), text.size());
-    buf[text.size()] = '\0';
-    return INGOT_STATUS_OK;
+    return copy_out(fn, text, buf, capacity, n_bytes);
   });
 }
 

@@ -1,12 +1,12 @@
 // ingot_script_*: sandboxed Lua scripts (scripting/) loaded, attached to a session and asked for
 // chat prompts. Script itself reports every Lua error and limit as a Status, so only its Status
 // and C++ exceptions (caught by guard) reach this boundary.
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "capi/boundary.h"
 
+using ingot::capi::copy_out;
 using ingot::capi::fail;
 using ingot::capi::from_status;
 using ingot::capi::guard;
@@ -128,15 +128,7 @@ ingot_status ingot_script_format_prompt(ingot_script* script, const ingot_model*
     }
     std::string text;
     if (ingot_status s = from_status(fn, script->script->format_prompt(history, &text)); s != INGOT_STATUS_OK) return s;
-    *n_bytes = text.size();
-    if (text.size() + 1 > capacity) {
-      return fail(fn, INGOT_STATUS_BUFFER_TOO_SMALL,
-                  "the prompt has " + std::to_string(text.size()) + " bytes + NUL, the buffer holds " +
-                      std::to_string(capacity));
-    }
-    std::memcpy(buf, text.data(), text.size());
-    buf[text.size()] = '\0';
-    return INGOT_STATUS_OK;
+    return copy_out(fn, text, buf, capacity, n_bytes);
   });
 }
 
