@@ -50,8 +50,9 @@ inline const std::string& stories_model() {
   return path;
 }
 
-// CPU threads per call: $INGOT_TEST_THREADS, else 0 (all). The ThreadSanitizer run sets 1: it
-// cannot see libgomp's barriers, so OpenMP teams would be reported as races.
+// CPU threads per call: $INGOT_TEST_THREADS, else 0 (all). scripts/test.sh's ThreadSanitizer
+// stage sets 1 to keep that stage short; the worker pool (kernels/cpu/worker_pool.h) is still
+// checked there by capi_pool_test, which runs 8 threads of sessions through a 3-worker pool.
 inline int32_t test_threads() {
   const char* env = std::getenv("INGOT_TEST_THREADS");
   return env != nullptr ? int32_t(std::atoi(env)) : 0;

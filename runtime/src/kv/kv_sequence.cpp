@@ -16,9 +16,10 @@ void KvSequence::grow(size_t n, std::vector<PageId>* spare) {
   if (n <= length_) return;
   const size_t p = pool_->shape().page_size;
   const auto next = [&] {
-    // Only when another thread forked a sequence sharing our last page since pages_to_grow().
+    // pages_to_grow() counted an upper bound (docs/runtime.md, Pages); running short means a
+    // thread forked this sequence while it grew, which the one-thread-per-sequence rule forbids.
     if (spare->empty() && !pool_->take(1, spare)) {
-      throw std::runtime_error("KV cache full: a page this sequence shares was forked while it grew");
+      throw std::runtime_error("KV cache: a sequence was forked on another thread while it grew (one thread per sequence)");
     }
     const PageId id = spare->back();
     spare->pop_back();
