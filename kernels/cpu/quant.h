@@ -51,8 +51,9 @@ void unpack_zeros(const uint32_t* zeros, size_t n_groups, size_t rows, uint32_t 
 void dequantize(const QuantView& w, float* out);
 
 // y (n, rows) = x (n, cols) · dequant(W)ᵀ. `w` must pass check_quant_view. Where an int8 kernel
-// takes the weight and int8 activations are on (cpu/quant_int8.h: INGOT_QUANT_ACT=int8), the activations
-// are quantized to int8 and the products summed in integers; otherwise quant_matmul_f32.
+// takes the weight and int8 activations are on (cpu/quant_int8.h: the default; INGOT_QUANT_ACT=f32
+// or a ScopedActivations turns them off), the activations are quantized to int8 and the products
+// summed in integers; otherwise quant_matmul_f32.
 void quant_matmul(const float* x, size_t n, const QuantView& w, float* y);
 
 // The same product with the math in f32 (the activations as given).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -370,6 +371,7 @@ SpanFn pick_span(Int8Isa isa, uint32_t bits, size_t r) {
 }
 
 std::atomic<int> g_int8_on{-1};  // −1: not yet read from the environment
+thread_local int t_int8_on = -1;  // −1: no ScopedActivations on this thread
 
 }  // namespace
 
@@ -411,17 +413,33 @@ Int8Isa int8_isa() {
 
 void set_int8_activations(bool on) { g_int8_on.store(on ? 1 : 0); }
 
-bool int8_activations() {
+Activations default_activations() {
   int on = g_int8_on.load();
   if (on < 0) {
     const char* act = std::getenv("INGOT_QUANT_ACT");
-    on = act != nullptr && std::strcmp(act, "int8") == 0 ? 1 : 0;
+    on = 1;
+    if (act != nullptr && std::strcmp(act, "f32") == 0) {
+      on = 0;
+    } else if (act != nullptr && std::strcmp(act, "int8") != 0) {
+      std::fprintf(stderr, "ingot: INGOT_QUANT_ACT='%s' is neither int8 nor f32; using int8\n", act);
+    }
     int expected = -1;
     g_int8_on.compare_exchange_strong(expected, on);
     on = g_int8_on.load();
   }
-  return on == 1;
+  return on == 1 ? Activations::int8 : Activations::f32;
 }
+
+bool int8_activations() {
+  if (t_int8_on >= 0) return t_int8_on == 1;
+  return default_activations() == Activations::int8;
+}
+
+ScopedActivations::ScopedActivations(Activations a) : previous_(t_int8_on) {
+  t_int8_on = a == Activations::int8 ? 1 : 0;
+}
+
+ScopedActivations::~ScopedActivations() { t_int8_on = previous_; }
 
 bool quant_int8_supported(const QuantView& w) {
   return (w.bits == 4 || w.bits == 8) && w.g_idx == nullptr &&

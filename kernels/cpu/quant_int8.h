@@ -31,13 +31,30 @@ Int8Isa int8_isa();
 // Whether this CPU can run `isa`.
 bool int8_isa_available(Int8Isa isa);
 
-// Whether quant_matmul quantizes activations to int8 where a kernel takes the weight. Off unless
-// INGOT_QUANT_ACT=int8 at start-up or set_int8_activations(true): tests elsewhere (interop's GPTQ
-// import: logits within 1e-5 of the dequantized weights, perplexity within 1e-3 of a reference)
-// pin the f32 path's accuracy and must say which path they mean before the default can flip.
-// Process-wide.
-void set_int8_activations(bool on);
+// How quant_matmul treats the activations of a weight an int8 kernel takes: quantized to int8
+// per block of kInt8Block (the default), or kept f32 (quant_matmul_f32, the reference arithmetic).
+enum class Activations { int8, f32 };
+// The process default: int8, unless INGOT_QUANT_ACT=f32 at start-up (read once) or
+// set_int8_activations(false). Another value of INGOT_QUANT_ACT is reported once on stderr and
+// ignored.
+Activations default_activations();
+void set_int8_activations(bool on);  // sets the process default
+// What quant_matmul uses on this thread: the innermost ScopedActivations, else the default.
 bool int8_activations();
+
+// Sets the calling thread's choice for its lifetime (nested scopes restore the outer one). A
+// model's forward pass sets its LoadOptions::activations; the compiler's calibration pass sets f32.
+// The choice is made on the thread that calls quant_matmul, so the pool's workers need none.
+class ScopedActivations {
+ public:
+  explicit ScopedActivations(Activations a);
+  ~ScopedActivations();
+  ScopedActivations(const ScopedActivations&) = delete;
+  ScopedActivations& operator=(const ScopedActivations&) = delete;
+
+ private:
+  int previous_;
+};
 
 // True when the int8 kernels take `w`: 4 or 8 bits, no g_idx, group_size −1 or a multiple of kInt8Block.
 // Any rows and cols (a partial last block is padded with zero activations).

@@ -45,6 +45,8 @@ ingot_model_params ingot_model_default_params(void) {
   p.progress_user_data = nullptr;
   p.kv_type = INGOT_KV_F16;
   p.kv_budget_bytes = 0;
+  p.activations = ingot::cpu::default_activations() == ingot::cpu::Activations::f32 ? INGOT_ACTIVATIONS_F32
+                                                                                     : INGOT_ACTIVATIONS_INT8;
   return p;
 }
 
@@ -70,6 +72,10 @@ ingot_status ingot_model_load(const char* path, ingot_model_params params, ingot
     INGOT_CAPI_REQUIRE(fn, params.kv_type == INGOT_KV_F16 || params.kv_type == INGOT_KV_F32, "unknown kv_type");
     options.kv_dtype = params.kv_type == INGOT_KV_F32 ? ingot::runtime::KvDtype::f32 : ingot::runtime::KvDtype::f16;
     options.kv_budget_bytes = params.kv_budget_bytes;
+    INGOT_CAPI_REQUIRE(fn, params.activations == INGOT_ACTIVATIONS_INT8 || params.activations == INGOT_ACTIVATIONS_F32,
+                       "unknown activations");
+    options.activations = params.activations == INGOT_ACTIVATIONS_F32 ? ingot::cpu::Activations::f32
+                                                                      : ingot::cpu::Activations::int8;
     options.backend = params.backend == INGOT_BACKEND_CUDA ? ingot::runtime::BackendKind::cuda
                                                            : ingot::runtime::BackendKind::cpu;
     options.n_threads = params.n_threads;  // the model's worker pool; 0: one per core

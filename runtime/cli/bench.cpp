@@ -6,6 +6,7 @@
 
 #include "bench_script.h"
 #include "commands.h"
+#include "script_options.h"
 #include "cpu/threads.h"
 #include "generate.h"
 
@@ -126,7 +127,7 @@ void add_bench(CLI::App& app) {
   static std::string model_path;
   static size_t n_prompt = 128, n_gen = 64, repeats = 5;
   static int threads = 0;
-  static std::string backend = "cpu";
+  static std::string backend = "cpu", activations;
   static bool as_json = false, script_overhead = false;
   static std::vector<size_t> batches;
   static size_t batch_context = 256;
@@ -138,6 +139,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--backend", backend, "cpu, or cuda (docs/cuda.md)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
+  add_activations_option(cmd, &activations);
   cmd->add_flag("--json", as_json, "print JSON");
   cmd->add_option("--batch", batches,
                   "batch sizes B (comma-separated): decode B sequences together, --gen steps each, and report "
@@ -152,6 +154,7 @@ void add_bench(CLI::App& app) {
     std::unique_ptr<runtime::Model> model;
     runtime::LoadOptions load_options;
     load_options.backend = backend == "cuda" ? runtime::BackendKind::cuda : runtime::BackendKind::cpu;
+    load_options.activations = activations_of(activations);
     format::Status s = runtime::Model::load(model_path, load_options, &model);
     if (s.ok() && n_prompt + n_gen > model->dims().context) {
       s = format::fail(format::StatusCode::invalid_argument, "--prompt + --gen = ", n_prompt + n_gen,

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "script_options.h"
 #include "cpu/threads.h"
 #include "eval/llamacpp_perplexity.h"
 #include "generate.h"
@@ -25,7 +26,7 @@ void add_perplexity(CLI::App& app) {
   static size_t ctx = 0, max_chunks = 0;
   static int threads = 0;
   static bool as_json = false;
-  static std::string protocol = "gptq";
+  static std::string protocol = "gptq", activations;
   cmd->add_option("MODEL", model_path, "the .ingot file")->required();
   cmd->add_option("-f,--file", file, "UTF-8 text to score")->required();
   cmd->add_option("--ctx", ctx, "window length in tokens; default: min(2048, the model's context length)");
@@ -36,10 +37,13 @@ void add_perplexity(CLI::App& app) {
       ->check(CLI::IsMember({"gptq", "llamacpp"}))
       ->capture_default_str();
   cmd->add_option("--chunks", max_chunks, "the same as --max-chunks (llama-perplexity's spelling)");
+  add_activations_option(cmd, &activations);
   cmd->callback([] {
     cpu::set_threads(threads);
     std::unique_ptr<runtime::Model> model;
-    format::Status s = runtime::Model::load(model_path, {}, &model);
+    runtime::LoadOptions load;
+    load.activations = activations_of(activations);
+    format::Status s = runtime::Model::load(model_path, load, &model);
     if (s.ok() && !model->has_tokenizer()) {
       s = format::fail(format::StatusCode::invalid_argument, "'", model_path, "' has no tokenizer");
     }

@@ -48,6 +48,18 @@ bool load_script(const char* command, ScriptArgs& a, const runtime::Model& model
   return true;
 }
 
+void add_activations_option(CLI::App* cmd, std::string* value) {
+  cmd->add_option("--activations", *value,
+                  "int8 (default: the 4/8-bit linears multiply int8-quantized activations) or f32 "
+                  "(INGOT_QUANT_ACT sets the default)")
+      ->check(CLI::IsMember({"int8", "f32"}));
+}
+
+cpu::Activations activations_of(const std::string& value) {
+  if (value.empty()) return cpu::default_activations();
+  return value == "f32" ? cpu::Activations::f32 : cpu::Activations::int8;
+}
+
 void add_generation_options(CLI::App* cmd, GenerationArgs* a, const char* n_help) {
   cmd->add_option("MODEL", a->model, "the .ingot file")->required();
   cmd->add_option("-n,--n-predict", a->n, n_help)->capture_default_str();
@@ -57,6 +69,7 @@ void add_generation_options(CLI::App* cmd, GenerationArgs* a, const char* n_help
   cmd->add_option("--backend", a->backend, "cpu, or cuda (docs/cuda.md; not yet run on a GPU)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
+  add_activations_option(cmd, &a->activations);
   add_script_options(cmd, &a->script);
 }
 
@@ -65,6 +78,7 @@ bool load_generation(const char* command, GenerationArgs& a, std::unique_ptr<run
   cpu::set_threads(a.threads);
   runtime::LoadOptions options;
   options.backend = a.backend == "cuda" ? runtime::BackendKind::cuda : runtime::BackendKind::cpu;
+  options.activations = activations_of(a.activations);
   return load_text_model(command, a.model, model, options) && load_script(command, a.script, **model, script);
 }
 

@@ -18,6 +18,11 @@ namespace ingot::cli {
 bool load_text_model(const char* command, const std::string& path, std::unique_ptr<runtime::Model>* out,
                      const runtime::LoadOptions& options = {});
 
+// --activations int8|f32 into *value (left empty: the process default, INGOT_QUANT_ACT's).
+void add_activations_option(CLI::App* cmd, std::string* value);
+// The LoadOptions::activations that add_activations_option's value names.
+cpu::Activations activations_of(const std::string& value);
+
 // --temp, --top-k, --top-p, --repeat-penalty, --seed.
 void add_sampling_options(CLI::App* cmd, runtime::SamplerParams* s);
 
@@ -42,11 +47,12 @@ struct GenerationArgs {
   int threads = 0;
   size_t ctx = 0;
   std::string backend = "cpu";  // --backend cpu|cuda
+  std::string activations;      // --activations int8|f32; empty: the default
   ScriptArgs script;
 };
 
-// MODEL, -n/--n-predict (described by n_help), the sampling options, --threads, --ctx and the
-// --script options.
+// MODEL, -n/--n-predict (described by n_help), the sampling options, --threads, --ctx, --backend,
+// --activations and the --script options.
 void add_generation_options(CLI::App* cmd, GenerationArgs* a, const char* n_help);
 
 // Sets the CPU threads, loads the model and the script (when given); on failure prints

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "script_options.h"
 #include "cpu/threads.h"
 #include "model/model.h"
 #ifdef INGOT_WITH_SERVER
@@ -28,6 +29,7 @@ void add_serve(CLI::App& app) {
   static server::ServerOptions o;
   static int threads = 0;
   static size_t kv_budget_mib = 0;
+  static std::string activations;
   cmd->add_option("MODEL", model_path, "the .ingot file")->required();
   cmd->add_option("--host", o.host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", o.port, "port to listen on; 0 = any free port (printed)")->capture_default_str();
@@ -43,6 +45,7 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--http-threads", o.http_threads, "connections served at once")->capture_default_str();
   cmd->add_option("--kv-budget", kv_budget_mib, "MiB of KV pages; 0 = enough for every slot's full context");
   cmd->add_option("--threads", threads, "CPU threads; 0 = all")->capture_default_str();
+  add_activations_option(cmd, &activations);
   cmd->callback([] {
     if (o.sched.n_slots == 0) {
       std::fprintf(stderr, "ingot serve: --parallel must be at least 1\n");
@@ -51,6 +54,7 @@ void add_serve(CLI::App& app) {
     cpu::set_threads(threads);
     if (o.model_id.empty()) o.model_id = std::filesystem::path(model_path).stem().string();
     runtime::LoadOptions load;
+    load.activations = activations_of(activations);
     std::unique_ptr<runtime::Model> model;
     format::Status s = runtime::Model::load(model_path, load, &model);
     if (s.ok() && !model->has_tokenizer()) {

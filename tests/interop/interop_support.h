@@ -120,9 +120,15 @@ inline std::unique_ptr<runtime::Model> compile_model(compiler::SourceModel m, co
   format::Status s = compiler::emit(m, path, opt);
   EXPECT_TRUE(s.ok()) << s.to_string();
   std::unique_ptr<runtime::Model> model;
-  // f32 KV pages: the two models compared here differ in the last bits of their projections, which
-  // f16 pages could round to neighbouring values (tests/model/batch_test.cpp covers f16 pages).
-  s = runtime::Model::load(path, {.verify_checksums = true, .progress = {}, .kv_dtype = runtime::KvDtype::f32}, &model);
+  // f32 KV pages and f32 activations: the models compared here differ in the last bits of their
+  // projections, which f16 pages could round to neighbouring values and int8 activations to
+  // neighbouring steps (tests/model/batch_test.cpp covers f16 pages, tests/quant/quant_int8_test.cpp
+  // and quantized_runtime_test the int8 path's error). These tests are about the import, not the kernels.
+  runtime::LoadOptions load;
+  load.verify_checksums = true;
+  load.kv_dtype = runtime::KvDtype::f32;
+  load.activations = cpu::Activations::f32;
+  s = runtime::Model::load(path, load, &model);
   EXPECT_TRUE(s.ok()) << s.to_string();
   return model;
 }

@@ -59,23 +59,33 @@ void quantize(compiler::SourceModel& m, const compiler::QuantConfig& cfg, bool d
   }
 }
 
-std::unique_ptr<runtime::Model> build(const TempDir& dir, const std::string& name, compiler::SourceModel m) {
-  compiler::EmitOptions opt;
-  opt.dtype = fb::DType::F32;
-  EXPECT_TRUE(compiler::emit(m, dir.file(name), opt).ok());
+std::unique_ptr<runtime::Model> load(const TempDir& dir, const std::string& name, cpu::Activations activations) {
   std::unique_ptr<runtime::Model> model;
   // f32 KV pages: the two models compared here differ in the last bits of their projections, which
   // f16 pages could round to neighbouring values (tests/model/batch_test.cpp covers f16 pages).
-  const format::Status s = runtime::Model::load(dir.file(name), {.verify_checksums = true, .progress = {}, .kv_dtype = runtime::KvDtype::f32}, &model);
+  runtime::LoadOptions options;
+  options.verify_checksums = true;
+  options.kv_dtype = runtime::KvDtype::f32;
+  options.activations = activations;
+  const format::Status s = runtime::Model::load(dir.file(name), options, &model);
   EXPECT_TRUE(s.ok()) << s.to_string();
   return model;
 }
 
+// Writes `m` and loads it; the quantized linears' activations stay f32 unless `activations` says.
+std::unique_ptr<runtime::Model> build(const TempDir& dir, const std::string& name, compiler::SourceModel m,
+                                      cpu::Activations activations = cpu::Activations::f32) {
+  compiler::EmitOptions opt;
+  opt.dtype = fb::DType::F32;
+  EXPECT_TRUE(compiler::emit(m, dir.file(name), opt).ok());
+  return load(dir, name, activations);
+}
+
 TEST(QuantizedRuntime, QuantMatmulPathEqualsDequantizedWeights) {
   INGOT_REQUIRE_SHARED(kCheckpoint);
-  // The f32-activation path: it must equal the dequantized weights to f32 rounding. The int8 one
-  // adds its own (bounded) error: tests/quant/quant_int8_test.cpp, and perplexity below.
-  cpu::set_int8_activations(false);
+  // The f32-activation path (build's default): it must equal the dequantized weights to f32
+  // rounding. The int8 one adds its own (bounded) error: tests/quant/quant_int8_test.cpp, and
+  // perplexity below.
   TempDir dir;
   const std::vector<int32_t> tokens = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317};
   for (int bits : {2, 3, 4, 8}) {
@@ -145,14 +155,16 @@ TEST(QuantizedRuntime, Int8ActivationsKeepPerplexityWithinAThirdOfAPercent) {
     cfg.bits = bits, cfg.group_size = group, cfg.sym = sym, cfg.act_order = false;
     compiler::SourceModel q = import_stories();
     quantize(q, cfg, false);
-    auto m = build(dir, "q.ingot", std::move(q));
-    ASSERT_TRUE(m);
+    auto m = build(dir, "q.ingot", std::move(q), cpu::Activations::f32);
+    auto m8 = load(dir, "q.ingot", cpu::Activations::int8);
+    ASSERT_TRUE(m && m8);
+    ASSERT_EQ(m->activations(), cpu::Activations::f32);
+    ASSERT_EQ(m8->activations(), cpu::Activations::int8);
     const std::vector<int32_t> tokens = runtime::prompt_tokens(*m, text.str());
     runtime::PerplexityResult f32, i8;
-    cpu::set_int8_activations(false);
     ASSERT_TRUE(runtime::perplexity(*m, tokens, 256, 20, nullptr, &f32).ok());
-    cpu::set_int8_activations(true);
-    ASSERT_TRUE(runtime::perplexity(*m, tokens, 256, 20, nullptr, &i8).ok());
+    ASSERT_TRUE(runtime::perplexity(*m8, tokens, 256, 20, nullptr, &i8).ok());
+    ASSERT_NE(f32.ppl, i8.ppl);  // the two models took different paths
     std::printf("[ int8 act ] rtn %d-bit g%d %s: ppl f32 activations %.4f, int8 activations %.4f (%+.3f%%)\n", bits,
                 group, sym ? "sym" : "asym", f32.ppl, i8.ppl, 100 * (i8.ppl / f32.ppl - 1));
     EXPECT_LT(std::fabs(i8.ppl / f32.ppl - 1), 0.003) << bits << "-bit g" << group;

@@ -9,6 +9,7 @@
 #include "cpu/attention.h"
 #include "cpu/convert.h"
 #include "cpu/matmul.h"
+#include "cpu/quant_int8.h"
 #include "cpu/rmsnorm.h"
 #include "cpu/rope.h"
 #include "cpu/threads.h"
@@ -237,6 +238,9 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
     return fail(StatusCode::invalid_argument, "quantize: method must be GPTQ or RTN");
   }
   if (opt_.threads > 0) cpu::set_threads(opt_.threads);
+  // The quantized layers feed the next layer's Hessians with f32 activations, as the paper's code
+  // does (the runtime's int8 activations would change the calibration, and the bytes written).
+  cpu::ScopedActivations f32_activations(cpu::Activations::f32);
   for (SourceTensor& t : model_.tensors) by_name_[t.name] = &t;
   const bool gptq = opt_.method == fb::QuantMethod::GPTQ;
 

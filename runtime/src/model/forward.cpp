@@ -4,6 +4,7 @@
 #include <string>
 
 #include "backend/backend.h"
+#include "cpu/quant_int8.h"
 #include "cpu/worker_pool.h"
 #include "model/layer.h"
 
@@ -21,6 +22,7 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
   if (max_length == 0 || max_length > d.context) max_length = d.context;
   PagePool& pool = model.kv_pool();
   cpu::ScopedPool workers(&model.workers());  // every kernel loop of this step runs on the model's pool
+  cpu::ScopedActivations activations(model.activations());
 
   // 1. Validate, changing nothing: each sequence's tokens continue it.
   std::vector<size_t> next(seqs.size());  // the position each sequence's next token must have

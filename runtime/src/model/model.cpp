@@ -185,6 +185,7 @@ Status Model::load(const std::string& path, const LoadOptions& options, std::uni
   if (options.n_threads < 0) {
     return fail(StatusCode::invalid_argument, "'", path, "': n_threads is negative (", options.n_threads, ")");
   }
+  m->activations_ = options.activations;
   m->workers_ = std::make_unique<cpu::WorkerPool>(options.n_threads > 0 ? options.n_threads : cpu::requested_threads());
   if (!report(1.0)) return cancelled();
   *out = std::move(m);

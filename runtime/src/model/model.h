@@ -11,6 +11,7 @@
 #include "backend/backend.h"
 #include "cpu/matmul.h"
 #include "cpu/quant.h"
+#include "cpu/quant_int8.h"
 #include "cpu/rope.h"
 #include "cpu/worker_pool.h"
 #include "kv/page_pool.h"
@@ -43,6 +44,10 @@ struct LoadOptions {
   // hardware thread). Every session of the model shares the pool; a session's cpu::set_threads
   // caps how many of them its steps use.
   int n_threads = 0;
+  // Activations of the 4- and 8-bit linears that an int8 kernel takes (kernels/cpu/quant_int8.h):
+  // quantized to int8 per block of 16 (faster; perplexity within 0.3% of f32, measured in
+  // docs/runtime.md), or f32. The default is the process's: int8 unless INGOT_QUANT_ACT=f32.
+  cpu::Activations activations = cpu::default_activations();
 };
 
 class Model {
@@ -60,6 +65,8 @@ class Model {
   PagePool& kv_pool() const { return *kv_pool_; }
   // The worker pool every forward pass through this model runs its kernel loops on.
   cpu::WorkerPool& workers() const { return *workers_; }
+  // How its quantized linears treat their activations (LoadOptions::activations).
+  cpu::Activations activations() const { return activations_; }
 
   cpu::WeightView tok_embeddings;  // (vocab, dim)
   std::vector<LayerWeights> layers;
@@ -80,6 +87,7 @@ class Model {
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<PagePool> kv_pool_;  // pages live in the backend's memory
   std::unique_ptr<cpu::WorkerPool> workers_;
+  cpu::Activations activations_ = cpu::Activations::int8;
 };
 
 }  // namespace ingot::runtime
