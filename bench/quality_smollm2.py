@@ -239,8 +239,9 @@ def write_table(a, results, texts, stamp):
                               for n, res in results if res and "GPTQ" in n) + "."]
     if earlier:
         lines += ["", f"¹ From an earlier build of the same sources (cache stamp {', '.join(sorted(earlier))}, "
-                  f"accepted with --also-stamps; this build's stamp is {stamp}): its ingotc writes the same bytes "
-                  "for these configurations (docs/gptq.md, SmolLM2 section)."]
+                  f"accepted with --also-stamps; this build's stamp is {stamp}). Not rerun; the one row rerun "
+                  "with this build (RTN 4-bit g128 sym, WikiText-2) reproduced the earlier figure exactly, and "
+                  "this ingotc's default draw writes the bytes of the ingotc before --calib-draw (docs/gptq.md)."]
     lines += ["", END]
     block = "\n".join(lines) + "\n"
     old = open(a.out).read() if os.path.exists(a.out) else ""
