@@ -41,8 +41,8 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--shared", default=os.environ.get("INGOT_SHARED", "../shared"))
     ap.add_argument("--max-chunks", type=int, default=0)
-    ap.add_argument("--calib-samples", type=int, default=32)
-    ap.add_argument("--calib-seqlen", type=int, default=256)
+    ap.add_argument("--calib-samples", type=int, default=None, help="GPTQ calibration windows (32; smollm2: 64)")
+    ap.add_argument("--calib-seqlen", type=int, default=None, help="GPTQ calibration tokens per window (256; smollm2: 512)")
     ap.add_argument("--out", default="bench/quality.md")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--cache", default="", help="JSON Lines of finished configurations: appended to as they "
@@ -56,7 +56,18 @@ def main():
     ap.add_argument("--texts", default="", help="smollm2: regex of the texts to score")
     ap.add_argument("--seed", type=int, default=3, help="smollm2: calibration seed")
     ap.add_argument("--table-only", action="store_true", help="smollm2: write the table from --cache, compute nothing")
+    ap.add_argument("--calib-draw", choices=["stream", "documents"], default="stream",
+                    help="smollm2: ingotc --calib-draw for the GPTQ rows")
+    ap.add_argument("--damp", type=float, default=None, help="smollm2: ingotc --damp (default: ingotc's, 0.01)")
+    ap.add_argument("--also-stamps", default="", help="smollm2: comma list of earlier cache stamps whose rows are reused")
+    ap.add_argument("--keep-dir", default="", help="smollm2: keep each GPTQ container here instead of deleting it")
+    ap.add_argument("--report-dir", default="", help="smollm2: write each GPTQ build's --report (per-tensor losses) here")
+    ap.add_argument("--study", default="", help="smollm2: write a table of every cached row of --only "
+                    "(configuration × draw × seed × damp × calibration size) to this file; compute nothing")
     a = ap.parse_args()
+    small = a.model == "stories260K"
+    a.calib_samples = a.calib_samples or (32 if small else 64)
+    a.calib_seqlen = a.calib_seqlen or (256 if small else 512)
     if a.model == "smollm2":
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import quality_smollm2

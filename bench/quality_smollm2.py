@@ -12,7 +12,13 @@ Protocol (the issue's anchor; docs/perplexity.md, protocol gptq):
   validation documents), every whole window of 2048.
 - GPTQ calibration: 64 windows of 512 tokens (32,768 tokens) drawn with seed 3 from the first 150
   documents of the same file (never the evaluation documents). damp 0.01, true-sequential,
-  block 128. Embeddings and classifier stay f32 (tied).
+  block 128. Embeddings and classifier stay f32 (tied). --calib-draw stream (default: the 150
+  documents joined into one token stream) or documents (each window inside one document longer
+  than 512 tokens, as the reference's get_c4); --calib-samples/--calib-seqlen/--seed/--damp vary
+  the calibration for the study in docs/gptq.md (--study writes its table from the cache).
+
+Cache: rows are reused when the binaries, texts and options are the same (the stamp); rows of an
+earlier build are reused only when --also-stamps names its stamp, and the table marks them.
 """
 import concurrent.futures
 import datetime
@@ -102,7 +108,13 @@ def main(a):
     texts = [("WikiText-2 test", wt, a.wt_chunks), ("C4 last 50", c4e, 0)]
     if a.texts:
         texts = [t for t in texts if re.search(a.texts, t[0])]
-    calib_opts = ["--calib", calib, "--calib-samples", "64", "--calib-seqlen", "512", "--seed", str(a.seed)]
+    calib_opts = ["--calib", calib, "--calib-samples", str(a.calib_samples), "--calib-seqlen", str(a.calib_seqlen),
+                  "--seed", str(a.seed)]
+    # Given only when not the default, so that rows cached before these options keep their keys.
+    if a.calib_draw != "stream":
+        calib_opts += ["--calib-draw", a.calib_draw]
+    if a.damp is not None:
+        calib_opts += ["--damp", str(a.damp)]
     todo = [(n, o + (calib_opts if "gptq" in o else [])) for n, o in configs() if re.search(a.only or ".", n)]
 
     stamp = hashlib.sha256()
@@ -112,12 +124,20 @@ def main(a):
     stamp = stamp.hexdigest()[:16]
     # Options as cached: the calibration file lives in a fresh temporary folder each run.
     key_opts = lambda opts: tuple("<calib>" if o.endswith("c4_first150.jsonl") else o for o in opts)
+    # Rows of this stamp, and of the earlier stamps --also-stamps accepts (an earlier build of the
+    # same sources: the table marks those rows with their stamp).
+    stamps = [stamp] + [x for x in a.also_stamps.split(",") if x]
     cache = {}
     if a.cache and os.path.exists(a.cache):
         for line in open(a.cache):
             r = json.loads(line)
-            if r.get("stamp") == stamp:
-                cache[(r["name"], r["text"], key_opts(r["opts"]), r["chunks"])] = r
+            if r.get("stamp") in stamps:
+                k = (r["name"], r["text"], key_opts(r["opts"]), r["chunks"])
+                if k not in cache or r["stamp"] == stamp:
+                    cache[k] = r
+    if a.study:
+        write_study(a, [r for r in cache.values() if re.search(a.only or ".", r["name"])], texts, stamp)
+        return
     lock, t0 = threading.Lock(), time.time()
 
     def evaluate(i, name, opts):
@@ -131,10 +151,16 @@ def main(a):
         if missing:
             out = os.path.join(work, f"m{i}.ingot")
             tb = time.time()
+            report = []
+            if a.report_dir and "gptq" in opts:
+                os.makedirs(a.report_dir, exist_ok=True)
+                slug = hashlib.sha256(json.dumps([name, list(key_opts(opts)), stamp]).encode()).hexdigest()[:12]
+                report = ["--report", os.path.join(a.report_dir, f"{re.sub(r'[^A-Za-z0-9]+', '-', name)}-{slug}.json")]
             _, log = run(["/usr/bin/time", "-f", "peak_rss_kb=%M", ingotc, "build", gguf, "-o", out,
-                       "--threads", str(a.threads)] + opts)
+                       "--threads", str(a.threads)] + opts + report)
             build_s = time.time() - tb
             rss = int(re.search(r"peak_rss_kb=(\d+)", log).group(1))
+            note = re.search(r"note: calibration: (.*)", log)
             for label, path, chunks in missing:
                 te = time.time()
                 o, _ = run([ingot, "perplexity", out, "-f", path, "--ctx", "2048", "--max-chunks", str(chunks),
@@ -144,13 +170,22 @@ def main(a):
                      "ppl": float(re.search(r"ppl = ([0-9.]+)\s*$", o).group(1)), "windows": js.get("chunks"),
                      "scored": js.get("scored_tokens", js.get("scored")), "build_s": round(build_s, 1),
                      "build_peak_rss_kb": rss, "eval_s": round(time.time() - te, 1)}
+                if note:
+                    r["calib_note"] = note.group(1)
+                if report:
+                    r["report"] = os.path.basename(report[1])
                 res[label] = r
                 if a.cache:
                     with lock, open(a.cache, "a") as fh:
                         fh.write(json.dumps(r) + "\n")
                 print(f"{name} / {label}: ppl {r['ppl']:.4f} (build {build_s:.0f} s, eval {r['eval_s']:.0f} s, "
                       f"{time.time() - t0:.0f} s in all)", flush=True)
-            os.remove(out)
+            if a.keep_dir and "gptq" in opts:  # for the weight study (bench/smollm2_weight_study.py --containers)
+                os.makedirs(a.keep_dir, exist_ok=True)
+                slug = hashlib.sha256(json.dumps([name, list(key_opts(opts)), stamp]).encode()).hexdigest()[:12]
+                os.replace(out, os.path.join(a.keep_dir, f"{re.sub(r'[^A-Za-z0-9]+', '-', name)}-{slug}.ingot"))
+            else:
+                os.remove(out)
         return name, res
 
     def guarded(i, name, opts):
@@ -162,33 +197,51 @@ def main(a):
 
     with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
         results = list(pool.map(lambda x: guarded(x[0], *x[1]), enumerate(todo)))
-    write_table(a, results, texts)
+    write_table(a, results, texts, stamp)
 
 
-def write_table(a, results, texts):
+def calib_words(a):
+    draw = {"stream": "the documents joined into one token stream (`--calib-draw stream`)",
+            "documents": "each window inside one document longer than the window, as the reference's get_c4 "
+                         "(`--calib-draw documents`)"}[a.calib_draw]
+    return (f"{a.calib_samples} × {a.calib_seqlen} = {a.calib_samples * a.calib_seqlen:,} tokens, seed {a.seed}, "
+            f"damp {a.damp if a.damp is not None else 0.01}, {draw}")
+
+
+def write_table(a, results, texts, stamp):
     by = dict(results)
     fp = by.get("FP (f32)", {})
     lines = [BEGIN, "", "# SmolLM2-135M-Instruct quality: FP vs RTN vs GPTQ (a real model)", "",
              f"Generated by `python3 bench/quality.py --model smollm2 --jobs {a.jobs} --threads {a.threads}` on "
              f"{datetime.date.today()}; protocol in bench/quality_smollm2.py's docstring (GPTQ paper's: ctx 2048, "
-             f"WikiText-2 first {a.wt_chunks} windows, C4 the last 50 sample documents; calibration 64 × 512 = "
-             f"32,768 tokens, seed {a.seed}, from the first 150 C4-sample documents). Source: the shared Q4_1 GGUF, "
+             f"WikiText-2 first {a.wt_chunks} windows, C4 the last 50 sample documents; GPTQ calibration "
+             f"{calib_words(a)}, from the first 150 C4-sample documents). Source: the shared Q4_1 GGUF, "
              "dequantized exactly to f32 (FP is that f32 model). Anchor: the paper's own code on the same "
              "model and settings (the issue's figures; sym g128 only).", "",
              "| configuration | " + " | ".join(f"{t[0]} | Δ vs FP" for t in texts) + " | anchor (WT) |",
              "|---|" + "---:|---:|" * len(texts) + "---:|"]
+    earlier = set()
     for name, res in results:
         cells = []
         for t in texts:
             r = res.get(t[0])
             f = fp.get(t[0])
-            cells += [f"{r['ppl']:.4f}" if r else "", f"{100 * (r['ppl'] / f['ppl'] - 1):+.2f}%" if r and f else ""]
+            mark = ""
+            if r and r["stamp"] != stamp:
+                earlier.add(r["stamp"])
+                mark = " ¹"
+            cells += [f"{r['ppl']:.4f}{mark}" if r else "", f"{100 * (r['ppl'] / f['ppl'] - 1):+.2f}%" if r and f else ""]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {ANCHOR.get(name, '')} |")
     if any(res and "GPTQ" in n for n, res in results):
         lines += ["", f"Compile (ingotc build from the GGUF, {a.threads} threads): "
                   + "; ".join(f"{n}: {res[next(iter(res))]['build_s']:.0f} s, peak RSS "
                               f"{res[next(iter(res))]['build_peak_rss_kb'] / 1024:.0f} MiB"
                               for n, res in results if res and "GPTQ" in n) + "."]
+    if earlier:
+        lines += ["", f"¹ From an earlier build of the same sources (cache stamp {', '.join(sorted(earlier))}, "
+                  f"accepted with --also-stamps; this build's stamp is {stamp}). Not rerun; the one row rerun "
+                  "with this build (RTN 4-bit g128 sym, WikiText-2) reproduced the earlier figure exactly, and "
+                  "this ingotc's default draw writes the bytes of the ingotc before --calib-draw (docs/gptq.md)."]
     lines += ["", END]
     block = "\n".join(lines) + "\n"
     old = open(a.out).read() if os.path.exists(a.out) else ""
@@ -198,3 +251,27 @@ def write_table(a, results, texts):
         new = old.rstrip("\n") + "\n\n" + block
     open(a.out, "w").write(new)
     print(f"wrote {a.out}")
+
+
+def write_study(a, rows, texts, stamp):
+    """The calibration study (docs/gptq.md): every cached row of the selected configurations, one
+    line per (configuration, draw, seed, damp, calibration size), perplexity per text."""
+    def opt(r, flag, default):
+        o = r["opts"]
+        return o[o.index(flag) + 1] if flag in o else default
+    groups = {}
+    for r in rows:
+        if "--calib" not in r["opts"]:
+            key = (r["name"], "", "", "", "")
+        else:
+            key = (r["name"], opt(r, "--calib-draw", "stream"), opt(r, "--seed", "0"), opt(r, "--damp", "0.01"),
+                   f"{opt(r, '--calib-samples', '128')} × {opt(r, '--calib-seqlen', '2048')}")
+        groups.setdefault(key, {})[r["text"]] = r
+    lines = ["| configuration | draw | seed | damp | calibration | " + " | ".join(t[0] for t in texts) + " |",
+             "|---|---|---:|---:|---|" + "---:|" * len(texts)]
+    for key in sorted(groups, key=lambda k: (k[0], k[1], k[4], k[3], int(k[2] or 0))):
+        cells = [f"{groups[key][t[0]]['ppl']:.3f}" if t[0] in groups[key] else "" for t in texts]
+        lines.append("| " + " | ".join(key) + " | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    open(a.study, "w").write(text)
+    print(text, end="")

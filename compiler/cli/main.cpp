@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "depfile.h"
@@ -40,6 +41,7 @@ struct BuildArgs {
   int block_size = 128;
   std::vector<std::string> calib;
   size_t calib_samples = 128, calib_seqlen = 2048;
+  std::string calib_draw = "stream";
   uint64_t seed = 0;
   int threads = 0;
 };
@@ -87,8 +89,27 @@ format::Status calibration(const BuildArgs& a, compiler::SourceModel& model, std
   fbb.Finish(fb::Tokenizer::Pack(fbb, &model.tokenizer));
   std::unique_ptr<runtime::Tokenizer> tok;
   INGOT_RETURN_IF_ERROR(runtime::Tokenizer::create(*flatbuffers::GetRoot<fb::Tokenizer>(fbb.GetBufferPointer()), &tok));
-  return compiler::load_calibration(a.calib, *tok, model.config.bos_id, a.calib_samples, a.calib_seqlen, a.seed,
-                                    samples, &model.calibration);
+  const std::optional<compiler::CalibDraw> draw = compiler::calib_draw_from_name(a.calib_draw);
+  if (!draw) {
+    return format::fail(format::StatusCode::invalid_argument, "--calib-draw ", a.calib_draw,
+                        " is not one of stream, documents");
+  }
+  // The stream draw puts BOS first whenever the model has a BOS id (its rule before --calib-draw,
+  // kept for its bytes); the documents draw only when the tokenizer adds one, as the reference's
+  // tokenizer call does (SmolLM2 has a BOS id but adds none).
+  const int32_t bos =
+      *draw == compiler::CalibDraw::documents && !model.tokenizer.add_bos ? -1 : model.config.bos_id;
+  compiler::CalibrationStats stats;
+  INGOT_RETURN_IF_ERROR(compiler::load_calibration(a.calib, *tok, bos, a.calib_samples,
+                                                   a.calib_seqlen, a.seed, *draw, samples, &model.calibration,
+                                                   &stats));
+  if (*draw == compiler::CalibDraw::documents) {
+    std::fprintf(stderr,
+                 "ingotc: note: calibration: %zu windows of %zu tokens from the %zu of %zu documents longer than "
+                 "%zu tokens (the longest has %zu)\n",
+                 a.calib_samples, a.calib_seqlen, stats.n_longer, stats.n_documents, a.calib_seqlen, stats.longest);
+  }
+  return format::Status::success();
 }
 
 format::Status write_report(const std::string& path, const std::vector<compiler::TensorDone>& done) {
@@ -213,6 +234,9 @@ int build(const BuildArgs& a) {
                         {"quantize_lm_head", a.quantize_lm_head ? "true" : "false"}, {"calib", calib},
                         {"calib_samples", std::to_string(a.calib_samples)},
                         {"calib_seqlen", std::to_string(a.calib_seqlen)}, {"seed", std::to_string(a.seed)}});
+    // Recorded only when it is not the default, so that stream builds keep the bytes they had
+    // before --calib-draw existed.
+    if (a.calib_draw != "stream") opt.options.emplace_back("calib_draw", a.calib_draw);
   }
   if (format::Status s = compiler::emit(model, a.out, opt); !s.ok()) return die(s);
   if (!a.depfile.empty()) {
@@ -277,6 +301,13 @@ int main(int argc, char** argv) {
   b->add_option("--calib", a.calib, "GPTQ calibration text (plain, or JSON Lines with a \"text\" field)");
   b->add_option("--calib-samples", a.calib_samples, "GPTQ: calibration windows")->capture_default_str();
   b->add_option("--calib-seqlen", a.calib_seqlen, "GPTQ: tokens per window")->capture_default_str();
+  b->add_option("--calib-draw", a.calib_draw,
+                "GPTQ: how windows are drawn. stream: each file's documents joined with \"\\n\\n\" into one token "
+                "stream, a start uniform in it (windows may cross documents); documents: as the GPTQ reference's "
+                "get_c4, a document uniform over all documents, drawn again until it has more than --calib-seqlen "
+                "tokens, each tokenized alone, a window uniform inside it (a plain text file is one document)")
+      ->check(CLI::IsMember({"stream", "documents"}))
+      ->capture_default_str();
   b->add_option("--seed", a.seed, "seed for drawing calibration windows")->capture_default_str();
   b->add_flag("--quantize-lm-head", a.quantize_lm_head, "also quantize the classifier (untied models)");
   b->add_option("--threads", a.threads, "threads; 0: all")->capture_default_str();
