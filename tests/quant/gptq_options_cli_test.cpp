@@ -25,8 +25,9 @@ std::string slurp(const std::string& path) {
 
 // The per-tensor losses of an ingotc --report (the quantization itself, not the provenance).
 std::vector<double> losses(const std::string& report) {
+  const nlohmann::json j = nlohmann::json::parse(slurp(report));
   std::vector<double> v;
-  for (const auto& t : nlohmann::json::parse(slurp(report)).at("tensors")) v.push_back(t.at("loss").get<double>());
+  for (const auto& t : j.at("tensors")) v.push_back(t.at("loss").get<double>());
   return v;
 }
 
