@@ -257,8 +257,13 @@ def options_study(a):
               flush=True)
         return r
 
-    with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
-        results = list(pool.map(lambda item: evaluate(item, tmp), enumerate(jobs)))
+    if a.table_only:  # from the cache alone: what is missing is left out of the table (and counted)
+        results = [cached[tuple(j[3])] for j in jobs if tuple(j[3]) in cached]
+        missing = len(jobs) - len(results)
+    else:
+        with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
+            results = list(pool.map(lambda item: evaluate(item, tmp), enumerate(jobs)))
+        missing = 0
     by = {}
     for r in results:
         by.setdefault(r["label"], []).append(r)
@@ -270,11 +275,15 @@ def options_study(a):
     lines = ["| setting | option | TS ppl mean ± sd | TS gap closed | Δ vs paper (pp) | "
              "WT ppl mean ± sd | WT gap closed | Δ vs paper (pp) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for bits, group in STUDY_SETTINGS:
+        if f"RTN {bits}-bit g{group}" not in by:
+            continue
         rtn = by[f"RTN {bits}-bit g{group}"][0]
         lines.append(f"| {bits}-bit g{group} | RTN | {rtn['ts']:.4f} | 0% | | {rtn['wt']:.4f} | 0% | |")
-        paper = {r["seed"]: r for r in by[f"paper {bits}-bit g{group}"]}
+        paper = {r["seed"]: r for r in by.get(f"paper {bits}-bit g{group}", [])}
         for name, _ in options:
-            rows = by[f"{name} {bits}-bit g{group}"]
+            rows = [r for r in by.get(f"{name} {bits}-bit g{group}", []) if r["seed"] in paper]
+            if not rows:
+                continue
             cells = []
             for k in ("ts", "wt"):
                 gap = rtn[k] - fp[k]
@@ -285,14 +294,16 @@ def options_study(a):
                 dm, dsd = ms(delta)
                 cells += [f"{m:.4f} ± {sd:.4f}", f"{sm:.1f} ± {ssd:.1f}%",
                           "" if name == "paper" else f"{dm:+.1f} ± {dsd:.1f}"]
-            lines.append(f"| {bits}-bit g{group} | {name} | " + " | ".join(cells) + " |")
+            seeds_note = "" if len(rows) == len(seeds) else f" (seeds {','.join(str(r['seed']) for r in rows)} only)"
+            lines.append(f"| {bits}-bit g{group} | {name}{seeds_note} | " + " | ".join(cells) + " |")
     head = [f"stories260K, `python3 bench/quality.py --options-study --jobs {a.jobs} --study-seeds {a.study_seeds}` "
-            f"on {datetime.date.today()} ({time.time() - t0:.0f} s); FP (f32): TinyStories val {fp['ts']:.4f}, "
+            f"on {datetime.date.today()} ({'table from the cache' if a.table_only else f'{time.time() - t0:.0f} s'}); FP (f32): TinyStories val {fp['ts']:.4f}, "
             f"WikiText-2 test {fp['wt']:.4f}; "
             f"{'all windows' if a.max_chunks == 0 else f'first {a.max_chunks} windows'} at ctx 256; "
             f"calibration {a.calib_samples} x {a.calib_seqlen} tokens of the C4 sample; act-order, sym. "
             "Gap closed: (RTN − option) / (RTN − FP) per seed; Δ vs paper: the same seed's difference "
-            "from --gptq-preset paper, in percentage points of the gap; ± is the sample sd over seeds.", ""]
+            "from --gptq-preset paper, in percentage points of the gap; ± is the sample sd over seeds."
+            + (f" PARTIAL: {missing} of {len(jobs)} runs had not finished." if missing else ""), ""]
     with open(a.out, "w") as f:
         f.write("\n".join(head + lines) + "\n")
     print(f"wrote {a.out}")
