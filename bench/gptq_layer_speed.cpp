@@ -2,7 +2,10 @@
 // whole GPTQ driver (compiler::quantize_model: forward passes for the calibration activations,
 // the four Hessians, true-sequential recomputation, GPTQ of q/k/v/o/gate/up/down, packing) with
 // the defaults of ingotc (4 bits, g128, act-order, sym, damp 0.01, block 128).
-// Usage: gptq-layer-speed [samples=16] [seqlen=2048] [threads=0 (all)]
+// Usage: gptq-layer-speed [samples=16] [seqlen=2048] [threads=0 (all)] [option=paper]
+// option: one of the GPTQ options past the paper (docs/gptq.md) on top of the defaults: paper,
+// grid-mse, grid-hessian, damp-auto, damp-choices (0.001,0.003,0.01,0.03,0.1), static-groups,
+// gptaq.
 // The weights are random (uniform, ±1/sqrt(in)); the token windows are random ids of a 512-token
 // vocabulary. Time does not depend on the values. Prints the seconds of each weight (GPTQ only)
 // and the total; the rest of the total is the forward passes and the Hessians, which grow
@@ -13,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 
 #include "cpu/threads.h"
 #include "gptq/quantize_model.h"
@@ -47,10 +51,11 @@ int main(int argc, char** argv) {
   const size_t n_samples = argc > 1 ? size_t(std::strtoull(argv[1], nullptr, 10)) : 16;
   const size_t seqlen = argc > 2 ? size_t(std::strtoull(argv[2], nullptr, 10)) : 2048;
   const int threads = argc > 3 ? std::atoi(argv[3]) : 0;
+  const std::string option = argc > 4 ? argv[4] : "paper";
   const uint32_t dim = 4096, n_head = 32, ffn = 11008, vocab = 512;
   cpu::set_threads(threads);
   std::printf("gptq-layer-speed: one LLaMA-7B layer (dim %u, heads %u, ffn %u), %zu x %zu calibration tokens, "
-              "%d threads\n", dim, n_head, ffn, n_samples, seqlen, cpu::threads());
+              "%d threads, option %s\n", dim, n_head, ffn, n_samples, seqlen, cpu::threads(), option.c_str());
 
   compiler::SourceModel m;
   fb::ModelConfigT& c = m.config;
@@ -83,6 +88,22 @@ int main(int argc, char** argv) {
   o.config.act_order = true;
   o.config.sym = true;
   o.threads = threads;
+  if (option == "grid-mse") {
+    o.config.grid = compiler::GridSearch::mse;
+  } else if (option == "grid-hessian") {
+    o.config.grid = compiler::GridSearch::hessian;
+  } else if (option == "damp-auto") {
+    o.config.damp_auto = true;
+  } else if (option == "damp-choices") {
+    o.config.damp_choices = {0.001f, 0.003f, 0.01f, 0.03f, 0.1f};
+  } else if (option == "static-groups") {
+    o.config.static_groups = true;
+  } else if (option == "gptaq") {
+    o.gptaq = true;
+  } else if (option != "paper") {
+    std::fprintf(stderr, "gptq-layer-speed: unknown option '%s'\n", option.c_str());
+    return 2;
+  }
   double gptq_seconds = 0;
   o.progress = [&](const compiler::TensorDone& t) {
     gptq_seconds += t.seconds;

@@ -64,7 +64,15 @@ def main():
     ap.add_argument("--report-dir", default="", help="smollm2: write each GPTQ build's --report (per-tensor losses) here")
     ap.add_argument("--study", default="", help="smollm2: write a table of every cached row of --only "
                     "(configuration × draw × seed × damp × calibration size) to this file; compute nothing")
+    ap.add_argument("--options-study", action="store_true",
+                    help="stories260K: the GPTQ options past the paper (docs/gptq.md) against --gptq-preset paper "
+                    "at 4-bit g128/g32, 3-bit g128/g-1 over --study-seeds; writes --out (its own file)")
+    ap.add_argument("--study-seeds", default="0,1,2", help="options study: calibration seeds")
+    ap.add_argument("--study-only", default="", help="options study: regex of the option names to run")
     a = ap.parse_args()
+    if a.options_study:
+        options_study(a)
+        return
     small = a.model == "stories260K"
     a.calib_samples = a.calib_samples or (32 if small else 64)
     a.calib_seqlen = a.calib_seqlen or (256 if small else 512)
@@ -184,6 +192,131 @@ def main():
         keep = "\n" + old[old.index("<!-- smollm2:begin -->"):]
     with open(a.out, "w") as f:
         f.write("\n".join(lines) + "\n" + keep)
+    print(f"wrote {a.out}")
+
+
+# The options past the paper, each on top of the paper's algorithm with act-order and symmetric
+# grids (ingotc's defaults); "paper" is --gptq-preset paper.
+STUDY_SETTINGS = [(4, 128), (4, 32), (3, 128), (3, -1)]
+STUDY_OPTIONS = [
+    ("paper", ["--gptq-preset", "paper"]),
+    ("grid mse", ["--gptq-grid", "mse"]),
+    ("grid hessian", ["--gptq-grid", "hessian"]),
+    ("damp choices", ["--damp-choices", "0.001,0.003,0.01,0.03,0.1"]),
+    ("static groups", ["--static-groups"]),
+    ("gptaq", ["--gptaq"]),
+]
+
+
+def options_study(a):
+    """Perplexity of each option over calibration seeds, and the share of the RTN -> FP gap it closes."""
+    import statistics
+    ingotc, ingot = f"{a.build}/compiler/ingotc", f"{a.build}/runtime/ingot"
+    model = f"{a.shared}/models/stories260K"
+    texts = {"TinyStories val": f"{a.shared}/data/tinystories/tinystories_val.txt",
+             "WikiText-2 test": f"{a.shared}/data/wikitext-2-raw-v1/test.txt"}
+    calib = f"{a.shared}/data/c4/c4_sample.json"
+    seeds = [int(x) for x in a.study_seeds.split(",")]
+    options = [o for o in STUDY_OPTIONS if o[0] == "paper" or not a.study_only or re.search(a.study_only, o[0])]
+    jobs = [("FP", None, None, ["--method", "none", "--dtype", "f32"])]
+    for bits, group in STUDY_SETTINGS:
+        q = ["--bits", str(bits), "--group-size", str(group), "--dtype", "f32"]
+        jobs.append((f"RTN {bits}-bit g{group}", None, None, ["--method", "rtn"] + q))
+        for name, opts in options:
+            for seed in seeds:
+                jobs.append((f"{name} {bits}-bit g{group}", name, seed,
+                             ["--method", "gptq"] + q + opts +
+                             ["--calib", calib, "--calib-samples", str(a.calib_samples),
+                              "--calib-seqlen", str(a.calib_seqlen), "--seed", str(seed)]))
+    stamp = hashlib.sha256()
+    for f in [ingotc, ingot, *texts.values(), calib]:
+        with open(f, "rb") as fh:
+            stamp.update(hashlib.sha256(fh.read()).digest())
+    stamp.update(str(a.max_chunks).encode())
+    stamp = stamp.hexdigest()[:16]
+    cached, lock = {}, threading.Lock()
+    if a.cache and os.path.exists(a.cache):
+        with open(a.cache) as fh:
+            for line in fh:
+                r = json.loads(line)
+                if r.get("stamp") == stamp:
+                    cached[tuple(r["opts"])] = r
+    t0, done = time.time(), [0]
+
+    def evaluate(item, tmp):
+        i, (label, option, seed, opts) = item
+        if tuple(opts) in cached:
+            return cached[tuple(opts)]
+        out = os.path.join(tmp, f"m{i}.ingot")
+        b0 = time.time()
+        run([ingotc, "build", f"{model}/stories260K.bin", "--tokenizer", f"{model}/tok512.model", "-o", out,
+             "--threads", "1"] + opts)
+        build_s = time.time() - b0
+        ppl = []
+        for path in texts.values():
+            o = run([ingot, "perplexity", out, "-f", path, "--ctx", "256", "--max-chunks", str(a.max_chunks),
+                     "--threads", "1"])
+            ppl.append(float(re.search(r"ppl = ([0-9.]+)\s*$", o).group(1)))
+        os.remove(out)
+        r = {"stamp": stamp, "label": label, "option": option, "seed": seed, "opts": opts, "ts": ppl[0],
+             "wt": ppl[1], "build_s": round(build_s, 2)}
+        if a.cache:
+            with lock, open(a.cache, "a") as fh:
+                fh.write(json.dumps(r) + "\n")
+        done[0] += 1
+        print(f"[{done[0]}/{len(jobs)}] {label} seed {seed}: {ppl[0]:.4f} {ppl[1]:.4f} ({time.time() - t0:.0f} s)",
+              flush=True)
+        return r
+
+    if a.table_only:  # from the cache alone: what is missing is left out of the table (and counted)
+        results = [cached[tuple(j[3])] for j in jobs if tuple(j[3]) in cached]
+        missing = len(jobs) - len(results)
+    else:
+        with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
+            results = list(pool.map(lambda item: evaluate(item, tmp), enumerate(jobs)))
+        missing = 0
+    by = {}
+    for r in results:
+        by.setdefault(r["label"], []).append(r)
+    fp = by["FP"][0]
+
+    def ms(v):  # mean ± sample standard deviation
+        return (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
+
+    lines = ["| setting | option | TS ppl mean ± sd | TS gap closed | Δ vs paper (pp) | "
+             "WT ppl mean ± sd | WT gap closed | Δ vs paper (pp) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for bits, group in STUDY_SETTINGS:
+        if f"RTN {bits}-bit g{group}" not in by:
+            continue
+        rtn = by[f"RTN {bits}-bit g{group}"][0]
+        lines.append(f"| {bits}-bit g{group} | RTN | {rtn['ts']:.4f} | 0% | | {rtn['wt']:.4f} | 0% | |")
+        paper = {r["seed"]: r for r in by.get(f"paper {bits}-bit g{group}", [])}
+        for name, _ in options:
+            rows = [r for r in by.get(f"{name} {bits}-bit g{group}", []) if r["seed"] in paper]
+            if not rows:
+                continue
+            cells = []
+            for k in ("ts", "wt"):
+                gap = rtn[k] - fp[k]
+                share = [100 * (rtn[k] - r[k]) / gap for r in rows]
+                delta = [100 * (paper[r["seed"]][k] - r[k]) / gap for r in rows]
+                m, sd = ms([r[k] for r in rows])
+                sm, ssd = ms(share)
+                dm, dsd = ms(delta)
+                cells += [f"{m:.4f} ± {sd:.4f}", f"{sm:.1f} ± {ssd:.1f}%",
+                          "" if name == "paper" else f"{dm:+.1f} ± {dsd:.1f}"]
+            seeds_note = "" if len(rows) == len(seeds) else f" (seeds {','.join(str(r['seed']) for r in rows)} only)"
+            lines.append(f"| {bits}-bit g{group} | {name}{seeds_note} | " + " | ".join(cells) + " |")
+    head = [f"stories260K, `python3 bench/quality.py --options-study --jobs {a.jobs} --study-seeds {a.study_seeds}` "
+            f"on {datetime.date.today()} ({'table from the cache' if a.table_only else f'{time.time() - t0:.0f} s'}); FP (f32): TinyStories val {fp['ts']:.4f}, "
+            f"WikiText-2 test {fp['wt']:.4f}; "
+            f"{'all windows' if a.max_chunks == 0 else f'first {a.max_chunks} windows'} at ctx 256; "
+            f"calibration {a.calib_samples} x {a.calib_seqlen} tokens of the C4 sample; act-order, sym. "
+            "Gap closed: (RTN − option) / (RTN − FP) per seed; Δ vs paper: the same seed's difference "
+            "from --gptq-preset paper, in percentage points of the gap; ± is the sample sd over seeds."
+            + (f" PARTIAL: {missing} of {len(jobs)} runs had not finished." if missing else ""), ""]
+    with open(a.out, "w") as f:
+        f.write("\n".join(head + lines) + "\n")
     print(f"wrote {a.out}")
 
 

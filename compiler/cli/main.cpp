@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -39,6 +40,10 @@ struct BuildArgs {
   bool act_order = true, static_groups = false, sym = true, true_sequential = true, quantize_lm_head = false;
   float damp = 0.01f;
   int block_size = 128;
+  // Options past the paper's code (docs/gptq.md); unset = the paper's algorithm.
+  std::string preset, grid = "minmax", damp_text, damp_choices;
+  bool gptaq = false;
+  float gptaq_alpha = 0.25f;
   std::vector<std::string> calib;
   size_t calib_samples = 128, calib_seqlen = 2048;
   std::string calib_draw = "stream";
@@ -124,7 +129,76 @@ format::Status write_report(const std::string& path, const std::vector<compiler:
   return format::Status::success();
 }
 
-int build(const BuildArgs& a) {
+// Parses a finite number >= 0 (the whole text); false otherwise.
+bool parse_damp(const std::string& text, float* out) {
+  try {
+    size_t used = 0;
+    const float v = std::stof(text, &used);
+    if (used != text.size() || !std::isfinite(v) || v < 0.0f) return false;
+    *out = v;
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// The GPTQ options past the paper (--gptq-grid, --damp auto, --damp-choices, --gptaq) into `q`,
+// after checking them and --gptq-preset.
+format::Status gptq_extras(BuildArgs& a, compiler::QuantizeOptions* q) {
+  using format::fail;
+  using format::StatusCode;
+  const bool gptq = a.method == "gptq";
+  if (a.grid == "mse") {
+    q->config.grid = compiler::GridSearch::mse;
+  } else if (a.grid == "hessian") {
+    if (!gptq) return fail(StatusCode::invalid_argument, "--gptq-grid hessian needs --method gptq (RTN has no Hessian)");
+    q->config.grid = compiler::GridSearch::hessian;
+  } else if (a.grid != "minmax") {
+    return fail(StatusCode::invalid_argument, "--gptq-grid ", a.grid, " is not one of minmax, mse, hessian");
+  }
+  if (!a.damp_text.empty()) {
+    if (a.damp_text == "auto") {
+      q->config.damp_auto = true;
+    } else if (!parse_damp(a.damp_text, &a.damp)) {
+      return fail(StatusCode::invalid_argument, "--damp ", a.damp_text, " is not 'auto' or a number >= 0");
+    }
+    q->config.damp = a.damp;
+  }
+  if (!a.damp_choices.empty()) {
+    std::string rest = a.damp_choices;
+    while (true) {
+      const size_t comma = rest.find(',');
+      const std::string item = rest.substr(0, comma);
+      float v = 0.0f;
+      if (!parse_damp(item, &v)) {
+        return fail(StatusCode::invalid_argument, "--damp-choices ", a.damp_choices, ": '", item,
+                    "' is not a number >= 0 (a comma-separated list, e.g. 0.001,0.01,0.1)");
+      }
+      q->config.damp_choices.push_back(v);
+      if (comma == std::string::npos) break;
+      rest = rest.substr(comma + 1);
+    }
+  }
+  if (!std::isfinite(a.gptaq_alpha)) return fail(StatusCode::invalid_argument, "--gptaq-alpha must be finite");
+  q->gptaq = a.gptaq;
+  q->config.gptaq_alpha = a.gptaq_alpha;
+  const bool gptq_only = q->config.damp_auto || !q->config.damp_choices.empty() || a.gptaq;
+  const bool extras = gptq_only || a.grid != "minmax";
+  if (gptq_only && !gptq) {
+    return fail(StatusCode::invalid_argument, "--damp auto, --damp-choices and --gptaq need --method gptq");
+  }
+  if (a.gptaq && !a.true_sequential) return fail(StatusCode::invalid_argument, "--gptaq needs --true-sequential");
+  if (!a.preset.empty()) {
+    if (a.preset != "paper") return fail(StatusCode::invalid_argument, "--gptq-preset ", a.preset, " is not 'paper'");
+    if (extras) {
+      return fail(StatusCode::invalid_argument, "--gptq-preset paper is the paper's algorithm alone: drop --gptq-grid, ",
+                  "--damp auto, --damp-choices and --gptaq");
+    }
+  }
+  return format::Status::success();
+}
+
+int build(BuildArgs& a) {
   const auto die = [](const format::Status& s) {
     std::fprintf(stderr, "ingotc: %s\n", s.message().c_str());
     return 1;
@@ -142,6 +216,12 @@ int build(const BuildArgs& a) {
   const std::optional<fb::DType> dt = format::dtype_from_name(a.dtype.c_str());
   if (!dt || (*dt != fb::DType::F32 && *dt != fb::DType::F16 && *dt != fb::DType::BF16)) {
     return die(format::fail(format::StatusCode::invalid_argument, "--dtype ", a.dtype, " is not one of f32, f16, bf16"));
+  }
+  compiler::QuantizeOptions q;
+  if (a.method != "none") {
+    if (format::Status s = gptq_extras(a, &q); !s.ok()) return die(s);
+  } else if (!a.preset.empty() || a.grid != "minmax" || !a.damp_text.empty() || !a.damp_choices.empty() || a.gptaq) {
+    return die(format::fail(format::StatusCode::invalid_argument, "GPTQ options need --method gptq"));
   }
   compiler::SourceModel model;
   if (format::Status s = import_source(a, &model); !s.ok()) return die(s);
@@ -165,7 +245,6 @@ int build(const BuildArgs& a) {
                  a.src.c_str(), a.method.c_str());
   }
   if (a.method != "none") {
-    compiler::QuantizeOptions q;
     q.config.bits = a.bits;
     q.config.group_size = a.group_size;
     q.config.sym = a.sym;
@@ -237,6 +316,12 @@ int build(const BuildArgs& a) {
     // Recorded only when it is not the default, so that stream builds keep the bytes they had
     // before --calib-draw existed.
     if (a.calib_draw != "stream") opt.options.emplace_back("calib_draw", a.calib_draw);
+    // The options past the paper are recorded only when used, so that the paper's algorithm
+    // (--gptq-preset paper, or no option) writes the same bytes as before they existed.
+    if (a.grid != "minmax") opt.options.emplace_back("gptq_grid", a.grid);
+    if (a.damp_text == "auto") opt.options.emplace_back("damp_auto", "true");
+    if (!a.damp_choices.empty()) opt.options.emplace_back("damp_choices", a.damp_choices);
+    if (a.gptaq) opt.options.emplace_back("gptaq_alpha", std::to_string(a.gptaq_alpha));
   }
   if (format::Status s = compiler::emit(model, a.out, opt); !s.ok()) return die(s);
   if (!a.depfile.empty()) {
@@ -294,7 +379,22 @@ int main(int argc, char** argv) {
   b->add_flag("--act-order,!--no-act-order", a.act_order, "GPTQ: quantize columns by decreasing Hessian diagonal (default on)");
   b->add_flag("--static-groups", a.static_groups, "GPTQ: all group parameters up front (with act-order)");
   b->add_flag("--sym,!--asym", a.sym, "symmetric (default) or asymmetric zero points");
-  b->add_option("--damp", a.damp, "GPTQ: dampening, a fraction of the mean Hessian diagonal")->capture_default_str();
+  b->add_option("--damp", a.damp_text,
+                "GPTQ: dampening, a fraction of the mean Hessian diagonal (default 0.01; raised x10 while H is not "
+                "positive definite), or 'auto': from 0.01 raised by 0.0025 at a time (GPTQModel's damp_auto_increment)");
+  b->add_option("--damp-choices", a.damp_choices,
+                "GPTQ: comma-separated damps tried on every weight; the one with the least output-reconstruction "
+                "loss is kept");
+  b->add_option("--gptq-grid", a.grid,
+                "each group's scale/zero: minmax (the paper), mse (quant.py's shrink search, |w-q|^2.4), hessian "
+                "(the same search weighted by diag(H))")
+      ->capture_default_str();
+  b->add_flag("--gptaq", a.gptaq,
+              "GPTQ: GPTAQ's asymmetric calibration (arXiv 2504.02692), full-precision layer inputs beside the "
+              "quantized model's (needs --true-sequential)");
+  b->add_option("--gptaq-alpha", a.gptaq_alpha, "GPTAQ: scale of its cross term (the authors' 0.25)")->capture_default_str();
+  b->add_option("--gptq-preset", a.preset,
+                "paper: the paper's algorithm exactly (the default today; refuses the options above)");
   b->add_option("--block-size", a.block_size, "GPTQ: lazy-batch width in columns")->capture_default_str();
   b->add_flag("--true-sequential,!--no-true-sequential", a.true_sequential,
               "GPTQ: q/k/v, then o, then gate/up, then down, each on inputs from the quantized parts (default on)");

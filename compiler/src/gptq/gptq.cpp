@@ -61,9 +61,10 @@ struct Params {
   double zero = 0.0;  // an integer value, kept floating as the reference's quantize() uses it
 };
 
-// quant.py find_params for one output channel over x[0, n), perchannel=True, mse=False.
+// The range quant.py find_params starts from for one output channel over x[0, n) (perchannel=True):
+// min/max with 0 included, symmetric if asked, [-1, 1] for an all-zero channel.
 template <typename T>
-Params find_params(const T* x, size_t n, double maxq, bool sym) {
+void find_range(const T* x, size_t n, bool sym, double* lo, double* hi) {
   double xmin = 0.0, xmax = 0.0;  // the range always includes 0
   for (size_t i = 0; i < n; ++i) {
     xmin = std::min(xmin, double(x[i]));
@@ -80,6 +81,12 @@ Params find_params(const T* x, size_t n, double maxq, bool sym) {
     xmin = -1.0;
     xmax = 1.0;
   }
+  *lo = xmin;
+  *hi = xmax;
+}
+
+// The grid of the range [xmin, xmax]: quant.py find_params' scale and zero.
+Params params_of_range(double xmin, double xmax, double maxq, bool sym) {
   Params p;
   p.scale = (xmax - xmin) / maxq;
   if (sym) {
@@ -89,6 +96,14 @@ Params find_params(const T* x, size_t n, double maxq, bool sym) {
     p.zero = std::clamp(std::nearbyint(-xmin / p.scale), 0.0, maxq);
   }
   return p;
+}
+
+// quant.py find_params for one output channel over x[0, n), perchannel=True, mse=False.
+template <typename T>
+Params find_params(const T* x, size_t n, double maxq, bool sym) {
+  double xmin, xmax;
+  find_range(x, n, sym, &xmin, &xmax);
+  return params_of_range(xmin, xmax, maxq, sym);
 }
 
 // quant.py quantize without the final dequantization: clamp(round(x / scale) + zero, 0, maxq).
@@ -102,6 +117,39 @@ inline double dequantize(double q, const Params& p) { return p.scale * (q - p.ze
 // The value a kernel computes from the stored results: f32 scale · (q − zero), in f32.
 inline float stored_dequantize(uint8_t q, const Params& p) { return float(p.scale) * (float(q) - float(p.zero)); }
 
+// The params of one channel's group x[0, n) under config.grid. hdiag[0, n): diag(H) at the same
+// columns (used by GridSearch::hessian only).
+// mse: quant.py find_params with mse=True (IST-DASLab gptq): from the min/max range, try
+// p = 1 − i/grid for i in [0, ⌊maxshrink·grid⌋), range [p·xmin, p·xmax], and keep the first p
+// with the least Σ |w − q|^norm (a strictly smaller error replaces the best, so ties keep the wider
+// range). hessian: the same candidates, error Σ diag(H)_c · (w_c − q_c)².
+// Deviation: the asymmetric zero of a candidate is clamped to [0, maxq] as find_params' is above
+// (quant.py leaves it unclamped; it is in range unless rounding pushes it out).
+template <typename T>
+Params choose_params(const T* x, size_t n, const double* hdiag, double maxq, const QuantConfig& c) {
+  double xmin, xmax;
+  find_range(x, n, c.sym, &xmin, &xmax);
+  Params best = params_of_range(xmin, xmax, maxq, c.sym);
+  if (c.grid == GridSearch::minmax) return best;
+  const int n_try = int(double(c.grid_maxshrink) * double(c.grid_points));
+  const double norm = c.grid_norm;
+  double best_err = INFINITY;
+  for (int i = 0; i < n_try; ++i) {
+    const double p = 1.0 - double(i) / double(c.grid_points);
+    const Params cand = params_of_range(p * xmin, p * xmax, maxq, c.sym);
+    double err = 0.0;
+    for (size_t k = 0; k < n; ++k) {
+      const double d = std::fabs(dequantize(quantize_int(double(x[k]), cand, maxq), cand) - double(x[k]));
+      err += c.grid == GridSearch::mse ? std::pow(d, norm) : hdiag[k] * d * d;
+    }
+    if (err < best_err) {
+      best_err = err;
+      best = cand;
+    }
+  }
+  return best;
+}
+
 Status validate(const float* W, size_t out, size_t in, const QuantConfig& c, QuantResult* result) {
   if (!result) return fail(StatusCode::invalid_argument, "quantize: result is null");
   if (!W) return fail(StatusCode::invalid_argument, "quantize: W is null");
@@ -114,6 +162,23 @@ Status validate(const float* W, size_t out, size_t in, const QuantConfig& c, Qua
   if (c.block_size < 1) return fail(StatusCode::invalid_argument, "quantize: block_size ", c.block_size, " < 1");
   if (!std::isfinite(c.damp) || c.damp < 0.0f)
     return fail(StatusCode::invalid_argument, "quantize: damp ", c.damp, " (need a finite value >= 0)");
+  if (c.grid != GridSearch::minmax) {
+    if (c.grid_points < 1 || c.grid_points > 100000)
+      return fail(StatusCode::invalid_argument, "quantize: grid_points ", c.grid_points, " not in [1, 100000]");
+    if (!(c.grid_maxshrink > 0.0f && c.grid_maxshrink <= 1.0f))
+      return fail(StatusCode::invalid_argument, "quantize: grid_maxshrink ", c.grid_maxshrink, " not in (0, 1]");
+    if (!(std::isfinite(c.grid_norm) && c.grid_norm > 0.0f))
+      return fail(StatusCode::invalid_argument, "quantize: grid_norm ", c.grid_norm, " (need a finite value > 0)");
+  }
+  if (c.damp_auto && !(std::isfinite(c.damp_auto_increment) && c.damp_auto_increment > 0.0f &&
+                       c.damp_auto_increment < 1.0f))
+    return fail(StatusCode::invalid_argument, "quantize: damp_auto_increment ", c.damp_auto_increment,
+                " not in (0, 1)");
+  for (float d : c.damp_choices)
+    if (!std::isfinite(d) || d < 0.0f)
+      return fail(StatusCode::invalid_argument, "quantize: damp choice ", d, " (need finite values >= 0)");
+  if (!std::isfinite(c.gptaq_alpha))
+    return fail(StatusCode::invalid_argument, "quantize: gptaq_alpha ", c.gptaq_alpha, " is not finite");
   for (size_t i = 0; i < out * in; ++i)
     if (!std::isfinite(W[i]))
       return fail(StatusCode::invalid_argument, "quantize: W[", i / in, "][", i % in, "] is not finite");
@@ -136,8 +201,10 @@ size_t n_groups_of(const QuantConfig& c, size_t in) {
 // A⁻¹ = (Ũ⁻¹)ᵀ(Ũ⁻¹) and U = Ũ⁻¹ = J·L̃⁻¹·J (one dtrtri): n³/3 + n³/3 flops against the
 // reference's n³/3 + 2n³/3 + n³/3. U has a positive diagonal, so it is the unique factor.
 // The reference (and the GPU path) work in f32 throughout.
-Status inverse_factor(const std::vector<float>& H, size_t n, float percdamp, std::vector<double>* hinv,
-                      float* damp_used, int* damp_raises) {
+// Damp raises: x10 each (kMaxDampRaises of them), or with damp_auto + increment each until the
+// relative damp would pass 1 (GPTQModel's damp_auto_increment).
+Status inverse_factor(const std::vector<float>& H, size_t n, float percdamp, const QuantConfig& c,
+                      std::vector<double>* hinv, float* damp_used, int* damp_raises) {
   double mean_diag = 0.0, max_diag = 0.0;
   for (size_t i = 0; i < n; ++i) {
     mean_diag += H[i * n + i];
@@ -150,8 +217,10 @@ Status inverse_factor(const std::vector<float>& H, size_t n, float percdamp, std
   std::vector<double> b(n * n);
   double pd = percdamp;
   const int ni = int(n);
-  for (int raise = 0; raise <= kMaxDampRaises; ++raise) {
-    if (raise > 0) pd = pd > 0.0 ? pd * 10.0 : kDampFromZero;
+  const int max_raises =
+      c.damp_auto ? std::max(0, int(std::ceil((1.0 - pd) / double(c.damp_auto_increment)))) : kMaxDampRaises;
+  for (int raise = 0; raise <= max_raises; ++raise) {
+    if (raise > 0) pd = c.damp_auto ? pd + double(c.damp_auto_increment) : pd > 0.0 ? pd * 10.0 : kDampFromZero;
     const double damp = pd * mean_diag;
     for (size_t j = 0; j < n; ++j) {
       // Column j for rows i >= j is row n−1−j of A (symmetric) read backwards, contiguously.
@@ -185,27 +254,14 @@ Status inverse_factor(const std::vector<float>& H, size_t n, float percdamp, std
     *damp_raises = raise;
     return Status::success();
   }
-  return fail(StatusCode::invalid_argument, "gptq: H + damp·I is not positive definite even after ", kMaxDampRaises,
-              " raises of the damp (x10 each, last percdamp ", pd, ", mean diag(H) ", mean_diag,
-              "); H is not a Gram matrix or holds too few samples");
+  return fail(StatusCode::invalid_argument, "gptq: H + damp·I is not positive definite even after ", max_raises,
+              " raises of the damp (", c.damp_auto ? "+ damp_auto_increment" : "x10", " each, last percdamp ", pd,
+              ", mean diag(H) ", mean_diag, "); H is not a Gram matrix or holds too few samples");
 }
 
-}  // namespace
-
-Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H, const QuantConfig& config,
-                     QuantResult* result) {
-  INGOT_RETURN_IF_ERROR(validate(W, out, in, config, result));
-  // BLAS and LAPACK run single-threaded in here (restored on return): a threaded dpotrf/dtrtri
-  // sums in an order that depends on the thread count, and in double those last-bit differences
-  // reach the rounding decisions. The parallelism is ours, over fixed chunks of rows (below), so
-  // the output is the same for every thread count. ingotc runs BLAS single-threaded anyway
-  // (kernels/cpu/threads.cpp).
-  const BlasSingleThreaded blas_guard;
-  if (H.size() != in * in)
-    return fail(StatusCode::invalid_argument, "gptq: H has ", H.size(), " values, expected (", in, ", ", in, ")");
-  for (size_t i = 0; i < H.size(); ++i)
-    if (!std::isfinite(H[i])) return fail(StatusCode::invalid_argument, "gptq: H[", i / in, "][", i % in, "] is not finite");
-
+// One GPTQ (or GPTAQ, with dxxt) run at config.damp; the arguments are validated.
+Status gptq_core(const float* W, size_t out, size_t in, std::vector<float> H, const QuantConfig& config,
+                 QuantResult* result, const float* dxxt) {
   const double maxq = double((1 << config.bits) - 1);
   const bool grouped = config.group_size != -1;
   const bool static_groups = grouped && config.static_groups;  // the reference needs a group size
@@ -219,15 +275,22 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
 
   std::vector<double> w(W, W + out * in);  // (out, in) working copy, original column order
 
+  // diag(H) in the original column order: the weights of the Hessian grid search.
+  std::vector<double> hdiag(in);
+  for (size_t i = 0; i < in; ++i) hdiag[i] = H[i * in + i];
+
   // Per-channel params come from the original W, before dead columns are zeroed (the reference
   // calls find_params(W) first).
   if (!grouped)
-    for (size_t r = 0; r < out; ++r) params[r] = find_params(w.data() + r * in, in, maxq, config.sym);
+    for (size_t r = 0; r < out; ++r) params[r] = choose_params(w.data() + r * in, in, hdiag.data(), maxq, config);
 
   // Dead inputs (never nonzero in the calibration data): H[i][i] = 1, W[:, i] = 0.
+  std::vector<bool> dead(in, false);
   for (size_t i = 0; i < in; ++i) {
     if (H[i * in + i] != 0.0f) continue;
+    dead[i] = true;
     H[i * in + i] = 1.0f;
+    hdiag[i] = 1.0;
     for (size_t r = 0; r < out; ++r) w[r * in + i] = 0.0;
   }
 
@@ -235,7 +298,8 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
   if (static_groups)
     for (size_t k = 0; k < n_groups; ++k) {
       const size_t c0 = k * g, n = std::min(g, in - c0);
-      for (size_t r = 0; r < out; ++r) params[k * out + r] = find_params(w.data() + r * in + c0, n, maxq, config.sym);
+      for (size_t r = 0; r < out; ++r)
+        params[k * out + r] = choose_params(w.data() + r * in + c0, n, hdiag.data() + c0, maxq, config);
     }
 
   // Act-order: columns by decreasing diag(H). Deviation: ties keep their original order (a stable
@@ -251,14 +315,38 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
   for (size_t r = 0; r < out; ++r)
     for (size_t i = 0; i < in; ++i) wp[r * in + i] = w[r * in + size_t(perm[i])];
   std::vector<double>().swap(w);
+  std::vector<double> hdiag_p(in);  // diag(H) in quantization order
+  for (size_t i = 0; i < in; ++i) hdiag_p[i] = hdiag[size_t(perm[i])];
   std::vector<double> hinv;
   {
     std::vector<float> hp(in * in);
     for (size_t i = 0; i < in; ++i)
       for (size_t j = 0; j < in; ++j) hp[i * in + j] = H[size_t(perm[i]) * in + size_t(perm[j])];
     std::vector<float>().swap(H);
-    INGOT_RETURN_IF_ERROR(inverse_factor(hp, in, config.damp, &hinv, &res.damp_used, &res.damp_raises));
+    INGOT_RETURN_IF_ERROR(inverse_factor(hp, in, config.damp, config, &hinv, &res.damp_used, &res.damp_raises));
   }
+
+  // GPTAQ: P = α · triu₁(D · Uᵀ) · U (in, in), D the permuted dXXT with dead columns zeroed (as
+  // the authors' gptaq_utils.py fasterquant and GPTQModel's gptaq.py). P is strictly upper
+  // triangular: row i only reaches the columns after i. Two (in, in, in) products in double.
+  std::vector<double> pmat;
+  if (dxxt != nullptr) {
+    std::vector<double> dp(in * in), a(in * in);
+    for (size_t i = 0; i < in; ++i)
+      for (size_t j = 0; j < in; ++j) {
+        const size_t pj = size_t(perm[j]);
+        dp[i * in + j] = dead[pj] ? 0.0 : double(dxxt[size_t(perm[i]) * in + pj]);
+      }
+    const int ni = int(in);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, ni, ni, 1.0, dp.data(), ni, hinv.data(), ni, 0.0,
+                a.data(), ni);  // A = D · Uᵀ
+    for (size_t i = 0; i < in; ++i)
+      for (size_t k = 0; k <= i; ++k) a[i * in + k] = 0.0;  // triu, diagonal excluded
+    pmat.assign(in * in, 0.0);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, double(config.gptaq_alpha), a.data(), ni,
+                hinv.data(), ni, 0.0, pmat.data(), ni);  // P = α · triu₁(A) · U
+  }
+  const bool gptaq = dxxt != nullptr;
 
   // Group of quantization position i (a column of wp).
   auto group_of_position = [&](size_t i) -> size_t {
@@ -280,6 +368,7 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
 #pragma omp parallel if (parallel)
   {
     std::vector<double> err(kRowChunk * bs);  // (rows, bs) Err1 of the reference: (w − q) / d
+    std::vector<double> xval(gptaq ? kRowChunk * bs : 0);  // (rows, bs) GPTAQ: w before rounding
     std::vector<double> group_buf;            // one row's current weights over one group
 #pragma omp for schedule(dynamic, 1)
     for (int chunk = 0; chunk < int(n_chunks); ++chunk) {
@@ -289,6 +378,7 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
         for (size_t r = r0; r < r0 + n_rows; ++r) {
           double* wr = wp.data() + r * in;  // this row; columns [i1, i2) are the block
           double* er = err.data() + (r - r0) * bs;
+          double* xr = gptaq ? xval.data() + (r - r0) * bs : nullptr;
           double loss = 0.0;
           for (size_t i = 0; i < count; ++i) {
             const size_t j = i1 + i;
@@ -306,8 +396,13 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
                 const double e = er[k];
                 const double* hrow = hinv.data() + (i1 + k) * in;
                 for (size_t c = inside; c < je; ++c) group_buf[c - j] -= e * hrow[c];
+                if (gptaq) {
+                  const double xk = xr[k];
+                  const double* prow = pmat.data() + (i1 + k) * in;
+                  for (size_t c = inside; c < je; ++c) group_buf[c - j] += xk * prow[c];
+                }
               }
-              params[(j / g) * out + r] = find_params(group_buf.data(), je - j, maxq, config.sym);
+              params[(j / g) * out + r] = choose_params(group_buf.data(), je - j, hdiag_p.data() + j, maxq, config);
             }
             const Params& p = params[group_of_position(j) * out + r];
             const double x = wr[j];
@@ -320,6 +415,12 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
             // Error feedback inside the block: W1[:, j+1:i2] -= e · Hinv[j, j+1:i2].
             const double* hrow = hinv.data() + j * in;
             for (size_t c = j + 1; c < i2; ++c) wr[c] -= e * hrow[c];
+            if (gptaq) {
+              // GPTAQ adds x · P[j, j+1:i2], x the weight just rounded (before rounding).
+              xr[i] = x;
+              const double* prow = pmat.data() + j * in;
+              for (size_t c = j + 1; c < i2; ++c) wr[c] += x * prow[c];
+            }
           }
           row_loss[r] += loss / 2.0;
         }
@@ -327,6 +428,15 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
         if (i2 < in)
           cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(in - i2), int(count), -1.0,
                       err.data(), int(bs), hinv.data() + i1 * in + i2, int(in), 1.0, wp.data() + r0 * in + i2,
+                      int(in));
+        // GPTAQ: W[:, i2:] += X1 · P[i1:i2, i2:], X1 the block's weights before rounding.
+        // Deviation: the authors' code (and GPTQModel) multiply P by W1 here, which by now holds the
+        // block's rounded values q, while inside the block they use the value before rounding; we
+        // use the value before rounding in both places, so the result does not depend on the block
+        // size and equals the unblocked per-column rule (the test's float64 reference).
+        if (gptaq && i2 < in)
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(in - i2), int(count), 1.0,
+                      xval.data(), int(bs), pmat.data() + i1 * in + i2, int(in), 1.0, wp.data() + r0 * in + i2,
                       int(in));
       }
     }
@@ -355,8 +465,75 @@ Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H
   return Status::success();
 }
 
+// ½ Σ_rows δ H δᵀ, δ = w − dequantized (dead columns of w zeroed), H (in, in) with its dead
+// diagonal set to 1 and no damp: the output-reconstruction loss (gptq.h QuantResult::output_loss).
+double output_loss(const float* W, size_t out, size_t in, const std::vector<double>& h, const std::vector<bool>& dead,
+                   const QuantResult& r) {
+  std::vector<double> delta(out * in), t(out * in);
+  for (size_t row = 0; row < out; ++row)
+    for (size_t c = 0; c < in; ++c)
+      delta[row * in + c] = (dead[c] ? 0.0 : double(W[row * in + c])) - double(r.dequantized[row * in + c]);
+  cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, int(out), int(in), 1.0, h.data(), int(in), delta.data(), int(in),
+              0.0, t.data(), int(in));  // T = δ · H
+  double total = 0.0;
+  for (size_t row = 0; row < out; ++row) {  // in row order, each row's sum first: deterministic
+    double s = 0.0;
+    for (size_t c = 0; c < in; ++c) s += delta[row * in + c] * t[row * in + c];
+    total += s;
+  }
+  return total / 2.0;
+}
+
+}  // namespace
+
+Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H, const QuantConfig& config,
+                     QuantResult* result, const float* dxxt) {
+  INGOT_RETURN_IF_ERROR(validate(W, out, in, config, result));
+  // BLAS and LAPACK run single-threaded in here (restored on return): a threaded dpotrf/dtrtri
+  // sums in an order that depends on the thread count, and in double those last-bit differences
+  // reach the rounding decisions. The parallelism is ours, over fixed chunks of rows (below), so
+  // the output is the same for every thread count. ingotc runs BLAS single-threaded anyway
+  // (kernels/cpu/threads.cpp).
+  const BlasSingleThreaded blas_guard;
+  if (H.size() != in * in)
+    return fail(StatusCode::invalid_argument, "gptq: H has ", H.size(), " values, expected (", in, ", ", in, ")");
+  for (size_t i = 0; i < H.size(); ++i)
+    if (!std::isfinite(H[i])) return fail(StatusCode::invalid_argument, "gptq: H[", i / in, "][", i % in, "] is not finite");
+  if (dxxt != nullptr)
+    for (size_t i = 0; i < in * in; ++i)
+      if (!std::isfinite(dxxt[i]))
+        return fail(StatusCode::invalid_argument, "gptaq: dXXT[", i / in, "][", i % in, "] is not finite");
+  if (config.damp_choices.empty()) return gptq_core(W, out, in, std::move(H), config, result, dxxt);
+
+  // Per-weight damp: one run per value, the least output loss wins (the earlier value on a tie).
+  std::vector<bool> dead(in, false);
+  std::vector<double> h(in * in);
+  for (size_t i = 0; i < in * in; ++i) h[i] = H[i];
+  for (size_t i = 0; i < in; ++i)
+    if (H[i * in + i] == 0.0f) {
+      dead[i] = true;
+      h[i * in + i] = 1.0;
+    }
+  QuantConfig one = config;
+  one.damp_choices.clear();
+  bool have = false;
+  for (float d : config.damp_choices) {
+    one.damp = d;
+    QuantResult r;
+    INGOT_RETURN_IF_ERROR(gptq_core(W, out, in, H, one, &r, dxxt));
+    r.output_loss = output_loss(W, out, in, h, dead, r);
+    if (!have || r.output_loss < result->output_loss) {
+      *result = std::move(r);
+      have = true;
+    }
+  }
+  return Status::success();
+}
+
 Status rtn_quantize(const float* W, size_t out, size_t in, const QuantConfig& config, QuantResult* result) {
   INGOT_RETURN_IF_ERROR(validate(W, out, in, config, result));
+  if (config.grid == GridSearch::hessian)
+    return fail(StatusCode::invalid_argument, "rtn: the hessian grid search needs a Hessian (use GPTQ, or grid mse)");
   const double maxq = double((1 << config.bits) - 1);
   const size_t g = group_width(config, in);
   const size_t n_groups = n_groups_of(config, in);
@@ -373,7 +550,7 @@ Status rtn_quantize(const float* W, size_t out, size_t in, const QuantConfig& co
     const float* wr = W + r * in;
     for (size_t k = 0; k < n_groups; ++k) {
       const size_t c0 = k * g, c1 = std::min(c0 + g, in);
-      const Params p = find_params(wr + c0, c1 - c0, maxq, config.sym);
+      const Params p = choose_params(wr + c0, c1 - c0, static_cast<const double*>(nullptr), maxq, config);
       res.scales[k * out + r] = float(p.scale);
       res.zeros[k * out + r] = int32_t(p.zero);
       for (size_t c = c0; c < c1; ++c) {

@@ -17,6 +17,16 @@
 
 namespace ingot::compiler {
 
+// How a group's (scale, zero) is chosen when the group is reached (also per channel and for static
+// groups). Every choice writes the same uniform grid; only the range differs.
+enum class GridSearch {
+  minmax,   // the reference's find_params: the group's min/max (with 0 included)
+  mse,      // quant.py find_params(mse=True): shrink the range by p = 1 - i/grid_points for
+            // i < maxshrink·grid_points, keep the p with the least Σ |w − q|^grid_norm
+  hessian,  // the same shrink factors, least Σ diag(H)_c · (w_c − q_c)² (the importance-weighted
+            // search of llama.cpp's imatrix quantization, here with GPTQ's own H)
+};
+
 struct QuantConfig {
   int bits = 4;             // 1..8; integers in [0, 2^bits)
   int group_size = 128;     // input columns per (scale, zero); -1: one group per output channel
@@ -25,6 +35,26 @@ struct QuantConfig {
   bool static_groups = false;  // all group params up front from the unpermuted W (GPTQ only)
   float damp = 0.01f;       // percdamp: damp = damp · mean(diag(H)) added to diag(H)
   int block_size = 128;     // lazy-batch width (columns): speed only (results move by f32 rounding)
+
+  // ---- options past the paper's code (docs/gptq.md "Options past the paper"); the defaults
+  // below are the paper's algorithm, bit for bit.
+  GridSearch grid = GridSearch::minmax;  // GPTQ only (RTN has no H; mse works for both)
+  int grid_points = 100;     // quant.py's grid
+  float grid_maxshrink = 0.8f;  // quant.py's maxshrink: the smallest range tried is 1 − 0.8 + 0.01
+  float grid_norm = 2.4f;    // quant.py's norm (mse only; hessian is always squared)
+  // Automatic damping (GPTQModel's damp_auto_increment): when H + damp·I fails the Cholesky or
+  // the pivot test, add damp_auto_increment to the relative damp (instead of multiplying by 10)
+  // until it succeeds or reaches 1.
+  bool damp_auto = false;
+  float damp_auto_increment = 0.0025f;
+  // Per-weight choice of damp: quantize once per value (each with the raise rules above) and keep
+  // the result with the least output-reconstruction loss ½ Σ_rows δ H δᵀ (H undamped, δ = w − q;
+  // ties: the earlier value). Empty: damp alone.
+  std::vector<float> damp_choices;
+  // GPTAQ (Li et al. 2025, arXiv 2504.02692; "GPTQ v2" in GPTQModel): with dXXT given to
+  // gptq_quantize, the asymmetric-calibration term α · triu₁(dXXT·Uᵀ)·U is added to the error
+  // feedback. The authors' code and GPTQModel use α = 0.25.
+  float gptaq_alpha = 0.25f;
 };
 
 struct QuantResult {
@@ -42,14 +72,21 @@ struct QuantResult {
   // RTN: the same with d = 1, i.e. ½ Σ (w − q)².
   double loss = 0.0;
   float damp_used = 0.0f;   // the relative damp (percdamp) that succeeded
-  int damp_raises = 0;      // how many times it was multiplied by 10 to reach positive definiteness
+  // ½ Σ_rows δ H δᵀ with the undamped H (dead columns fixed), δ = w − q: the layer's output
+  // reconstruction error on the calibration tokens (‖X·Wᵀ − X·Qᵀ‖² / N). Set only when
+  // damp_choices chose between results (0 otherwise).
+  double output_loss = 0.0;
+  int damp_raises = 0;      // how many times it was raised (x10, or + damp_auto_increment) to pass
   std::vector<float> dequantized;  // (out, in) scales[g_idx[c]][r] · (q[r][c] − zeros[g_idx[c]][r])
 };
 
 // W: (out, in) row-major f32. H: (in, in) symmetric f32, e.g. HessianAccumulator::finish().
 // Deterministic: the same inputs give bit-identical results for any number of threads.
+// dxxt: null for GPTQ; for GPTAQ the (in, in) row-major f32 cross term
+// dXXT[i][j] = (2/N) Σ_t (x̃_t[i] − x_t[i]) · x_t[j], x̃ the full-precision model's input of this
+// layer and x the partly quantized model's (CrossAccumulator, hessian.h; H is from x).
 format::Status gptq_quantize(const float* W, size_t out, size_t in, std::vector<float> H,
-                             const QuantConfig& config, QuantResult* result);
+                             const QuantConfig& config, QuantResult* result, const float* dxxt = nullptr);
 
 // Round-to-nearest with the same quantizer and groups (params from W itself, no error feedback;
 // act_order and static_groups do not apply). damp_used = 0, damp_raises = 0.

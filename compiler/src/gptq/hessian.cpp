@@ -37,4 +37,25 @@ std::vector<float> HessianAccumulator::finish() const {
   return h;
 }
 
+CrossAccumulator::CrossAccumulator(size_t in) : in_(in), c_(in * in, 0.0f) {
+  if (in > size_t(INT_MAX)) throw std::invalid_argument("CrossAccumulator: in exceeds BLAS int");
+}
+
+void CrossAccumulator::add(const float* x_fp, const float* x, size_t n) {
+  if (n == 0 || in_ == 0) return;
+  const size_t max_chunk = size_t(INT_MAX) / std::max<size_t>(in_, 1);
+  for (size_t t0 = 0; t0 < n; t0 += max_chunk) {
+    const size_t k = std::min(max_chunk, n - t0);
+    const size_t n_new = n_samples_ + k;
+    const float beta = float(double(n_samples_) / double(n_new));
+    const float alpha = float(2.0 / double(n_new));
+    dx_.resize(k * in_);
+    for (size_t i = 0; i < k * in_; ++i) dx_[i] = x_fp[t0 * in_ + i] - x[t0 * in_ + i];
+    // Row-major: C (in, in) = alpha · dXᵀ · X + beta · C, dX and X (k, in).
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(in_), int(in_), int(k), alpha, dx_.data(), int(in_),
+                x + t0 * in_, int(in_), beta, c_.data(), int(in_));
+    n_samples_ = n_new;
+  }
+}
+
 }  // namespace ingot::compiler

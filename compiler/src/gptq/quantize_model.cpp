@@ -66,6 +66,11 @@ struct Hooks {
   HessianAccumulator* o = nullptr;
   HessianAccumulator* w13 = nullptr;
   HessianAccumulator* w2 = nullptr;
+  // GPTAQ, at the pass's stop only: the full-precision pass copies the stop's input into
+  // `capture`; the quantized pass adds (fp_input − its input, its input) to `cross`.
+  std::vector<float>* capture = nullptr;
+  CrossAccumulator* cross = nullptr;
+  const float* fp_input = nullptr;  // (rows, width) of the same sample, from the capture
 };
 
 size_t dtype_size(fb::DType t) { return t == fb::DType::F32 ? 4 : 2; }
@@ -94,7 +99,7 @@ class Driver {
   Status find(const std::string& name, std::vector<uint64_t> shape, SourceTensor** out);
   Status load_layer(size_t l, Layer* layer);
   void forward(const Layer& L, float* x, size_t n, Stop stop, const Hooks& hooks);
-  Status quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use);
+  Status quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use, const float* dxxt = nullptr);
 
   SourceModel& model_;
   const QuantizeOptions& opt_;
@@ -182,6 +187,13 @@ void Driver::forward(const Layer& L, float* x, size_t n, Stop stop, const Hooks&
                     : where == runtime::Tap::w13_input ? Point{hooks.w13, Stop::w13_input}
                                                        : Point{hooks.w2, Stop::w2_input};
     if (p.h != nullptr) p.h->add(input, rows);
+    if (p.stop == stop) {
+      const size_t width = where == runtime::Tap::qkv_input || where == runtime::Tap::w13_input ? d_.dim
+                           : where == runtime::Tap::o_input                                    ? d_.q_dim
+                                                                                               : d_.ffn;
+      if (hooks.capture != nullptr) hooks.capture->assign(input, input + rows * width);
+      if (hooks.cross != nullptr) hooks.cross->add(hooks.fp_input, input, rows);
+    }
     return stop != p.stop;
   };
   runtime::decoder_layer(*backend_, shape, L.view(), x, n, positions, attend, tap, &scratch_);
@@ -190,13 +202,13 @@ void Driver::forward(const Layer& L, float* x, size_t n, Stop stop, const Hooks&
 // Quantizes one weight (GPTQ on H, or RTN when H is null), packs it into its tensor, records the
 // loss, and leaves the dequantized weight in `lin` for the passes that follow. last_use: the last
 // weight on this H, which gptq_quantize may then take over instead of copying (in² floats).
-Status Driver::quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use) {
+Status Driver::quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use, const float* dxxt) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string& name = lin.tensor->name;
   QuantResult r;
   Status s = H == nullptr ? rtn_quantize(lin.w.data(), lin.out, lin.in, opt_.config, &r)
                           : gptq_quantize(lin.w.data(), lin.out, lin.in, last_use ? std::move(*H) : *H,
-                                          opt_.config, &r);
+                                          opt_.config, &r, dxxt);
   if (!s.ok()) return fail(s.code(), "quantizing '", name, "': ", s.message());
   auto packed = std::make_unique<PackedQuant>();
   s = pack_result(r, opt_.config, opt_.method, lin.out, lin.in, packed.get());
@@ -236,6 +248,9 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
   }
   if (opt_.method != fb::QuantMethod::GPTQ && opt_.method != fb::QuantMethod::RTN) {
     return fail(StatusCode::invalid_argument, "quantize: method must be GPTQ or RTN");
+  }
+  if (opt_.gptaq && (opt_.method != fb::QuantMethod::GPTQ || !opt_.true_sequential)) {
+    return fail(StatusCode::invalid_argument, "quantize: GPTAQ needs method GPTQ with true-sequential");
   }
   if (opt_.threads > 0) cpu::set_threads(opt_.threads);
   // The quantized layers feed the next layer's Hessians with f32 activations, as the paper's code
@@ -309,16 +324,58 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
   }
   inv_freq_ = cpu::rope_inv_freq(rope_);
 
+  // GPTAQ: the full-precision model's activations (Σ seqlen, dim), advanced by the unquantized
+  // layers, beside x (advanced by the quantized ones).
+  std::vector<float> x_fp;
+  if (opt_.gptaq) x_fp = x;
+
   // Runs `stop` over every sample with `hooks`.
   auto pass = [&](const Layer& L, Stop stop, const Hooks& hooks) {
     for (size_t i = 0; i < samples.size(); ++i) {
       forward(L, x.data() + offset[i] * d_.dim, offset[i + 1] - offset[i], stop, hooks);
     }
   };
+  // GPTAQ's pass: per sample, the full-precision layer Lf on x_fp up to `stop` (its input of the
+  // stop copied), then L on x with H and the cross term.
+  std::vector<float> fp_in;
+  auto pass_gptaq = [&](const Layer& Lf, const Layer& L, Stop stop, HessianAccumulator* h, CrossAccumulator* c) {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const size_t n = offset[i + 1] - offset[i];
+      forward(Lf, x_fp.data() + offset[i] * d_.dim, n, stop, {.capture = &fp_in});
+      Hooks q;
+      (stop == Stop::qkv_input ? q.qkv : stop == Stop::o_input ? q.o : stop == Stop::w13_input ? q.w13 : q.w2) = h;
+      q.cross = c;
+      q.fp_input = fp_in.data();
+      forward(L, x.data() + offset[i] * d_.dim, n, stop, q);
+    }
+  };
   for (size_t l = 0; l < d_.n_layer; ++l) {
     Layer L;
     INGOT_RETURN_IF_ERROR(load_layer(l, &L));
-    if (opt_.true_sequential) {
+    if (opt_.gptaq) {
+      // As true-sequential below, each group's H and cross term from one pass of both models.
+      const Layer Lf = L;  // the unquantized weights, for the full-precision stream
+      std::vector<float> H;
+      auto stage = [&](Stop stop, size_t width, std::initializer_list<Linear*> lins) -> Status {
+        HessianAccumulator h(width);
+        CrossAccumulator c(width);
+        pass_gptaq(Lf, L, stop, &h, &c);
+        H = h.finish();
+        size_t k = 0;
+        for (Linear* lin : lins) {
+          ++k;
+          INGOT_RETURN_IF_ERROR(quantize(l, *lin, &H, k == lins.size(), c.value().data()));
+        }
+        return Status::success();
+      };
+      INGOT_RETURN_IF_ERROR(stage(Stop::qkv_input, d_.dim, {&L.wq, &L.wk, &L.wv}));
+      INGOT_RETURN_IF_ERROR(stage(Stop::o_input, d_.q_dim, {&L.wo}));
+      INGOT_RETURN_IF_ERROR(stage(Stop::w13_input, d_.dim, {&L.w1, &L.w3}));
+      INGOT_RETURN_IF_ERROR(stage(Stop::w2_input, d_.ffn, {&L.w2}));
+      for (size_t i = 0; i < samples.size(); ++i) {
+        forward(Lf, x_fp.data() + offset[i] * d_.dim, offset[i + 1] - offset[i], Stop::output, {});
+      }
+    } else if (opt_.true_sequential) {
       // As the reference's sequential groups: each group's inputs come from the layer with every
       // earlier group already quantized. Each pass stops as soon as its group's input is known;
       // one accumulator lives at a time.
@@ -369,6 +426,7 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
     // The quantized layer's output is the next layer's input (in place, sample by sample).
     pass(L, Stop::output, {});
   }
+  std::vector<float>().swap(x_fp);  // the lm_head (if asked) is plain GPTQ on x
 
   if (lm_head != nullptr) {
     SourceTensor* norm = nullptr;

@@ -33,6 +33,11 @@ struct QuantizeOptions {
   // GPTQ: quantize q/k/v, then o on inputs recomputed with the quantized q/k/v, then w1/w3, then
   // w2 (the reference's --true-sequential). Off: all inputs from the unquantized layer.
   bool true_sequential = true;
+  // GPTAQ (gptq.h QuantConfig::gptaq_alpha): also run the full-precision model on the calibration
+  // samples, layer by layer, and give each weight the cross term of its full-precision and
+  // quantized-model inputs (hessian.h CrossAccumulator). Needs GPTQ and true_sequential; holds a
+  // second activation buffer and a second copy of the layer's f32 weights.
+  bool gptaq = false;
   // Also quantize output.weight (on the final-norm activations for GPTQ). Needs untied embeddings.
   bool quantize_lm_head = false;
   int threads = 0;  // > 0: OpenMP threads for the forward and the quantizer; 0: leave as is
