@@ -36,6 +36,24 @@ def run(cmd):
     return p.stdout
 
 
+def cache_stamp(files, max_chunks):
+    """A cached result counts only for the same binaries, texts and command lines: this names them."""
+    stamp = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            stamp.update(hashlib.sha256(fh.read()).digest())
+    stamp.update(str(max_chunks).encode())
+    return stamp.hexdigest()[:16]
+
+
+def cached_rows(path, stamp):
+    """The rows of the JSON-lines cache at `path` (may be empty or absent) made under `stamp`."""
+    if not path or not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return [r for r in map(json.loads, fh) if r.get("stamp") == stamp]
+
+
 def main():
     # Weight quantization alone, as the GPTQ paper scores it: the runtime's int8 activations (its
     # default since 2026-12-02) stay off for every perplexity these tables report.
@@ -113,20 +131,10 @@ def main():
     t0 = time.time()
     done = [0]
 
-    # A cached result counts only for the same binaries, texts and command lines.
-    stamp = hashlib.sha256()
-    for f in [ingotc, ingot, *texts.values(), calib]:
-        with open(f, "rb") as fh:
-            stamp.update(hashlib.sha256(fh.read()).digest())
-    stamp.update(str(a.max_chunks).encode())
-    stamp = stamp.hexdigest()[:16]
+    stamp = cache_stamp([ingotc, ingot, *texts.values(), calib], a.max_chunks)
     cached, lock = {}, threading.Lock()
-    if a.cache and os.path.exists(a.cache):
-        with open(a.cache) as fh:
-            for line in fh:
-                r = json.loads(line)
-                if r.get("stamp") == stamp:
-                    cached[(r["name"], tuple(r["opts"]))] = (r["name"], r["ts"], r["wt"])
+    for r in cached_rows(a.cache, stamp):
+        cached[(r["name"], tuple(r["opts"]))] = (r["name"], r["ts"], r["wt"])
 
     def evaluate(item, tmp):
         i, (name, opts) = item
@@ -231,19 +239,10 @@ def options_study(a):
                              ["--method", "gptq"] + q + opts +
                              ["--calib", calib, "--calib-samples", str(a.calib_samples),
                               "--calib-seqlen", str(a.calib_seqlen), "--seed", str(seed)]))
-    stamp = hashlib.sha256()
-    for f in [ingotc, ingot, *texts.values(), calib]:
-        with open(f, "rb") as fh:
-            stamp.update(hashlib.sha256(fh.read()).digest())
-    stamp.update(str(a.max_chunks).encode())
-    stamp = stamp.hexdigest()[:16]
+    stamp = cache_stamp([ingotc, ingot, *texts.values(), calib], a.max_chunks)
     cached, lock = {}, threading.Lock()
-    if a.cache and os.path.exists(a.cache):
-        with open(a.cache) as fh:
-            for line in fh:
-                r = json.loads(line)
-                if r.get("stamp") == stamp:
-                    cached[tuple(r["opts"])] = r
+    for r in cached_rows(a.cache, stamp):
+        cached[tuple(r["opts"])] = r
     t0, done = time.time(), [0]
 
     def evaluate(item, tmp):

@@ -46,26 +46,6 @@ size_t expect_matches(const QuantResult& res, const Reference& ref, const QuantC
   return ref.tally.ties;
 }
 
-// ½ Σ_rows δ H δᵀ with H undamped (dead diagonal 1), δ = w (dead columns zeroed) − dequantized.
-double output_loss_d(const Layer& l, const QuantResult& res) {
-  const size_t in = l.in;
-  std::vector<double> h(l.h.begin(), l.h.end());
-  std::vector<bool> dead(in, false);
-  for (size_t i = 0; i < in; ++i)
-    if (h[i * in + i] == 0.0) dead[i] = true, h[i * in + i] = 1.0;
-  double total = 0.0;
-  std::vector<double> d(in);
-  for (size_t r = 0; r < l.out; ++r) {
-    for (size_t j = 0; j < in; ++j) d[j] = (dead[j] ? 0.0 : double(l.w[r * in + j])) - res.dequantized[r * in + j];
-    for (size_t i = 0; i < in; ++i) {
-      double s = 0.0;
-      for (size_t j = 0; j < in; ++j) s += h[i * in + j] * d[j];
-      total += 0.5 * d[i] * s;
-    }
-  }
-  return total;
-}
-
 // ---- grid search -------------------------------------------------------------------------------
 
 TEST(GridSearch, MatchesFloat64Reference) {
@@ -317,7 +297,7 @@ TEST(DampChoices, KeepsTheLeastOutputLoss) {
     one.damp = d;
     QuantResult r;
     ASSERT_TRUE(gptq_quantize(l.w.data(), l.out, l.in, l.h, one, &r).ok());
-    const double loss = output_loss_d(l, r);
+    const double loss = quadratic_loss(l, r, 0.0);
     std::printf("damp %g: output loss %.6g\n", double(d), loss);
     if (loss < best) best = loss, best_damp = d;
     if (d == chosen.damp_used) {

@@ -345,8 +345,9 @@ inline double output_error(const Layer& l, const std::vector<float>& q) {
   return std::sqrt(sum);
 }
 
-// ½ Σ_rows δ (H + damp·I) δᵀ, δ = W (dead columns zeroed) − Q: what GPTQ's loss equals exactly.
-inline double quadratic_loss(const Layer& l, const QuantResult& res) {
+// ½ Σ_rows δ (H + damp·mean(diag H)·I) δᵀ, δ = W (dead columns zeroed) − Q: with the damp GPTQ
+// used (the default), what GPTQ's loss equals exactly; with damp 0, the output loss on H itself.
+inline double quadratic_loss(const Layer& l, const QuantResult& res, double damp) {
   const size_t in = l.in;
   std::vector<double> h(l.h.begin(), l.h.end());
   std::vector<bool> dead(in, false);
@@ -359,7 +360,7 @@ inline double quadratic_loss(const Layer& l, const QuantResult& res) {
     mean += h[i * in + i];
   }
   mean /= double(in);
-  for (size_t i = 0; i < in; ++i) h[i * in + i] += double(res.damp_used) * mean;
+  for (size_t i = 0; i < in; ++i) h[i * in + i] += damp * mean;
   double total = 0.0;
   std::vector<double> d(in);
   for (size_t r = 0; r < l.out; ++r) {
@@ -371,6 +372,10 @@ inline double quadratic_loss(const Layer& l, const QuantResult& res) {
     }
   }
   return total;
+}
+
+inline double quadratic_loss(const Layer& l, const QuantResult& res) {
+  return quadratic_loss(l, res, double(res.damp_used));
 }
 
 
