@@ -8,7 +8,8 @@
 # 1. bench/random_gguf.py writes an F16 GGUF of the TinyLlama-1.1B shape (dim 2048, ffn 5632,
 #    22 layers, 32 heads, 4 KV heads, vocab 32000) with seeded random weights;
 # 2. llama-quantize makes the Q4_0 model of it, `ingotc build --method rtn --bits 4
-#    --group-size 128` the ingot model of the same file;
+#    --group-size 128` the ingot model of the same file, and a second one with `--lm-head-bits 8`
+#    (the classifier 8-bit instead of f16: llama.cpp's Q4_0 model keeps its own in Q6_K);
 # 3. `ingot bench` and `llama-bench` run alternately, ROUNDS times, at each thread count: decode,
 #    prefill of 64 and of 512 tokens; the load average is logged beside every call.
 # Prints one table (medians over rounds: test, threads, ingot, llama.cpp, ratio) and writes the
@@ -37,6 +38,7 @@ mkdir -p "$cache"
 f16="$cache/tinyllama-shape-random-f16.gguf"
 q40="$cache/tinyllama-shape-random-q4_0.gguf"
 ing="$cache/tinyllama-shape-random-rtn4-g128.ingot"
+ing_h8="$cache/tinyllama-shape-random-rtn4-g128-head8.ingot"
 if [ ! -f "$f16" ]; then
   nice "$py" "$root/bench/random_gguf.py" "$f16.tmp" "$tokenizer" --seed 0 && mv "$f16.tmp" "$f16"
 fi
@@ -46,6 +48,10 @@ fi
 if [ ! -f "$ing" ]; then
   nice "$build/compiler/ingotc" build "$f16" -o "$ing.tmp" --method rtn --bits 4 --group-size 128 >"$cache/ingotc.log" 2>&1 &&
     mv "$ing.tmp" "$ing"
+fi
+if [ ! -f "$ing_h8" ]; then
+  nice "$build/compiler/ingotc" build "$f16" -o "$ing_h8.tmp" --method rtn --bits 4 --group-size 128 --lm-head-bits 8 \
+    >"$cache/ingotc-head8.log" 2>&1 && mv "$ing_h8.tmp" "$ing_h8"
 fi
 
 mkdir -p "$root/bench/results"
@@ -58,19 +64,19 @@ trap 'rm -f "$raw"' EXIT
   echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
        "$(grep -o -m1 -w 'avx512_vnni' /proc/cpuinfo || echo 'no avx512_vnni')"
   echo "# INGOT_QUANT_ACT=$INGOT_QUANT_ACT; INGOT_SIMD=${INGOT_SIMD:-} INGOT_NO_SIMD=${INGOT_NO_SIMD:-}"
-  echo "# models: $f16 -> $q40 (llama-quantize Q4_0), $ing (ingotc rtn 4-bit g128)"
+  echo "# models: $f16 -> $q40 (llama-quantize Q4_0), $ing (ingotc rtn 4-bit g128), $ing_h8 (the same, --lm-head-bits 8)"
 } | tee "$log"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 # One JSON line a measurement: tool, test, threads, round, tok_s, load average before the call.
-run_ingot() {  # test prompt gen threads round
+run_ingot() {  # model tool-name test prompt gen threads round
   local l out
   l="$(load)"
-  out="$("$build/runtime/ingot" bench "$ing" --prompt "$2" --gen "$3" --repeats "$repeats" --threads "$4" --json)"
-  "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); t=sys.argv[2]
+  out="$("$build/runtime/ingot" bench "$1" --prompt "$4" --gen "$5" --repeats "$repeats" --threads "$6" --json)"
+  "$py" -c 'import json,sys; j=json.loads(sys.argv[1]); t=sys.argv[3]
 v=j["decode_tok_s"] if t=="decode" else j["prefill_tok_s"]
-print(json.dumps({"tool":"ingot","test":t,"threads":int(sys.argv[3]),"round":int(sys.argv[4]),"tok_s":v,"load":sys.argv[5]}))' \
-    "$out" "$1" "$4" "$5" "$l"
+print(json.dumps({"tool":sys.argv[2],"test":t,"threads":int(sys.argv[4]),"round":int(sys.argv[5]),"tok_s":v,"load":sys.argv[6]}))' \
+    "$out" "$2" "$3" "$6" "$7" "$l"
 }
 run_llama() {  # test prompt gen threads round
   local l out
@@ -82,12 +88,15 @@ print(json.dumps({"tool":"llama.cpp","test":sys.argv[2],"threads":int(sys.argv[3
 }
 for round in $(seq 1 "$rounds"); do
   for t in $threads; do
-    # Alternate which tool goes first, so neither always meets the other's leftover heat or load.
-    for tool in $( [ $((round % 2)) = 1 ] && echo "ingot llama" || echo "llama ingot"); do
-      if [ "$tool" = ingot ]; then
-        run_ingot decode 8 "$gen" "$t" "$round"
-        run_ingot prefill64 64 1 "$t" "$round"
-        run_ingot prefill512 512 1 "$t" "$round"
+    # Rotate which tool goes first, so none always meets another's leftover heat or load.
+    case $((round % 3)) in 1) order="ingot ingot-h8 llama" ;; 2) order="llama ingot ingot-h8" ;; *) order="ingot-h8 llama ingot" ;; esac
+    for tool in $order; do
+      if [ "$tool" != llama ]; then
+        model="$ing"
+        [ "$tool" = ingot-h8 ] && model="$ing_h8"
+        run_ingot "$model" "$tool" decode 8 "$gen" "$t" "$round"
+        run_ingot "$model" "$tool" prefill64 64 1 "$t" "$round"
+        run_ingot "$model" "$tool" prefill512 512 1 "$t" "$round"
       else
         run_llama decode 0 "$gen" "$t" "$round"
         run_llama prefill64 64 0 "$t" "$round"

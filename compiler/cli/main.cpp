@@ -40,6 +40,7 @@ struct BuildArgs {
   bool act_order = true, static_groups = false, sym = true, true_sequential = true, quantize_lm_head = false;
   float damp = 0.01f;
   int block_size = 128;
+  int lm_head_bits = 0;  // 0: the classifier as --quantize-lm-head says (the layers' bits, or unquantized)
   // Options past the paper's code (docs/gptq.md); unset = the paper's algorithm.
   std::string preset, grid = "minmax", damp_text, damp_choices;
   bool gptaq = false;
@@ -209,6 +210,17 @@ int build(BuildArgs& a) {
   if (a.method != "none" && a.bits != 2 && a.bits != 3 && a.bits != 4 && a.bits != 8) {
     return die(format::fail(format::StatusCode::invalid_argument, "--bits ", a.bits, " is not one of 2, 3, 4, 8"));
   }
+  if (a.lm_head_bits != 0) {
+    if (a.lm_head_bits != 2 && a.lm_head_bits != 3 && a.lm_head_bits != 4 && a.lm_head_bits != 8) {
+      return die(format::fail(format::StatusCode::invalid_argument, "--lm-head-bits ", a.lm_head_bits,
+                              " is not one of 2, 3, 4, 8"));
+    }
+    if (a.method == "none") {
+      return die(format::fail(format::StatusCode::invalid_argument,
+                              "--lm-head-bits needs --method rtn or gptq (--method none quantizes nothing)"));
+    }
+    a.quantize_lm_head = true;
+  }
   if (a.group_size == 0 || a.group_size < -1) {
     return die(format::fail(format::StatusCode::invalid_argument, "--group-size ", a.group_size,
                             " must be -1 (per output channel) or positive"));
@@ -255,6 +267,7 @@ int build(BuildArgs& a) {
     q.method = a.method == "gptq" ? fb::QuantMethod::GPTQ : fb::QuantMethod::RTN;
     q.true_sequential = a.true_sequential;
     q.quantize_lm_head = a.quantize_lm_head;
+    q.lm_head_bits = a.lm_head_bits;
     q.threads = a.threads;
     // A bar with ETA on a terminal, plain lines otherwise; a table at the end.
     const bool tty = isatty(STDERR_FILENO) != 0;
@@ -316,6 +329,7 @@ int build(BuildArgs& a) {
     // Recorded only when it is not the default, so that stream builds keep the bytes they had
     // before --calib-draw existed.
     if (a.calib_draw != "stream") opt.options.emplace_back("calib_draw", a.calib_draw);
+    if (a.lm_head_bits != 0) opt.options.emplace_back("lm_head_bits", std::to_string(a.lm_head_bits));
     // The options past the paper are recorded only when used, so that the paper's algorithm
     // (--gptq-preset paper, or no option) writes the same bytes as before they existed.
     if (a.grid != "minmax") opt.options.emplace_back("gptq_grid", a.grid);
@@ -409,7 +423,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"stream", "documents"}))
       ->capture_default_str();
   b->add_option("--seed", a.seed, "seed for drawing calibration windows")->capture_default_str();
-  b->add_flag("--quantize-lm-head", a.quantize_lm_head, "also quantize the classifier (untied models)");
+  b->add_flag("--quantize-lm-head", a.quantize_lm_head,
+              "also quantize the classifier, in natural order (a tied model gets its own quantized copy; the "
+              "embedding lookup keeps the dense table)");
+  b->add_option("--lm-head-bits", a.lm_head_bits,
+                "quantize the classifier at these bits (2, 3, 4, 8; implies --quantize-lm-head); 8 halves an f16 "
+                "classifier's bytes per decoded token");
   b->add_option("--threads", a.threads, "threads; 0: all")->capture_default_str();
   b->add_option("--report", a.report, "write per-tensor losses and damps as JSON");
   b->add_option("--depfile", a.depfile,

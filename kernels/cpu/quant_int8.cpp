@@ -30,7 +30,7 @@ constexpr size_t kBlock = kInt8Block;  // a multiple of 8 (a 4-bit word's values
 static_assert(kBlock % 8 == 0 && kBlock <= 32, "whole 4-bit words a block; the AVX2 s16 sums stay below 2^15");
 template <int B>
 constexpr size_t kWords = kBlock * B / 32;  // word rows per block
-constexpr size_t kPrefetch = 2;             // prefetch distance, in blocks
+constexpr size_t kPrefetch = 3;             // prefetch distance, in blocks (2 to 4 measure alike)
 constexpr size_t kTask = 256;   // widest output span of one task
 constexpr size_t kMaxRows = 8;  // rows of x per kernel pass: each unpacked weight feeds this many
 
@@ -125,6 +125,27 @@ void span_portable(const QuantView& w, const Prepared& p, size_t r0, size_t nr, 
 
 #if defined(__x86_64__)
 
+// Every cache line of [p, p + n).
+inline void prefetch_bytes(const void* p, size_t n) {
+  const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63}, end = reinterpret_cast<uintptr_t>(p) + n;
+  for (uintptr_t line = first; line < end; line += 64) _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+}
+
+// At the first block of group g, fetch group g + 1's scales (and zeros) for outputs [o0, o0 + width):
+// they sit g·rows apart from the weights' stream, so no hardware prefetcher sees them coming, and
+// a miss on them at the group's end stalled the whole span (a quarter of decode time at
+// TinyLlama's shape before this).
+inline void prefetch_group_params(const QuantView& w, const Prepared& p, size_t b, size_t o0, size_t width) {
+  if (b % p.gs_blocks != 0) return;
+  const size_t g = b / p.gs_blocks + 1;
+  if (g >= p.n_groups) return;
+  prefetch_bytes(w.scales + g * w.rows + o0, width * 2);
+  if (w.zeros != nullptr) {
+    const size_t row = g * quant_words(w.rows, w.bits), first = o0 * w.bits / 32, last = ((o0 + width) * w.bits + 31) / 32;
+    prefetch_bytes(w.zeros + row + first, (last - first) * 4);
+  }
+}
+
 inline int32_t load_i32(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -175,18 +196,22 @@ INGOT_VNNI void span_vnni(const QuantView& w, const Prepared& p, size_t r0, size
   for (size_t b = 0; b < p.n_blocks; ++b) {
     const size_t nw = std::min<size_t>(kW8, p.n_words - b * kW8);
     const uint32_t* base = w.qweight + b * kW8 * rows + o0;
-    if (b + kPrefetch < p.n_blocks) {
-      for (size_t i = 0; i < kW8; ++i) {
-        const char* pf = reinterpret_cast<const char*>(base + (kPrefetch * kW8 + i) * rows);
-        for (size_t line = 0; line < width * 4; line += 64) _mm_prefetch(pf + line, _MM_HINT_T0);
-      }
-    }
+    const bool ahead = b + kPrefetch < p.n_blocks;
+    prefetch_group_params(w, p, b, o0, width);
     const int8_t* xb[R];
     for (int r = 0; r < R; ++r) xb[r] = xq[r] + b * kBlock;
     const bool flush = group_ends(p, b);
     const size_t g = b / p.gs_blocks;
     for (size_t pan = 0; pan < n_pan; ++pan) {
       const size_t po = pan * kW;
+      if (ahead) {  // this panel's lines of the word rows kPrefetch blocks on, among the panel's own loads
+#pragma GCC unroll 4
+        for (size_t i = 0; i < kW8; ++i) {
+          const char* pf = reinterpret_cast<const char*>(base + (kPrefetch * kW8 + i) * rows + po);
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+        }
+      }
       __mmask16 m[NV];
       for (int v = 0; v < NV; ++v) {
         const size_t at = po + 16 * size_t(v), lanes = at >= width ? 0 : std::min<size_t>(16, width - at);
@@ -293,18 +318,18 @@ INGOT_AVX2 void span_avx2(const QuantView& w, const Prepared& p, size_t r0, size
   for (size_t b = 0; b < p.n_blocks; ++b) {
     const size_t nw = std::min<size_t>(kW8, p.n_words - b * kW8);
     const uint32_t* base = w.qweight + b * kW8 * rows + o0;
-    if (b + kPrefetch < p.n_blocks) {
-      for (size_t i = 0; i < kW8; ++i) {
-        const char* pf = reinterpret_cast<const char*>(base + (kPrefetch * kW8 + i) * rows);
-        for (size_t line = 0; line < width * 4; line += 64) _mm_prefetch(pf + line, _MM_HINT_T0);
-      }
-    }
+    const bool ahead = b + kPrefetch < p.n_blocks;
+    prefetch_group_params(w, p, b, o0, width);
     const int8_t* xb[R];
     for (int r = 0; r < R; ++r) xb[r] = xq[r] + b * kBlock;
     const bool flush = group_ends(p, b);
     const size_t g = b / p.gs_blocks;
     for (size_t pan = 0; pan < n_pan; ++pan) {
       const size_t po = pan * 8;
+      if (ahead && pan % 2 == 0) {  // as span_vnni: a 64-byte line holds two 8-output panels
+#pragma GCC unroll 4
+        for (size_t i = 0; i < kW8; ++i) _mm_prefetch(reinterpret_cast<const char*>(base + (kPrefetch * kW8 + i) * rows + po), _MM_HINT_T0);
+      }
       __m256i acc[R];
       if (nw == kW8) {
         block_avx2<B, R>(base + po, rows, kW8, xb, acc);

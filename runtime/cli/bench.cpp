@@ -31,7 +31,7 @@ double weight_bytes_per_step(const runtime::Model& m) {
     return double(q.rows) * double(q.cols) * q.bits / 8 + groups * double(q.rows) * 2 +
            (q.zeros != nullptr ? groups * double(q.rows) * q.bits / 8 : 0) + (q.g_idx != nullptr ? 4.0 * double(q.cols) : 0);
   };
-  double b = dense(m.output);
+  double b = linear(m.output);
   for (const runtime::LayerWeights& l : m.layers) {
     for (const runtime::Linear* x : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) b += linear(*x);
   }

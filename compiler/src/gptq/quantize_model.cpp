@@ -99,7 +99,19 @@ class Driver {
   Status find(const std::string& name, std::vector<uint64_t> shape, SourceTensor** out);
   Status load_layer(size_t l, Layer* layer);
   void forward(const Layer& L, float* x, size_t n, Stop stop, const Hooks& hooks);
-  Status quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use, const float* dxxt = nullptr);
+  // config: the weight's own settings (the classifier's); null: opt_.config.
+  Status quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use, const float* dxxt = nullptr,
+                  const QuantConfig* config = nullptr);
+  // A tied model's classifier as its own tensor: output.weight, a copy of tok_embeddings.
+  Status untie_classifier();
+  // The classifier's settings: lm_head_bits, natural order (the int8 kernels take no g_idx).
+  const QuantConfig& head_config() {
+    head_config_ = opt_.config;
+    if (opt_.lm_head_bits != 0) head_config_.bits = opt_.lm_head_bits;
+    head_config_.act_order = false;
+    head_config_.static_groups = false;
+    return head_config_;
+  }
 
   SourceModel& model_;
   const QuantizeOptions& opt_;
@@ -110,7 +122,25 @@ class Driver {
   std::vector<float> inv_freq_;
   std::unique_ptr<runtime::Backend> backend_ = runtime::make_cpu_backend();
   runtime::LayerScratch scratch_;
+  QuantConfig head_config_;
 };
+
+Status Driver::untie_classifier() {
+  SourceTensor* emb = nullptr;
+  INGOT_RETURN_IF_ERROR(find("tok_embeddings.weight", {d_.vocab, d_.dim}, &emb));
+  SourceTensor out;
+  out.name = "output.weight";
+  out.dtype = emb->dtype;
+  out.shape = emb->shape;
+  out.source_type = emb->source_type;
+  out.owned.assign(emb->bytes.begin(), emb->bytes.end());
+  out.bytes = out.owned;
+  model_.tensors.push_back(std::move(out));  // moves the tensors: by_name_ is rebuilt
+  by_name_.clear();
+  for (SourceTensor& t : model_.tensors) by_name_[t.name] = &t;
+  model_.config.tied_embeddings = false;
+  return Status::success();
+}
 
 Status Driver::find(const std::string& name, std::vector<uint64_t> shape, SourceTensor** out) {
   auto it = by_name_.find(name);
@@ -202,16 +232,17 @@ void Driver::forward(const Layer& L, float* x, size_t n, Stop stop, const Hooks&
 // Quantizes one weight (GPTQ on H, or RTN when H is null), packs it into its tensor, records the
 // loss, and leaves the dequantized weight in `lin` for the passes that follow. last_use: the last
 // weight on this H, which gptq_quantize may then take over instead of copying (in² floats).
-Status Driver::quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use, const float* dxxt) {
+Status Driver::quantize(size_t l, Linear& lin, std::vector<float>* H, bool last_use, const float* dxxt,
+                        const QuantConfig* config) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string& name = lin.tensor->name;
+  const QuantConfig& qc = config != nullptr ? *config : opt_.config;
   QuantResult r;
-  Status s = H == nullptr ? rtn_quantize(lin.w.data(), lin.out, lin.in, opt_.config, &r)
-                          : gptq_quantize(lin.w.data(), lin.out, lin.in, last_use ? std::move(*H) : *H,
-                                          opt_.config, &r, dxxt);
+  Status s = H == nullptr ? rtn_quantize(lin.w.data(), lin.out, lin.in, qc, &r)
+                          : gptq_quantize(lin.w.data(), lin.out, lin.in, last_use ? std::move(*H) : *H, qc, &r, dxxt);
   if (!s.ok()) return fail(s.code(), "quantizing '", name, "': ", s.message());
   auto packed = std::make_unique<PackedQuant>();
-  s = pack_result(r, opt_.config, opt_.method, lin.out, lin.in, packed.get());
+  s = pack_result(r, qc, opt_.method, lin.out, lin.in, packed.get());
   if (!s.ok()) return fail(s.code(), "packing '", name, "': ", s.message());
   lin.tensor->quant = std::move(packed);
   lin.w = std::move(r.dequantized);
@@ -261,9 +292,9 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
 
   SourceTensor* lm_head = nullptr;
   if (opt_.quantize_lm_head) {
-    if (c.tied_embeddings || by_name_.count("output.weight") == 0) {
-      return fail(StatusCode::invalid_argument, "quantize: the lm_head shares tok_embeddings (tied embeddings); ",
-                  "it cannot be quantized without also quantizing the embedding lookup");
+    if (by_name_.count("output.weight") == 0) {
+      if (!c.tied_embeddings) return fail(StatusCode::invalid_argument, "quantize: the model has no output.weight");
+      INGOT_RETURN_IF_ERROR(untie_classifier());
     }
     INGOT_RETURN_IF_ERROR(find("output.weight", {d_.vocab, d_.dim}, &lm_head));
   }
@@ -279,7 +310,7 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
     if (lm_head != nullptr) {
       Linear out{lm_head, d_.vocab, d_.dim, {}};
       to_f32(*lm_head, &out.w);
-      INGOT_RETURN_IF_ERROR(quantize(d_.n_layer - 1, out, nullptr, false));
+      INGOT_RETURN_IF_ERROR(quantize(d_.n_layer - 1, out, nullptr, false, nullptr, &head_config()));
     }
     return Status::success();
   }
@@ -445,7 +476,7 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
     Linear out{lm_head, d_.vocab, d_.dim, {}};
     to_f32(*lm_head, &out.w);
     std::vector<float> H = h_out.finish();
-    INGOT_RETURN_IF_ERROR(quantize(d_.n_layer - 1, out, &H, true));
+    INGOT_RETURN_IF_ERROR(quantize(d_.n_layer - 1, out, &H, true, nullptr, &head_config()));
   }
   return Status::success();
 }

@@ -38,8 +38,13 @@ struct QuantizeOptions {
   // quantized-model inputs (hessian.h CrossAccumulator). Needs GPTQ and true_sequential; holds a
   // second activation buffer and a second copy of the layer's f32 weights.
   bool gptaq = false;
-  // Also quantize output.weight (on the final-norm activations for GPTQ). Needs untied embeddings.
+  // Also quantize output.weight (on the final-norm activations for GPTQ). A tied model gets its
+  // own output.weight, a copy of tok_embeddings, and config.tied_embeddings becomes false: the
+  // embedding lookup keeps reading the dense table, the classifier reads the quantized copy.
   bool quantize_lm_head = false;
+  // The classifier's bits (with quantize_lm_head); 0: config.bits. It is quantized in natural
+  // order (no act-order) so that the runtime's int8 kernels take it.
+  int lm_head_bits = 0;
   int threads = 0;  // > 0: OpenMP threads for the forward and the quantizer; 0: leave as is
   std::function<void(const TensorDone& done)> progress;  // once per quantized weight
 };

@@ -128,9 +128,7 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
   std::vector<float> last_n(n_logits * dim);
   be.rmsnorm(last.data(), n_logits, dim, model.norm, d.norm_eps, last_n.data());
   logits->resize(n_logits * d.vocab);
-  Linear output;
-  output.dense = model.output;
-  be.linear(last_n.data(), n_logits, output, logits->data());
+  be.linear(last_n.data(), n_logits, model.output, logits->data());
   return Status::success();
 }
 

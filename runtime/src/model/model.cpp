@@ -154,9 +154,10 @@ Status Model::load(const std::string& path, const LoadOptions& options, std::uni
   }
   INGOT_RETURN_IF_ERROR(m->bind("norm.weight", {d.dim}, &m->norm));
   if (c->tied_embeddings()) {
-    m->output = m->tok_embeddings;
+    m->output.quantized = false;
+    m->output.dense = m->tok_embeddings;
   } else {
-    INGOT_RETURN_IF_ERROR(m->bind("output.weight", {d.vocab, d.dim}, &m->output));
+    INGOT_RETURN_IF_ERROR(m->bind_linear("output.weight", {d.vocab, d.dim}, &m->output));
   }
   if (const fb::Tokenizer* t = m->container_->index().tokenizer(); t != nullptr && t->kind() != fb::TokenizerKind::None) {
     INGOT_RETURN_IF_ERROR(Tokenizer::create(*t, &m->tokenizer_));

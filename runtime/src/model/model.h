@@ -71,7 +71,7 @@ class Model {
   cpu::WeightView tok_embeddings;  // (vocab, dim)
   std::vector<LayerWeights> layers;
   cpu::WeightView norm;            // (dim)
-  cpu::WeightView output;          // (vocab, dim); the embeddings when tied
+  Linear output;                   // (vocab, dim): the embeddings (dense) when tied, else f16/f32 or 4/8-bit
 
  private:
   format::Status bind(const std::string& name, std::vector<uint64_t> shape, cpu::WeightView* out);
