@@ -93,8 +93,21 @@ void matmul(const float* x, size_t n, const WeightView& w, float* y) {
   if (n <= kSmallBatch && w.dtype != fb::DType::F32) {
     const size_t n_tasks = (w.rows + kRowTask - 1) / kRowTask;
     parallel_for(n_tasks, n * w.rows * w.cols > 32768, [&](size_t task, int) {
+      const bool four = simd::has_avx2();
       for (size_t r = task * kRowTask, end = std::min(w.rows, r + kRowTask); r < end; ++r) {
-        for (size_t t = 0; t < n; ++t) y[t * w.rows + r] = row_dot(w, r, x + t * w.cols);
+        size_t t = 0;
+        if (four) {
+          const uint16_t* row = static_cast<const uint16_t*>(w.data) + r * w.cols;
+          for (float out[4]; t + 4 <= n; t += 4) {
+            if (w.dtype == fb::DType::F16) {
+              simd::dot4_f16(x + t * w.cols, w.cols, row, w.cols, out);
+            } else {
+              simd::dot4_bf16(x + t * w.cols, w.cols, row, w.cols, out);
+            }
+            for (size_t j = 0; j < 4; ++j) y[(t + j) * w.rows + r] = out[j];
+          }
+        }
+        for (; t < n; ++t) y[t * w.rows + r] = row_dot(w, r, x + t * w.cols);
       }
     });
     return;

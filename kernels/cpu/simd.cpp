@@ -48,7 +48,42 @@ INGOT_AVX2 inline float dot16(const float* x, size_t n, Load load, Tail tail) {
   for (; i < n; ++i) s += x[i] * tail(i);
   return s;
 }
+// dot16 of four rows of x (x + j·ldx, j < 4) against one w: each w chunk is loaded (and widened)
+// once for the four; every row keeps dot16's own two accumulators and order, so out[j] has the
+// bits dot16 gives that row alone.
+template <typename Load, typename Tail>
+INGOT_AVX2 inline void dot16x4(const float* x, size_t ldx, size_t n, Load load, Tail tail, float* out) {
+  __m256 a0[4], a1[4];
+  for (int j = 0; j < 4; ++j) a0[j] = _mm256_setzero_ps(), a1[j] = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 w0 = load(i), w1 = load(i + 8);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      a0[j] = _mm256_fmadd_ps(_mm256_loadu_ps(x + j * ldx + i), w0, a0[j]);
+      a1[j] = _mm256_fmadd_ps(_mm256_loadu_ps(x + j * ldx + i + 8), w1, a1[j]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 w0 = load(i);
+    for (int j = 0; j < 4; ++j) a0[j] = _mm256_fmadd_ps(_mm256_loadu_ps(x + j * ldx + i), w0, a0[j]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    float s = hsum(_mm256_add_ps(a0[j], a1[j]));
+    for (size_t k = i; k < n; ++k) s += x[j * ldx + k] * tail(k);
+    out[j] = s;
+  }
+}
 }  // namespace
+
+INGOT_AVX2 void dot4_f16(const float* x, size_t ldx, const uint16_t* w, size_t n, float* out) {
+  dot16x4(x, ldx, n, [w](size_t i) INGOT_AVX2 { return load_f16(w + i); }, [w](size_t i) { return f16_to_f32(w[i]); },
+          out);
+}
+INGOT_AVX2 void dot4_bf16(const float* x, size_t ldx, const uint16_t* w, size_t n, float* out) {
+  dot16x4(x, ldx, n, [w](size_t i) INGOT_AVX2 { return load_bf16(w + i); },
+          [w](size_t i) { return bf16_to_f32(w[i]); }, out);
+}
 
 INGOT_AVX2 float dot_f32(const float* x, const float* w, size_t n) {
   return dot16(x, n, [w](size_t i) INGOT_AVX2 { return _mm256_loadu_ps(w + i); }, [w](size_t i) { return w[i]; });
@@ -105,6 +140,8 @@ float exp_shifted_sum(float*, size_t, float) { return 0; }
 float dot_f32(const float*, const float*, size_t) { return 0; }
 float dot_f16(const float*, const uint16_t*, size_t) { return 0; }
 float dot_bf16(const float*, const uint16_t*, size_t) { return 0; }
+void dot4_f16(const float*, size_t, const uint16_t*, size_t, float*) {}
+void dot4_bf16(const float*, size_t, const uint16_t*, size_t, float*) {}
 void widen_f16(const uint16_t*, size_t, float*) {}
 void widen_bf16(const uint16_t*, size_t, float*) {}
 

@@ -14,6 +14,10 @@ bool has_avx2();
 float dot_f32(const float* x, const float* w, size_t n);
 float dot_f16(const float* x, const uint16_t* w, size_t n);
 float dot_bf16(const float* x, const uint16_t* w, size_t n);
+// out[j] = dot_f16(x + j·ldx, w, n) (dot_bf16) for j < 4, bit for bit, with w read and widened
+// once for the four rows (a small batch against one weight row).
+void dot4_f16(const float* x, size_t ldx, const uint16_t* w, size_t n, float* out);
+void dot4_bf16(const float* x, size_t ldx, const uint16_t* w, size_t n, float* out);
 // out[i] = float(w[i]).
 void widen_f16(const uint16_t* w, size_t n, float* out);
 void widen_bf16(const uint16_t* w, size_t n, float* out);

@@ -252,7 +252,9 @@ TEST(QuantMatmul, SmallBatchRowsEqualEachRowAlone) {
         quant_matmul_f32(x.data() + t * c.cols, 1, w.view, one.data());
         double err = 0, mag_norm = 0;
         for (size_t o = 0; o < c.rows; ++o) {
-          if (exact) ASSERT_EQ(y[t * c.rows + o], one[o]) << "n " << n << " row " << t << " column " << o;
+          if (exact) {
+            ASSERT_EQ(y[t * c.rows + o], one[o]) << "n " << n << " row " << t << " column " << o;
+          }
           double mag = 0;  // Σ|x·w|: the scale of the sum (one output alone can cancel to near 0)
           for (size_t k = 0; k < c.cols; ++k) mag += std::abs(double(x[t * c.cols + k]) * w.exact[o * c.cols + k]);
           err += (double(y[t * c.rows + o]) - one[o]) * (double(y[t * c.rows + o]) - one[o]);
@@ -267,7 +269,9 @@ TEST(QuantMatmul, SmallBatchRowsEqualEachRowAlone) {
   }
   std::printf("%zu batches bit-identical to one row at a time (%zu through the shared-unpack kernel), %zu within "
               "f32 rounding (sgemm path)\n", n_exact, n_shared, n_close);
-  if (simd::has_avx2()) EXPECT_GT(n_shared, 0u);  // the shared-unpack kernel was exercised
+  if (simd::has_avx2()) {
+    EXPECT_GT(n_shared, 0u);  // the shared-unpack kernel was exercised
+  }
 }
 
 TEST(QuantMatmul, CheckRejectsBadViews) {

@@ -93,6 +93,30 @@ TEST(Matmul, EveryDtypeAndShapeAgainstFloat64) {
   }
 }
 
+// Up to 16 rows of x against f16/bf16 weights (several sequences decoding together): every row's
+// outputs have the bits that row gets alone (n = 1), whichever kernel serves the batch (the
+// four-row one shares each weight load; odd batches mix it with the one-row one).
+TEST(Matmul, SmallBatchRowsEqualTheRowAlone) {
+  std::mt19937 rng(7);
+  for (fb::DType dt : {fb::DType::F16, fb::DType::BF16}) {
+    for (auto [rows, cols] : {std::pair<size_t, size_t>{33, 1000}, {70, 17}, {5, 4096}}) {
+      Weights w = make_weights(dt, rows, cols, rng);
+      for (size_t n : {3, 4, 9, 16}) {
+        std::normal_distribution<float> d;
+        std::vector<float> x(n * cols), y(n * rows, NAN), one(rows, NAN);
+        for (float& v : x) v = d(rng);
+        matmul(x.data(), n, w.view, y.data());
+        for (size_t t = 0; t < n; ++t) {
+          matmul(x.data() + t * cols, 1, w.view, one.data());
+          for (size_t r = 0; r < rows; ++r) {
+            ASSERT_EQ(y[t * rows + r], one[r]) << format::dtype_name(dt) << " n " << n << " row " << t << " output " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
 // The vectorised exp against double exp over the whole useful range, with a scalar tail, and NaN
 // kept. Under INGOT_NO_SIMD=1 the kernels do not call it, so only the SIMD build checks it.
 TEST(Exp, ShiftedSumAgainstFloat64) {
