@@ -2,7 +2,8 @@
 # ingot against llama.cpp on the CPU, same weights, same run (issue 16). A benchmark, not a test.
 #
 #   bench/cpu-vs-llamacpp.sh [BUILD_DIR (default build-dev)]
-#   env: INGOT_QUANT_ACT (int8, or f32), ROUNDS (2), THREADS ("1 2"), GEN (32 decoded tokens), REPEATS (3 per tool call),
+#   env: WEIGHTS (q4: the 4-bit models below; f16: dense f16 weights on both sides, llama.cpp's
+#        F16 GGUF against `ingotc build --method none --dtype f16` of it), INGOT_QUANT_ACT (int8, or f32), ROUNDS (2), THREADS ("1 2"), GEN (32 decoded tokens), REPEATS (3 per tool call),
 #        INGOT_BENCH_CACHE (~/.cache/ingot/bench: the models, 3 GB), INGOT_SHARED (../shared)
 #
 # 1. bench/random_gguf.py writes an F16 GGUF of the TinyLlama-1.1B shape (dim 2048, ffn 5632,
@@ -39,6 +40,8 @@ f16="$cache/tinyllama-shape-random-f16.gguf"
 q40="$cache/tinyllama-shape-random-q4_0.gguf"
 ing="$cache/tinyllama-shape-random-rtn4-g128.ingot"
 ing_h8="$cache/tinyllama-shape-random-rtn4-g128-head8.ingot"
+weights="${WEIGHTS:-q4}"
+case "$weights" in q4 | f16) ;; *) echo "cpu-vs-llamacpp.sh: WEIGHTS=$weights is neither q4 nor f16" >&2; exit 2 ;; esac
 if [ ! -f "$f16" ]; then
   nice "$py" "$root/bench/random_gguf.py" "$f16.tmp" "$tokenizer" --seed 0 && mv "$f16.tmp" "$f16"
 fi
@@ -49,13 +52,22 @@ if [ ! -f "$ing" ]; then
   nice "$build/compiler/ingotc" build "$f16" -o "$ing.tmp" --method rtn --bits 4 --group-size 128 >"$cache/ingotc.log" 2>&1 &&
     mv "$ing.tmp" "$ing"
 fi
+ing_f16="$cache/tinyllama-shape-random-f16.ingot"
+if [ "$weights" = f16 ] && [ ! -f "$ing_f16" ]; then
+  nice "$build/compiler/ingotc" build "$f16" -o "$ing_f16.tmp" --method none --dtype f16 >"$cache/ingotc-f16.log" 2>&1 &&
+    mv "$ing_f16.tmp" "$ing_f16"
+fi
+tools="ingot ingot-h8 llama"
+if [ "$weights" = f16 ]; then  # one ingot model: the dense one
+  q40="$f16" ing="$ing_f16" tools="ingot llama"
+fi
 if [ ! -f "$ing_h8" ]; then
   nice "$build/compiler/ingotc" build "$f16" -o "$ing_h8.tmp" --method rtn --bits 4 --group-size 128 --lm-head-bits 8 \
     >"$cache/ingotc-head8.log" 2>&1 && mv "$ing_h8.tmp" "$ing_h8"
 fi
 
 mkdir -p "$root/bench/results"
-log="$root/bench/results/cpu-vs-llamacpp-$(date -u +%Y-%m-%d-%H%M).log"
+log="$root/bench/results/cpu-vs-llamacpp-$( [ "$weights" = f16 ] && echo f16- )$(date -u +%Y-%m-%d-%H%M).log"
 raw="$(mktemp)"
 trap 'rm -f "$raw"' EXIT
 {
@@ -64,7 +76,11 @@ trap 'rm -f "$raw"' EXIT
   echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
        "$(grep -o -m1 -w 'avx512_vnni' /proc/cpuinfo || echo 'no avx512_vnni')"
   echo "# INGOT_QUANT_ACT=$INGOT_QUANT_ACT; INGOT_SIMD=${INGOT_SIMD:-} INGOT_NO_SIMD=${INGOT_NO_SIMD:-}"
-  echo "# models: $f16 -> $q40 (llama-quantize Q4_0), $ing (ingotc rtn 4-bit g128), $ing_h8 (the same, --lm-head-bits 8)"
+  if [ "$weights" = f16 ]; then
+    echo "# WEIGHTS=f16; models: $f16 (llama.cpp), $ing (ingotc --method none --dtype f16 of it)"
+  else
+    echo "# models: $f16 -> $q40 (llama-quantize Q4_0), $ing (ingotc rtn 4-bit g128), $ing_h8 (the same, --lm-head-bits 8)"
+  fi
 } | tee "$log"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -90,6 +106,7 @@ for round in $(seq 1 "$rounds"); do
   for t in $threads; do
     # Rotate which tool goes first, so none always meets another's leftover heat or load.
     case $((round % 3)) in 1) order="ingot ingot-h8 llama" ;; 2) order="llama ingot ingot-h8" ;; *) order="ingot-h8 llama ingot" ;; esac
+    [ "$tools" = "ingot llama" ] && order="$( [ $((round % 2)) = 1 ] && echo "ingot llama" || echo "llama ingot")"
     for tool in $order; do
       if [ "$tool" != llama ]; then
         model="$ing"
