@@ -549,7 +549,9 @@ void dequantize(const QuantView& w, float* out) {
 
 void quant_matmul(const float* x, size_t n, const QuantView& w, float* y) {
   if (n == 0) return;
-  if (int8_activations() && quant_int8_supported(w)) return quant_matmul_int8(x, n, w, y, int8_isa());
+  if (int8_activations() && quant_int8_supported(w) && (w.bits != 3 || int8_3bit_kernel())) {
+    return quant_matmul_int8(x, n, w, y, int8_isa());
+  }
   quant_matmul_f32(x, n, w, y);
 }
 

@@ -20,6 +20,8 @@
 #define INGOT_AVX2_INLINE __attribute__((target("avx2,fma,f16c"), always_inline)) inline
 #define INGOT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define INGOT_VNNI_INLINE __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"), always_inline)) inline
+#define INGOT_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
+#define INGOT_VBMI_LAMBDA __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c"), always_inline))
 #endif
 
 namespace ingot::cpu {
@@ -33,6 +35,17 @@ constexpr size_t kWords = kBlock * B / 32;  // word rows per block
 constexpr size_t kPrefetch = 3;             // prefetch distance, in blocks (2 to 4 measure alike)
 constexpr size_t kTask = 256;   // widest output span of one task
 constexpr size_t kMaxRows = 8;  // rows of x per kernel pass: each unpacked weight feeds this many
+constexpr size_t kMaxRows3 = 4;  // 3 bits: four accumulators a row and panel
+
+// AVX-512 VBMI (vpmultishiftqb), which the 3-bit kernel needs beside VNNI.
+bool has_vbmi() {
+#if defined(__x86_64__)
+  static const bool yes = __builtin_cpu_supports("avx512vbmi");
+  return yes;
+#else
+  return false;
+#endif
+}
 
 // The activations of n rows, quantized (quantize_row), and the shape the kernels walk.
 struct Prepared {
@@ -81,10 +94,19 @@ bool quantize_row(const float* x, size_t cols, uint32_t bits, size_t n_blocks, s
   return finite;
 }
 
+// Value i of a bit stream whose words are `stride` apart (spec/quant-layouts.md §1; 3-bit values
+// may straddle two words).
+inline uint32_t stream_value(const uint32_t* words, size_t stride, size_t i, uint32_t bits) {
+  const size_t bit = i * bits, wi = bit >> 5;
+  const uint32_t off = uint32_t(bit & 31);
+  uint32_t v = words[wi * stride] >> off;
+  if (off + bits > 32) v |= words[(wi + 1) * stride] << (32 - off);
+  return v & ((1u << bits) - 1);
+}
+
 inline uint32_t zero_of(const QuantView& w, size_t g, size_t o) {
   if (w.zeros == nullptr) return 1u << (w.bits - 1);
-  const size_t bit = o * w.bits, row = g * quant_words(w.rows, w.bits);
-  return (w.zeros[row + (bit >> 5)] >> (bit & 31)) & ((1u << w.bits) - 1);  // 4 and 8 bits never straddle words
+  return stream_value(w.zeros + g * quant_words(w.rows, w.bits), 1, o, w.bits);
 }
 
 inline bool group_ends(const Prepared& p, size_t b) { return (b + 1) % p.gs_blocks == 0 || b + 1 == p.n_blocks; }
@@ -101,8 +123,13 @@ void span_portable(const QuantView& w, const Prepared& p, size_t r0, size_t nr, 
       for (size_t b = 0; b < p.n_blocks; ++b) {
         int32_t acc = 0;
         const int8_t* xb = xq + b * kBlock;
+        if (bits == 3) {  // values straddle words: read each from its column's stream
+          for (size_t j = 0; j < kBlock && b * kBlock + j < w.cols; ++j) {
+            acc += int32_t(stream_value(w.qweight + o, w.rows, b * kBlock + j, 3)) * xb[j];
+          }
+        }
         const size_t wpb = kBlock * bits / 32;
-        for (size_t i = 0; i < wpb && b * wpb + i < p.n_words; ++i) {
+        for (size_t i = 0; bits != 3 && i < wpb && b * wpb + i < p.n_words; ++i) {
           const uint32_t word = w.qweight[(b * wpb + i) * w.rows + o];
           if (bits == 4) {
             for (uint32_t t = 0; t < 8; ++t) acc += int32_t((word >> (4 * t)) & 15) * xb[8 * i + (t % 2) * 4 + t / 2];
@@ -149,6 +176,11 @@ inline void prefetch_group_params(const QuantView& w, const Prepared& p, size_t 
 inline int32_t load_i32(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
+  return v;
+}
+inline int64_t load_i64(const int8_t* p) {
+  int64_t v;
+  std::memcpy(&v, p, 8);
   return v;
 }
 
@@ -264,6 +296,138 @@ INGOT_VNNI void span_vnni(const QuantView& w, const Prepared& p, size_t r0, size
   }
 }
 
+// ---- AVX-512 VNNI + VBMI, 3 bits -----------------------------------------------------------------
+// Every 3 word rows hold 32 values of each output (value j at stream bit 3j): a superblock of two
+// activation blocks. Unpacking the word rows pairwise (vpunpck[lh]dq) puts (w0, w1) and (w1, w2) of
+// each output in one 64-bit lane, where vpmultishiftqb takes 8 values at once (any bit offsets:
+// the straddling values 10 and 21 included) as bytes; & 7 makes them vpdpbusd operands against a
+// broadcast of 8 activation bytes. A 64-bit lane's two 32-bit halves hold two partial sums of one
+// output: they stay apart ("paired" order: lanes of outputs 0,1,4,5,8,9,12,13 in `lo`, the others in
+// `hi`) through the per-block scaling and meet, in output order, when the group is flushed.
+
+// Control bytes: the bit offsets of 8 consecutive values inside a 64-bit lane.
+constexpr uint64_t shift_control(int first) {
+  uint64_t c = 0;
+  for (int j = 0; j < 8; ++j) c |= uint64_t(first + 3 * j) << (8 * j);
+  return c;
+}
+
+template <int NV, int R>
+INGOT_VBMI void span_vnni3(const QuantView& w, const Prepared& p, size_t r0, size_t o0, size_t o1, float* y) {
+  constexpr size_t kW = 16 * NV;
+  const size_t rows = w.rows, width = o1 - o0, n_pan = (width + kW - 1) / kW;
+  alignas(64) float gacc[R][2 * kTask], yb[R][kTask];
+  for (int r = 0; r < R; ++r) std::fill_n(gacc[r], 2 * n_pan * kW, 0.0f), std::fill_n(yb[r], n_pan * kW, 0.0f);
+  const int8_t* xq[R];
+  const float *d[R], *zs[R];
+  for (int r = 0; r < R; ++r) xq[r] = p.row_q(r0 + r), d[r] = p.row_d(r0 + r), zs[r] = p.row_zs(r0 + r);
+  // Value j of (w0, w1) at bit 3j; of (w1, w2) at bit 3j − 32.
+  const __m512i c0 = _mm512_set1_epi64(int64_t(shift_control(0))), c1 = _mm512_set1_epi64(int64_t(shift_control(24)));
+  const __m512i c2 = _mm512_set1_epi64(int64_t(shift_control(16))), c3 = _mm512_set1_epi64(int64_t(shift_control(40)));
+  const __m512i seven = _mm512_set1_epi8(7);
+  // Output o of a panel's 16 in the paired order: lane 2q (+1) of lo (o % 4 < 2) or hi (+16).
+  alignas(64) int32_t even_idx[16], odd_idx[16];
+  for (int o = 0; o < 16; ++o) even_idx[o] = (o % 4 < 2 ? 0 : 16) + 2 * ((o / 4) * 2 + o % 2), odd_idx[o] = even_idx[o] + 1;
+  const __m512i ie = _mm512_load_si512(even_idx), io = _mm512_load_si512(odd_idx);
+  const size_t n_super = (p.n_blocks + 1) / 2;
+  for (size_t s = 0; s < n_super; ++s) {
+    const size_t w0row = 3 * s, have = std::min<size_t>(3, p.n_words - w0row);  // word rows present
+    const uint32_t* base = w.qweight + w0row * rows + o0;
+    const bool ahead = s + kPrefetch < n_super && 3 * (s + kPrefetch) + 2 < p.n_words;
+    const size_t bA = 2 * s, bB = 2 * s + 1;
+    const bool hasB = bB < p.n_blocks;
+    prefetch_group_params(w, p, bA, o0, width);
+    if (hasB) prefetch_group_params(w, p, bB, o0, width);
+    for (size_t pan = 0; pan < n_pan; ++pan) {
+      const size_t po = pan * kW;
+      if (ahead) {
+#pragma GCC unroll 3
+        for (size_t i = 0; i < 3; ++i) {
+          const char* pf = reinterpret_cast<const char*>(base + (3 * kPrefetch + i) * rows + po);
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+        }
+      }
+      __m512i aLo[R][NV], aHi[R][NV], bLo[R][NV], bHi[R][NV];
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v)
+          aLo[r][v] = aHi[r][v] = bLo[r][v] = bHi[r][v] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const size_t at = po + 16 * size_t(v), lanes = at >= width ? 0 : std::min<size_t>(16, width - at);
+        const __mmask16 m = __mmask16(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
+        const uint32_t* pv = base + at;
+        const __m512i w0 = _mm512_maskz_loadu_epi32(m, pv);
+        const __m512i w1 = have > 1 ? _mm512_maskz_loadu_epi32(m, pv + rows) : _mm512_setzero_si512();
+        const __m512i w2 = have > 2 ? _mm512_maskz_loadu_epi32(m, pv + 2 * rows) : _mm512_setzero_si512();
+        const __m512i lo01 = _mm512_unpacklo_epi32(w0, w1), hi01 = _mm512_unpackhi_epi32(w0, w1);
+        const __m512i lo12 = _mm512_unpacklo_epi32(w1, w2), hi12 = _mm512_unpackhi_epi32(w1, w2);
+        const auto vals = [&](__m512i ctrl, __m512i src) INGOT_VBMI_LAMBDA {
+          return _mm512_and_si512(_mm512_multishift_epi64_epi8(ctrl, src), seven);
+        };
+        const __m512i a0l = vals(c0, lo01), a1l = vals(c1, lo01), a0h = vals(c0, hi01), a1h = vals(c1, hi01);
+        const __m512i b0l = vals(c2, lo12), b1l = vals(c3, lo12), b0h = vals(c2, hi12), b1h = vals(c3, hi12);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const int8_t* xb = xq[r] + bA * kBlock;  // 32 activations (zeros past the row's end)
+          const __m512i x0 = _mm512_set1_epi64(load_i64(xb)), x1 = _mm512_set1_epi64(load_i64(xb + 8));
+          aLo[r][v] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(aLo[r][v], a0l, x0), a1l, x1);
+          aHi[r][v] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(aHi[r][v], a0h, x0), a1h, x1);
+          if (hasB) {
+            const __m512i x2 = _mm512_set1_epi64(load_i64(xb + 16)), x3 = _mm512_set1_epi64(load_i64(xb + 24));
+            bLo[r][v] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(bLo[r][v], b0l, x2), b1l, x3);
+            bHi[r][v] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(bHi[r][v], b0h, x2), b1h, x3);
+          }
+        }
+      }
+      // Per block: scale by d into the paired group sums; at a group's end, pairs meet in output order.
+      for (int half = 0; half < (hasB ? 2 : 1); ++half) {
+        const size_t b = half == 0 ? bA : bB;
+        for (int r = 0; r < R; ++r) {
+          const __m512 dr = _mm512_set1_ps(d[r][b]);
+          for (int v = 0; v < NV; ++v) {
+            float* ga = gacc[r] + 2 * (po + 16 * v);
+            const __m512i lo = half == 0 ? aLo[r][v] : bLo[r][v], hi = half == 0 ? aHi[r][v] : bHi[r][v];
+            _mm512_store_ps(ga, _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), dr, _mm512_load_ps(ga)));
+            _mm512_store_ps(ga + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), dr, _mm512_load_ps(ga + 16)));
+          }
+        }
+        if (!group_ends(p, b)) continue;
+        const size_t g = b / p.gs_blocks;
+        for (int v = 0; v < NV; ++v) {
+          const size_t at = po + 16 * size_t(v), lanes = at >= width ? 0 : std::min<size_t>(16, width - at);
+          if (lanes == 0) continue;
+          const __mmask16 m = __mmask16(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
+          const __m512 sc = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w.scales + g * rows + o0 + at));
+          __m512 z = _mm512_set1_ps(4.0f);
+          if (w.zeros != nullptr) {
+            alignas(64) float zf[16] = {};
+            for (size_t j = 0; j < lanes; ++j) zf[j] = float(zero_of(w, g, o0 + at + j));
+            z = _mm512_load_ps(zf);
+          }
+          for (int r = 0; r < R; ++r) {
+            float* ga = gacc[r] + 2 * at;
+            const __m512 lo = _mm512_load_ps(ga), hi = _mm512_load_ps(ga + 16);
+            const __m512 sum = _mm512_add_ps(_mm512_permutex2var_ps(lo, ie, hi), _mm512_permutex2var_ps(lo, io, hi));
+            const __m512 gz = _mm512_fnmadd_ps(z, _mm512_set1_ps(zs[r][g]), sum);
+            float* yo = yb[r] + at;
+            _mm512_store_ps(yo, _mm512_fmadd_ps(sc, gz, _mm512_load_ps(yo)));
+            _mm512_store_ps(ga, _mm512_setzero_ps());
+            _mm512_store_ps(ga + 16, _mm512_setzero_ps());
+          }
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float* yr = y + (r0 + r) * rows + o0;
+    for (size_t at = 0; at < width; at += 16) {
+      const size_t lanes = std::min<size_t>(16, width - at);
+      _mm512_mask_storeu_ps(yr + at, __mmask16(lanes == 16 ? 0xFFFF : (1u << lanes) - 1), _mm512_load_ps(yb[r] + at));
+    }
+  }
+}
+
 // ---- AVX2 ---------------------------------------------------------------------------------------
 // 8 outputs a vector. 4-bit: vpmaddubsw (u8 × s8 pairs, s16) summed over the block's word rows
 // (kBlock ≤ 32: at most 8 · 2·15·127 = 30480 < 2^15, no saturation), one vpmaddwd a block. 8-bit: q − 128 as
@@ -365,13 +529,22 @@ INGOT_AVX2 void span_avx2(const QuantView& w, const Prepared& p, size_t r0, size
 
 using SpanFn = void (*)(const QuantView&, const Prepared&, size_t, size_t, size_t, float*);
 
-// The kernel for `isa`, bits and rows per pass (8, 4, 2 or 1: a batch takes its binary digits).
-// Instantiated: bits {4, 8} × rows {1, 2, 4, 8} per SIMD isa. Outputs per panel (VNNI): 64 for one
-// row (four independent vpdpbusd chains), 32 for 2 and 4, 16 for 8 (at most 8 accumulators + temps
-// within the 32 zmm registers).
+// The kernel for `isa`, bits and rows per pass (8, 4, 2 or 1: a batch takes its binary digits;
+// 3 bits at most 4, kMaxRows3). Instantiated: bits {4, 8} × rows {1, 2, 4, 8} per SIMD isa, and
+// 3 bits × rows {1, 2, 4} with VNNI + VBMI. Outputs per panel (VNNI): 64 for one row (four
+// independent vpdpbusd chains), 32 for 2 and 4, 16 for 8 (at most 8 accumulators + temps within
+// the 32 zmm registers); 3 bits: 32 for one row, 16 for 2 and 4 (four accumulators a panel-row).
 SpanFn pick_span(Int8Isa isa, uint32_t bits, size_t r) {
 #if defined(__x86_64__)
   const bool four = bits == 4;
+  if (bits == 3) {
+    if (isa != Int8Isa::avx512_vnni || !has_vbmi()) return nullptr;
+    switch (r) {
+      case 4: return span_vnni3<1, 4>;
+      case 2: return span_vnni3<1, 2>;
+      default: return span_vnni3<2, 1>;
+    }
+  }
   if (isa == Int8Isa::avx512_vnni) {
     switch (r) {
       case 8: return four ? span_vnni<4, 1, 8> : span_vnni<8, 1, 8>;
@@ -466,8 +639,10 @@ ScopedActivations::ScopedActivations(Activations a) : previous_(t_int8_on) {
 
 ScopedActivations::~ScopedActivations() { t_int8_on = previous_; }
 
+bool int8_3bit_kernel() { return int8_isa() == Int8Isa::avx512_vnni && has_vbmi(); }
+
 bool quant_int8_supported(const QuantView& w) {
-  return (w.bits == 4 || w.bits == 8) && w.g_idx == nullptr &&
+  return (w.bits == 3 || w.bits == 4 || w.bits == 8) && w.g_idx == nullptr &&
          (w.group_size == -1 || (w.group_size > 0 && w.group_size % int32_t(kBlock) == 0));
 }
 
@@ -492,8 +667,9 @@ void quant_matmul_int8(const float* x, size_t n, const QuantView& w, float* y, I
   const size_t n_tasks = (w.rows + tw - 1) / tw;
   parallel_for(n_tasks, n_tasks > 1 && n * w.rows * w.cols >= 65536, [&](size_t t, int) {
     const size_t o0 = t * tw, o1 = std::min(w.rows, o0 + tw);
+    const size_t most = w.bits == 3 ? kMaxRows3 : kMaxRows;
     for (size_t r0 = 0; r0 < n;) {
-      const size_t left = n - r0, take = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+      const size_t left = n - r0, take = left >= 8 && most >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
       const SpanFn span = pick_span(isa, w.bits, take);
       if (span != nullptr) {
         span(w, p, r0, o0, o1, y);

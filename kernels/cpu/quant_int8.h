@@ -56,9 +56,13 @@ class ScopedActivations {
   int previous_;
 };
 
-// True when the int8 kernels take `w`: 4 or 8 bits, no g_idx, group_size −1 or a multiple of kInt8Block.
-// Any rows and cols (a partial last block is padded with zero activations).
+// True when the int8 kernels take `w`: 3, 4 or 8 bits, no g_idx, group_size −1 or a multiple of
+// kInt8Block. Any rows and cols (a partial last block is padded with zero activations). 3 bits
+// have a SIMD kernel only with AVX-512 VNNI + VBMI (elsewhere quant_matmul_int8 runs them portable).
 bool quant_int8_supported(const QuantView& w);
+// Whether int8_isa() has the 3-bit SIMD kernel (VNNI + VBMI): quant_matmul then takes 3-bit
+// weights through int8, else through the f32 path (faster than portable int8).
+bool int8_3bit_kernel();
 
 // y (n, rows) = q8(x (n, cols)) · dequant(W)ᵀ with kernel `isa` (which the CPU must have). `w` must
 // pass check_quant_view and quant_int8_supported. A row of x holding a NaN or an infinity goes

@@ -1,6 +1,6 @@
 // The int8-activation quantized matmul (kernels/cpu/quant_int8.h): every kernel path this CPU has
 // (AVX-512 VNNI, AVX2, portable) against a float64 dequantize-then-multiply reference written
-// here, for 4 and 8 bits × group sizes × sym/asym × odd shapes (partial last blocks and groups,
+// here, for 3, 4 and 8 bits × group sizes × sym/asym × odd shapes (partial last blocks and groups,
 // outputs not a multiple of 8 or 16) × batch sizes 1..17 and a prefill-sized one, activations with
 // outliers, outputs poisoned with NaN before each run.
 //
@@ -162,7 +162,7 @@ TEST(QuantInt8, EveryPathEveryCaseWithinTheInt8Bound) {
   const std::pair<size_t, size_t> shapes[] = {{1, 172}, {7, 37}, {64, 4096}, {300, 172}, {33, 300}, {264, 128}, {40, 1000}};
   const std::vector<Int8Isa> isas = available_isas();
   size_t n_checked = 0;
-  for (uint32_t bits : {4u, 8u}) {
+  for (uint32_t bits : {3u, 4u, 8u}) {
     Errors per_bits;
     for (int32_t gs : {-1, 16, 32, 48, 128})
       for (bool sym : {false, true})
@@ -242,8 +242,9 @@ TEST(QuantInt8, NonFiniteActivationsPropagateAsInTheF32Path) {
 }
 
 // quant_matmul takes the int8 path where a kernel takes the weight, else the f32 one; the switch
-// turns int8 off; the weights no int8 kernel takes (3-bit, 2-bit, act-order, groups that are not
-// multiples of kInt8Block) still give the f32 path's result.
+// turns int8 off; the weights no int8 kernel takes (2-bit, act-order, groups that are not
+// multiples of kInt8Block) still give the f32 path's result, and so do 3-bit ones on a CPU
+// without the 3-bit SIMD kernel (VNNI + VBMI).
 TEST(QuantInt8, DispatchAndTheF32Switch) {
   std::mt19937 rng(11);
   const Case c{4, 128, true, 64, 512};
@@ -271,12 +272,23 @@ TEST(QuantInt8, DispatchAndTheF32Switch) {
   other = w.view;
   other.g_idx = g_idx.data();
   EXPECT_FALSE(quant_int8_supported(other));
-  std::vector<uint32_t> q3;
+  std::vector<uint32_t> q3, q2;
   std::vector<uint8_t> q(c.rows * c.cols, 3);
+  for (size_t i = 0; i < q.size(); i += 7) q[i] = 6;
   ASSERT_TRUE(pack_gptq(q.data(), c.rows, c.cols, 3, &q3).ok());
   other = w.view;
   other.bits = 3;
   other.qweight = q3.data();
+  EXPECT_TRUE(quant_int8_supported(other));
+  quant_matmul_f32(x.data(), 1, other, f32.data());
+  quant_matmul_int8(x.data(), 1, other, i8.data(), int8_isa());
+  ASSERT_NE(f32, i8);
+  quant_matmul(x.data(), 1, other, y.data());
+  EXPECT_EQ(y, int8_3bit_kernel() ? i8 : f32) << "3-bit kernel: " << int8_3bit_kernel();
+  for (auto& v : q) v %= 4;
+  ASSERT_TRUE(pack_gptq(q.data(), c.rows, c.cols, 2, &q2).ok());
+  other.bits = 2;
+  other.qweight = q2.data();
   EXPECT_FALSE(quant_int8_supported(other));
   quant_matmul_f32(x.data(), 1, other, f32.data());
   quant_matmul(x.data(), 1, other, y.data());
