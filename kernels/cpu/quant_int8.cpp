@@ -296,6 +296,83 @@ INGOT_VNNI void span_vnni(const QuantView& w, const Prepared& p, size_t r0, size
   }
 }
 
+// The same product for a tall pass (R ≥ 4 rows: prefill, large batches), panel by panel: each
+// panel walks all of K with its group sums in registers (span_vnni keeps them in L1 and pays a
+// load, an FMA and a store per block and row for the streaming of a whole span per block, which
+// decode needs and a pass that reuses its span from L2 does not). Only the group flush touches
+// memory. Sums in the same order as span_vnni: the results are identical.
+template <int B, int NV, int R>
+INGOT_VNNI void span_vnni_tall(const QuantView& w, const Prepared& p, size_t r0, size_t o0, size_t o1, float* y) {
+  constexpr size_t kW = 16 * NV;
+  constexpr size_t kW8 = kWords<B>;
+  const size_t rows = w.rows, width = o1 - o0, n_pan = (width + kW - 1) / kW;
+  const int8_t* xq[R];
+  const float *d[R], *zs[R];
+  for (int r = 0; r < R; ++r) xq[r] = p.row_q(r0 + r), d[r] = p.row_d(r0 + r), zs[r] = p.row_zs(r0 + r);
+  for (size_t pan = 0; pan < n_pan; ++pan) {
+    const size_t po = pan * kW;
+    __mmask16 m[NV];
+    for (int v = 0; v < NV; ++v) {
+      const size_t at = po + 16 * size_t(v), lanes = at >= width ? 0 : std::min<size_t>(16, width - at);
+      m[v] = __mmask16(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
+    }
+    __m512 gacc[R][NV], yv[R][NV];
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < NV; ++v) gacc[r][v] = _mm512_setzero_ps(), yv[r][v] = _mm512_setzero_ps();
+    for (size_t b = 0; b < p.n_blocks; ++b) {
+      const size_t nw = std::min<size_t>(kW8, p.n_words - b * kW8);
+      const uint32_t* base = w.qweight + b * kW8 * rows + o0 + po;
+      if (b + kPrefetch < p.n_blocks) {
+#pragma GCC unroll 4
+        for (size_t i = 0; i < kW8; ++i) {
+          const char* pf = reinterpret_cast<const char*>(base + (kPrefetch * kW8 + i) * rows);
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+        }
+      }
+      const int8_t* xb[R];
+      for (int r = 0; r < R; ++r) xb[r] = xq[r] + b * kBlock;
+      __m512i acc[R][NV];
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+      if (nw == kW8) {
+        block_vnni<B, NV, R>(base, rows, kW8, m, xb, acc);
+      } else {
+        block_vnni<B, NV, R>(base, rows, nw, m, xb, acc);
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m512 dr = _mm512_set1_ps(d[r][b]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) gacc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][v]), dr, gacc[r][v]);
+      }
+      if (!group_ends(p, b)) continue;
+      const size_t g = b / p.gs_blocks;
+      for (int v = 0; v < NV; ++v) {
+        const size_t at = po + 16 * size_t(v);
+        if (m[v] == 0) continue;
+        const __m512 s = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[v], w.scales + g * rows + o0 + at));
+        __m512 z = _mm512_set1_ps(float(1 << (B - 1)));
+        if (w.zeros != nullptr) {
+          alignas(64) float zf[16] = {};
+          for (size_t j = 0; j < 16 && at + j < width; ++j) zf[j] = float(zero_of(w, g, o0 + at + j));
+          z = _mm512_load_ps(zf);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const __m512 gz = _mm512_fnmadd_ps(z, _mm512_set1_ps(zs[r][g]), gacc[r][v]);
+          yv[r][v] = _mm512_fmadd_ps(s, gz, yv[r][v]);
+          gacc[r][v] = _mm512_setzero_ps();
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < NV; ++v) {
+        _mm512_mask_storeu_ps(y + (r0 + r) * rows + o0 + po + 16 * v, m[v], yv[r][v]);
+      }
+  }
+}
+
 // ---- AVX-512 VNNI + VBMI, 3 bits -----------------------------------------------------------------
 // Every 3 word rows hold 32 values of each output (value j at stream bit 3j): a superblock of two
 // activation blocks. Unpacking the word rows pairwise (vpunpck[lh]dq) puts (w0, w1) and (w1, w2) of
@@ -530,7 +607,9 @@ INGOT_AVX2 void span_avx2(const QuantView& w, const Prepared& p, size_t r0, size
 using SpanFn = void (*)(const QuantView&, const Prepared&, size_t, size_t, size_t, float*);
 
 // The kernel for `isa`, bits and rows per pass (8, 4, 2 or 1: a batch takes its binary digits;
-// 3 bits at most 4, kMaxRows3). Instantiated: bits {4, 8} × rows {1, 2, 4, 8} per SIMD isa, and
+// 3 bits at most 4, kMaxRows3). Instantiated: bits {4, 8} × rows {1, 2, 4, 8} per SIMD isa (VNNI:
+// 8 rows in span_vnni_tall, 167 → 185-189 G multiply-adds/s in bench/quant-batch at n = 8 and 16;
+// 4 rows measured slower there, 155-165 → 136-140, so they stay in span_vnni), and
 // 3 bits × rows {1, 2, 4} with VNNI + VBMI. Outputs per panel (VNNI): 64 for one row (four
 // independent vpdpbusd chains), 32 for 2 and 4, 16 for 8 (at most 8 accumulators + temps within
 // the 32 zmm registers); 3 bits: 32 for one row, 16 for 2 and 4 (four accumulators a panel-row).
@@ -547,7 +626,7 @@ SpanFn pick_span(Int8Isa isa, uint32_t bits, size_t r) {
   }
   if (isa == Int8Isa::avx512_vnni) {
     switch (r) {
-      case 8: return four ? span_vnni<4, 1, 8> : span_vnni<8, 1, 8>;
+      case 8: return four ? span_vnni_tall<4, 1, 8> : span_vnni_tall<8, 1, 8>;
       case 4: return four ? span_vnni<4, 2, 4> : span_vnni<8, 2, 4>;
       case 2: return four ? span_vnni<4, 2, 2> : span_vnni<8, 2, 2>;
       default: return four ? span_vnni<4, 4, 1> : span_vnni<8, 4, 1>;

@@ -261,9 +261,13 @@ TEST(QuantizeModel, LmHeadBits8OnATiedModel) {
   EXPECT_EQ(m.layer_losses.back()->tensor, "output.weight");
   const compiler::SourceTensor* head = nullptr;
   for (const auto& t : m.tensors) {
-    if (t.name == "tok_embeddings.weight") EXPECT_EQ(t.quant, nullptr);
+    if (t.name == "tok_embeddings.weight") {
+      EXPECT_EQ(t.quant, nullptr);
+    }
     if (t.name == "output.weight") head = &t;
-    if (t.quant != nullptr && t.name != "output.weight") EXPECT_EQ(t.quant->bits, 4u) << t.name;
+    if (t.quant != nullptr && t.name != "output.weight") {
+      EXPECT_EQ(t.quant->bits, 4u) << t.name;
+    }
   }
   ASSERT_NE(head, nullptr);
   ASSERT_NE(head->quant, nullptr);
