@@ -57,6 +57,7 @@ class ScopedActivations {
 };
 
 // True when the int8 kernels take `w`: 4 or 8 bits, no g_idx, group_size −1 or a multiple of kInt8Block.
+// An input order (GptqPackedKSorted) is taken: quant_matmul_int8 gathers x into stored order first.
 // Any rows and cols (a partial last block is padded with zero activations).
 bool quant_int8_supported(const QuantView& w);
 
