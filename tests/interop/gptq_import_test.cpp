@@ -386,6 +386,37 @@ TEST(GptqFixtures, UnsortableGIdxKeepsThePermWithANote) {
   EXPECT_TRUE(cpu::quant_int8_supported(model->layers[0].w2.quant));
 }
 
+// The container reader cannot look inside blobs: a corrupt input_order (a repeated or an
+// out-of-range column) must be refused when the model loads, naming the tensor.
+TEST(GptqFixtures, CorruptInputOrderIsRefusedAtLoad) {
+  REQUIRE_STORIES_BIN();
+  for (const int32_t bad : {0, -1, 172}) {  // 0: order[7] = order[6], a repeat; else this value
+    SCOPED_TRACE(bad);
+    TempDir tmp;
+    FixtureOptions o;
+    o.group = 32, o.act = true;
+    write_fixture(tmp.path() / "ck", o);
+    compiler::SourceModel m;
+    const format::Status s = compiler::import_hf_directory((tmp.path() / "ck").string(), &m);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    for (compiler::SourceTensor& t : m.tensors) {
+      if (t.name != "layers.2.feed_forward.w2.weight") continue;
+      ASSERT_EQ(t.quant->order.size(), 172u);
+      t.quant->order[7] = bad == 0 ? t.quant->order[6] : bad;
+    }
+    const std::string path = tmp.file("m.ingot");
+    compiler::EmitOptions eo;
+    ASSERT_TRUE(compiler::emit(m, path, eo).ok());
+    std::unique_ptr<runtime::Model> model;
+    const format::Status l = runtime::Model::load(path, {}, &model);
+    ASSERT_FALSE(l.ok());
+    EXPECT_NE(l.message().find("layers.2.feed_forward.w2.weight"), std::string::npos) << l.message();
+    EXPECT_NE(l.message().find(bad == 0 ? "repeats an earlier entry" : "input_order[7] = " + std::to_string(bad)),
+              std::string::npos)
+        << l.message();
+  }
+}
+
 TEST(GptqFixtures, ImportedLogitsEqualTheDenseDequantizedModel) {
   REQUIRE_STORIES_BIN();
   TempDir tmp;

@@ -16,6 +16,8 @@
 #include "cpu/convert.h"
 #include "cpu/quant.h"
 #include "cpu/quant_int8.h"
+#include "ingot/format/constants.h"
+#include "ingot/format/layout.h"
 
 namespace ingot::cpu {
 namespace {
@@ -246,6 +248,49 @@ TEST(SortedLayout, CorruptOrderIsRefusedNamingTheTensor) {
   refused(neg, nullptr, "input_order[0] = -1");
   refused(w.order, w.g_idx.data(), "an input order and a g_idx together");
   EXPECT_TRUE(check_quant_view(w.view, "t").ok());
+}
+
+// Container sizes (format/src/layout.cpp): those of gptq-packed-k, plus the (in) int32 input_order;
+// the layout needs its input_order and refuses a perm; input_order belongs to this layout only.
+TEST(SortedLayout, FormatSizeRuleAndBlobs) {
+  using format::DType;
+  using format::Layout;
+  EXPECT_STREQ(format::layout_name(Layout::GptqPackedKSorted), "gptq-packed-k-sorted");
+  format::QuantShape q;
+  q.method = format::QuantMethod::GPTQ;
+  q.bits = 4;
+  q.group_size = 4;
+  q.has_zeros = true;
+  q.zeros_dtype = DType::Q4;
+  q.has_input_order = true;
+  const std::vector<uint64_t> shape = {3, 10};
+  format::TensorBytes sorted, plain;
+  ASSERT_TRUE(format::tensor_bytes("t", DType::Q4, Layout::GptqPackedKSorted, shape, &q, &sorted).ok());
+  EXPECT_EQ(sorted.data, 24u);  // as §2.2's example
+  EXPECT_EQ(sorted.scales, 18u);
+  EXPECT_EQ(sorted.zeros, 12u);
+  EXPECT_EQ(sorted.input_order, 40u);
+  EXPECT_EQ(sorted.perm, 0u);
+  format::QuantShape p = q;
+  p.has_input_order = false;
+  ASSERT_TRUE(format::tensor_bytes("t", DType::Q4, Layout::GptqPackedK, shape, &p, &plain).ok());
+  EXPECT_EQ(plain.data, sorted.data);
+  EXPECT_EQ(plain.scales, sorted.scales);
+  EXPECT_EQ(plain.zeros, sorted.zeros);
+  format::TensorBytes b;
+  // No input_order; a perm beside it; input_order on another layout; no quant table at all.
+  format::Status s = format::tensor_bytes("w", DType::Q4, Layout::GptqPackedKSorted, shape, &p, &b);
+  EXPECT_NE(s.message().find("'w': layout gptq-packed-k-sorted needs an input_order blob"), std::string::npos)
+      << s.message();
+  format::QuantShape both = q;
+  both.has_perm = true;
+  s = format::tensor_bytes("w", DType::Q4, Layout::GptqPackedKSorted, shape, &both, &b);
+  EXPECT_NE(s.message().find("(it has a perm)"), std::string::npos) << s.message();
+  s = format::tensor_bytes("w", DType::Q4, Layout::GptqPackedK, shape, &q, &b);
+  EXPECT_NE(s.message().find("input_order blob belongs to layout gptq-packed-k-sorted only"), std::string::npos)
+      << s.message();
+  s = format::tensor_bytes("w", DType::Q4, Layout::GptqPackedKSorted, shape, nullptr, &b);
+  EXPECT_NE(s.message().find("needs a quant table"), std::string::npos) << s.message();
 }
 
 }  // namespace
