@@ -113,7 +113,9 @@ Weight make_weight(const Case& c, std::mt19937& rng) {
     for (size_t j = 0; j < c.cols; ++j) stored[o * c.cols + j] = w.q[o * c.cols + size_t(w.order[j])];
   }
   EXPECT_TRUE(pack_gptq(stored.data(), c.rows, c.cols, c.bits, &w.qweight).ok());
-  if (!c.symmetric) EXPECT_TRUE(pack_zeros(w.z.data(), n_groups, c.rows, c.bits, &w.zeros).ok());
+  if (!c.symmetric) {
+    EXPECT_TRUE(pack_zeros(w.z.data(), n_groups, c.rows, c.bits, &w.zeros).ok());
+  }
   w.view = {w.qweight.data(), w.scales.data(), c.symmetric ? nullptr : w.zeros.data(), nullptr, c.bits, c.group_size,
             c.rows, c.cols};
   w.view.order = w.order.data();
