@@ -79,7 +79,10 @@ Status add_quantized(format::Writer& w, const SourceTensor& t) {
   q.zeros_dtype = dt;
   if (!p.zeros.empty()) q.zeros = format::BlobSource::of(std::span<const uint32_t>(p.zeros));
   if (!p.g_idx.empty()) q.perm = format::BlobSource::of(std::span<const int32_t>(p.g_idx));
-  return w.add_tensor({t.name, dt, t.shape, fb::Layout::GptqPackedK},
+  // Act-order weights stored sorted into group order (spec/quant-layouts.md §2.3).
+  if (!p.order.empty()) q.input_order = format::BlobSource::of(std::span<const int32_t>(p.order));
+  const fb::Layout layout = p.order.empty() ? fb::Layout::GptqPackedK : fb::Layout::GptqPackedKSorted;
+  return w.add_tensor({t.name, dt, t.shape, layout},
                       format::BlobSource::of(std::span<const uint32_t>(p.qweight)), &q);
 }
 

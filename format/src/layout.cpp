@@ -70,12 +70,12 @@ Status tensor_bytes(std::string_view tensor, DType dtype, Layout layout, std::sp
       }
       break;
     case Layout::GptqPackedK:
+    case Layout::GptqPackedKSorted:
       // Words (ceil(cols·b/32), rows): the same count as PackedRowsK, arranged column-major
-      // (spec/quant-layouts.md).
+      // (spec/quant-layouts.md); the sorted form only stores the input columns in another order.
       if (!dtype_is_packed(dtype) || shape.size() != 2) {
-        return fail(StatusCode::invalid_index, "tensor '", tensor,
-                    "': layout gptq-packed-k needs a q2/q3/q4/q8 dtype and rank 2, got ", dtype_name(dtype),
-                    " rank ", shape.size());
+        return fail(StatusCode::invalid_index, "tensor '", tensor, "': layout ", layout_name(layout),
+                    " needs a q2/q3/q4/q8 dtype and rank 2, got ", dtype_name(dtype), " rank ", shape.size());
       }
       if (!packed_rows_bytes(shape[0], shape[1], bits, &b.data)) {
         return fail(StatusCode::invalid_index, "tensor '", tensor, "': size overflows");
@@ -129,6 +129,22 @@ Status tensor_bytes(std::string_view tensor, DType dtype, Layout layout, std::sp
     if (quant->has_perm && !mul(cols, 4, &b.perm)) {
       return fail(StatusCode::invalid_index, "tensor '", tensor, "': perm size overflows");
     }
+    // gptq-packed-k-sorted: groups are contiguous in stored order, so a perm would contradict the
+    // layout, and without input_order the stored columns could not be placed.
+    const bool sorted = layout == Layout::GptqPackedKSorted;
+    if (sorted && (!quant->has_input_order || quant->has_perm)) {
+      return fail(StatusCode::invalid_index, "tensor '", tensor, "': layout gptq-packed-k-sorted needs an ",
+                  "input_order blob and no perm", quant->has_perm ? " (it has a perm)" : " (it has no input_order)");
+    }
+    if (!sorted && quant->has_input_order) {
+      return fail(StatusCode::invalid_index, "tensor '", tensor, "': an input_order blob belongs to layout ",
+                  "gptq-packed-k-sorted only, not ", layout_name(layout));
+    }
+    if (quant->has_input_order && !mul(cols, 4, &b.input_order)) {
+      return fail(StatusCode::invalid_index, "tensor '", tensor, "': input_order size overflows");
+    }
+  } else if (layout == Layout::GptqPackedKSorted) {
+    return fail(StatusCode::invalid_index, "tensor '", tensor, "': layout gptq-packed-k-sorted needs a quant table");
   }
   *out = b;
   return Status::success();

@@ -36,6 +36,7 @@ const char* layout_name(Layout l) {
     case Layout::DenseRowMajor: return "dense";
     case Layout::PackedRowsK: return "packed-rows-k";
     case Layout::GptqPackedK: return "gptq-packed-k";
+    case Layout::GptqPackedKSorted: return "gptq-packed-k-sorted";
   }
   return "?";
 }

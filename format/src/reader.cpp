@@ -183,7 +183,7 @@ Status Container::validate() {
     if (q != nullptr) {
       if (q->scales() == nullptr) return fail(StatusCode::invalid_index, "tensor '", name, "': quantized without scales");
       qs = {q->method(), q->bits(), q->group_size(), q->scales_dtype(), q->zeros_dtype(), q->zeros() != nullptr,
-            q->perm() != nullptr};
+            q->perm() != nullptr, q->input_order() != nullptr};
     }
     TensorBytes expect;
     INGOT_RETURN_IF_ERROR(tensor_bytes(name, t.dtype(), t.layout(), shape, q ? &qs : nullptr, &expect));
@@ -193,6 +193,7 @@ Status Container::validate() {
         {q ? q->scales() : nullptr, {"scales", expect.scales}},
         {q ? q->zeros() : nullptr, {"zeros", expect.zeros}},
         {q ? q->perm() : nullptr, {"perm", expect.perm}},
+        {q ? q->input_order() : nullptr, {"input_order", expect.input_order}},
     };
     for (const auto& [blob, part] : parts) {
       if (blob == nullptr) continue;
@@ -238,6 +239,7 @@ std::vector<BlobRef> Container::blobs() const {
       if (q->scales()) out.push_back({q->scales(), blob_label(name, "scales")});
       if (q->zeros()) out.push_back({q->zeros(), blob_label(name, "zeros")});
       if (q->perm()) out.push_back({q->perm(), blob_label(name, "perm")});
+      if (q->input_order()) out.push_back({q->input_order(), blob_label(name, "input_order")});
     }
   }
   std::sort(out.begin(), out.end(), [](const BlobRef& a, const BlobRef& b) { return a.blob->offset() < b.blob->offset(); });

@@ -238,7 +238,7 @@ Status Writer::add_tensor(const TensorDesc& tensor, const BlobSource& data, cons
   QuantShape qs;
   if (quant != nullptr) {
     qs = {quant->method, quant->bits, quant->group_size, quant->scales_dtype, quant->zeros_dtype,
-          quant->zeros.has_value(), quant->perm.has_value()};
+          quant->zeros.has_value(), quant->perm.has_value(), quant->input_order.has_value()};
   }
   TensorBytes expect;
   Status s = tensor_bytes(tensor.name, tensor.dtype, tensor.layout, tensor.shape, quant ? &qs : nullptr, &expect);
@@ -253,6 +253,7 @@ Status Writer::add_tensor(const TensorDesc& tensor, const BlobSource& data, cons
     INGOT_RETURN_IF_ERROR(check(" scales", quant->scales, expect.scales));
     if (quant->zeros) INGOT_RETURN_IF_ERROR(check(" zeros", *quant->zeros, expect.zeros));
     if (quant->perm) INGOT_RETURN_IF_ERROR(check(" perm", *quant->perm, expect.perm));
+    if (quant->input_order) INGOT_RETURN_IF_ERROR(check(" input_order", *quant->input_order, expect.input_order));
   }
 
   auto t = std::make_unique<fb::TensorT>();
@@ -281,6 +282,12 @@ Status Writer::add_tensor(const TensorDesc& tensor, const BlobSource& data, cons
     if (quant->perm) {
       q->perm = std::make_unique<fb::Blob>();
       if (!(s = write_blob(*quant->perm, tensor.name + "/perm", q->perm.get())).ok()) return fail_with(s);
+    }
+    if (quant->input_order) {
+      q->input_order = std::make_unique<fb::Blob>();
+      if (!(s = write_blob(*quant->input_order, tensor.name + "/input_order", q->input_order.get())).ok()) {
+        return fail_with(s);
+      }
     }
     t->quant = std::move(q);
   }

@@ -494,7 +494,53 @@ Status check_quant_view(const QuantView& w, const char* tensor) {
       }
     }
   }
+  if (w.order != nullptr) {
+    if (w.g_idx != nullptr) {
+      return fail(StatusCode::invalid_argument, "tensor '", tensor, "': an input order and a g_idx together ",
+                  "(the sorted layout's groups are contiguous)");
+    }
+    std::vector<bool> seen(w.cols, false);
+    for (size_t j = 0; j < w.cols; ++j) {
+      const int32_t k = w.order[j];
+      if (k < 0 || size_t(k) >= w.cols) {
+        return fail(StatusCode::invalid_argument, "tensor '", tensor, "': input_order[", j, "] = ", k,
+                    " is outside [0, ", w.cols, ")");
+      }
+      if (seen[size_t(k)]) {
+        return fail(StatusCode::invalid_argument, "tensor '", tensor, "': input_order[", j, "] = ", k,
+                    " repeats an earlier entry; input_order must be a permutation of [0, ", w.cols, ")");
+      }
+      seen[size_t(k)] = true;
+    }
+  }
   return Status::success();
+}
+
+bool quant_group_order(const int32_t* g_idx, size_t cols, int32_t group_size, std::vector<int32_t>* order) {
+  if (group_size < 1) return false;
+  const size_t gs = size_t(group_size), n_groups = quant_n_groups(cols, group_size);
+  std::vector<size_t> count(n_groups, 0);
+  for (size_t k = 0; k < cols; ++k) {
+    if (g_idx[k] < 0 || size_t(g_idx[k]) >= n_groups) return false;
+    ++count[size_t(g_idx[k])];
+  }
+  for (size_t g = 0; g < n_groups; ++g) {
+    if (count[g] != std::min(gs, cols - g * gs)) return false;
+  }
+  // Counting sort, stable: group g's columns, in input order, start at stored column g·gs.
+  std::vector<size_t> next(n_groups);
+  for (size_t g = 0; g < n_groups; ++g) next[g] = g * gs;
+  order->assign(cols, 0);
+  for (size_t k = 0; k < cols; ++k) (*order)[next[size_t(g_idx[k])]++] = int32_t(k);
+  return true;
+}
+
+void gather_columns(const float* x, size_t n, size_t cols, const int32_t* order, float* xs) {
+  for (size_t r = 0; r < n; ++r) {
+    const float* xr = x + r * cols;
+    float* sr = xs + r * cols;
+    for (size_t j = 0; j < cols; ++j) sr[j] = xr[order[j]];
+  }
 }
 
 Status pack_gptq(const uint8_t* q, size_t rows, size_t cols, uint32_t bits, std::vector<uint32_t>* qweight) {
@@ -539,10 +585,10 @@ void unpack_zeros(const uint32_t* zeros, size_t n_groups, size_t rows, uint32_t 
 
 void dequantize(const QuantView& w, float* out) {
   for (size_t o = 0; o < w.rows; ++o) {
-    for (size_t k = 0; k < w.cols; ++k) {
-      const size_t g = group_of(w, k);
+    for (size_t k = 0; k < w.cols; ++k) {  // k: stored column; with an order, input column order[k]
+      const size_t g = group_of(w, k), dst = w.order != nullptr ? size_t(w.order[k]) : k;
       const float q = float(stream_get(w.qweight + o, w.rows, k, w.bits));
-      out[o * w.cols + k] = f16_to_f32(w.scales[g * w.rows + o]) * (q - zero_at(w, g, o));
+      out[o * w.cols + dst] = f16_to_f32(w.scales[g * w.rows + o]) * (q - zero_at(w, g, o));
     }
   }
 }
@@ -557,6 +603,15 @@ void quant_matmul(const float* x, size_t n, const QuantView& w, float* y) {
 
 void quant_matmul_f32(const float* x, size_t n, const QuantView& w, float* y) {
   if (n == 0) return;
+  if (w.order != nullptr) {
+    // Sorted layout: x · Wᵀ = x_sorted · W_storedᵀ with x_sorted[j] = x[order[j]]; the stored
+    // weight is an ordinary no-g_idx one.
+    std::vector<float> xs(n * w.cols);
+    gather_columns(x, n, w.cols, w.order, xs.data());
+    QuantView stored = w;
+    stored.order = nullptr;
+    return quant_matmul_f32(xs.data(), n, stored, y);
+  }
   const size_t n_groups = quant_n_groups(w.cols, w.group_size);
   if (n == 1) {
     std::vector<float> xsum, xs;

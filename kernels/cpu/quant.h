@@ -1,8 +1,10 @@
-// GPTQ-packed low-bit weights (layout GptqPackedK, spec/quant-layouts.md): packing, unpacking,
-// validation, dequantization and y = x · dequant(W)ᵀ on the CPU.
+// GPTQ-packed low-bit weights (layouts GptqPackedK and GptqPackedKSorted, spec/quant-layouts.md):
+// packing, unpacking, validation, dequantization and y = x · dequant(W)ᵀ on the CPU.
 //
 // A linear weight of logical shape (rows = out, cols = in), b = bits ∈ {2, 3, 4, 8}:
 //   W[o][k] = scale[g][o] · (q[k][o] − zero[g][o]),  g = g_idx ? g_idx[k] : k / group_size
+// and with an input order (GptqPackedKSorted), for stored column j:
+//   W[o][order[j]] = scale[j / group_size][o] · (q[j][o] − zero[j / group_size][o])
 #pragma once
 
 #include <cstddef>
@@ -26,6 +28,10 @@ struct QuantView {
   int32_t group_size = -1;  // -1: one group
   size_t rows = 0;          // out
   size_t cols = 0;          // in
+  // (cols) GptqPackedKSorted: stored input column j is input column order[j] (a permutation; g_idx
+  // is then null and groups are j / group_size). Null: stored in input order. Last, so that the
+  // positional initializers of the fields above still hold.
+  const int32_t* order = nullptr;
 };
 
 // Groups of a weight with `cols` input columns: 1 for group_size −1, else ceil(cols / group_size);
@@ -35,7 +41,8 @@ size_t quant_n_groups(size_t cols, int32_t group_size);
 size_t quant_words(size_t n, uint32_t bits);
 
 // Checks what a kernel relies on: bits ∈ {2,3,4,8}, rows, cols ≥ 1, a valid group_size, qweight and
-// scales present, and every g_idx value in [0, n_groups). The format reader checks blob sizes but
+// scales present, every g_idx value in [0, n_groups), and an order that is a permutation of
+// [0, cols) with no g_idx beside it. The format reader checks blob sizes but
 // never looks inside them: the runtime calls this at load. `tensor` names the weight in messages.
 format::Status check_quant_view(const QuantView& w, const char* tensor = "weight");
 
@@ -47,7 +54,16 @@ format::Status pack_zeros(const uint8_t* z, size_t n_groups, size_t rows, uint32
 void unpack_gptq(const uint32_t* qweight, size_t rows, size_t cols, uint32_t bits, uint8_t* q);
 void unpack_zeros(const uint32_t* zeros, size_t n_groups, size_t rows, uint32_t bits, uint8_t* z);
 
-// out (rows, cols) row-major f32 = dequant(W). `w` must pass check_quant_view.
+// A g_idx (cols) that can be stored sorted (GptqPackedKSorted): every group but the last holds
+// exactly group_size columns and the last the rest. Then *order = the columns stably sorted by
+// group (order[j] = the input column stored j-th; g_idx[order[j]] == j / group_size) and true;
+// otherwise false (order untouched). group_size must be ≥ 1.
+bool quant_group_order(const int32_t* g_idx, size_t cols, int32_t group_size, std::vector<int32_t>* order);
+
+// xs (n, cols) = x (n, cols) with its columns gathered: xs[r][j] = x[r][order[j]].
+void gather_columns(const float* x, size_t n, size_t cols, const int32_t* order, float* xs);
+
+// out (rows, cols) row-major f32 = dequant(W), in input order. `w` must pass check_quant_view.
 void dequantize(const QuantView& w, float* out);
 
 // y (n, rows) = x (n, cols) · dequant(W)ᵀ. `w` must pass check_quant_view. Where an int8 kernel

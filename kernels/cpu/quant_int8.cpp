@@ -760,6 +760,15 @@ bool quant_int8_supported(const QuantView& w) {
 
 void quant_matmul_int8(const float* x, size_t n, const QuantView& w, float* y, Int8Isa isa) {
   if (n == 0) return;
+  if (w.order != nullptr) {
+    // Sorted layout (act-order): gather x once into stored column order, then the stored weight
+    // is an ordinary no-g_idx one (quant.h).
+    std::vector<float> xs(n * w.cols);
+    gather_columns(x, n, w.cols, w.order, xs.data());
+    QuantView stored = w;
+    stored.order = nullptr;
+    return quant_matmul_int8(xs.data(), n, stored, y, isa);
+  }
   const size_t n_blocks = (w.cols + kBlock - 1) / kBlock, n_groups = quant_n_groups(w.cols, w.group_size);
   const size_t gs_blocks = w.group_size < 0 ? n_blocks : size_t(w.group_size) / kBlock;
   std::vector<int8_t> q(n * n_blocks * kBlock);

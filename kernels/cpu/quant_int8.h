@@ -57,7 +57,8 @@ class ScopedActivations {
 };
 
 // True when the int8 kernels take `w`: 3, 4 or 8 bits, no g_idx, group_size −1 or a multiple of
-// kInt8Block. Any rows and cols (a partial last block is padded with zero activations). 3 bits
+// kInt8Block. An input order (GptqPackedKSorted) is taken: quant_matmul_int8 gathers x into stored
+// order first. Any rows and cols (a partial last block is padded with zero activations). 3 bits
 // have a SIMD kernel only with AVX-512 VNNI + VBMI (elsewhere quant_matmul_int8 runs them portable).
 bool quant_int8_supported(const QuantView& w);
 // Whether int8_isa() has the 3-bit SIMD kernel (VNNI + VBMI): quant_matmul then takes 3-bit

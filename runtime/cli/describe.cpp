@@ -142,8 +142,9 @@ json describe(const Container& c) {
                      {"scales", blob_json(q->scales())},
                      {"zeros_dtype", dtype_name(q->zeros_dtype())},
                      {"zeros", blob_json(q->zeros())},
-                     {"perm", blob_json(q->perm())}};
-      for (const fb::Blob* b : {q->scales(), q->zeros(), q->perm()}) {
+                     {"perm", blob_json(q->perm())},
+                     {"input_order", blob_json(q->input_order())}};
+      for (const fb::Blob* b : {q->scales(), q->zeros(), q->perm(), q->input_order()}) {
         if (b != nullptr) t_stored += b->size(), t_raw += b->raw_size();
       }
     }

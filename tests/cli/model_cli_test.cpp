@@ -130,7 +130,9 @@ TEST(ModelCliQuantized, GptqBuildIsDeterministicReportsAndRuns) {
   for (const auto& t : j["tensors"]) {
     if (t.contains("quant")) {
       ++quantized;
-      EXPECT_EQ(t["layout"], "gptq-packed-k");
+      // GPTQ's default act-order, stored sorted into group order (spec/quant-layouts.md §2.3).
+      EXPECT_EQ(t["layout"], "gptq-packed-k-sorted");
+      EXPECT_TRUE(t["quant"].contains("input_order") && !t["quant"]["input_order"].is_null()) << t.dump();
       EXPECT_EQ(t["quant"]["method"], "gptq");
     }
   }

@@ -54,7 +54,53 @@ void expect_same_quant(const compiler::SourceModel& a, const compiler::SourceMod
     EXPECT_EQ(x.quant->scales, y.quant->scales) << x.name;
     EXPECT_EQ(x.quant->zeros, y.quant->zeros) << x.name;
     EXPECT_EQ(x.quant->g_idx, y.quant->g_idx) << x.name;
+    EXPECT_EQ(x.quant->order, y.quant->order) << x.name;
   }
+}
+
+// The act-order checkpoint's down projections (in 192, 3 groups of 64, g_idx not k / 64) are
+// stored sorted (gptq-packed-k-sorted); the export must unsort them back to AutoGPTQ's column
+// order and g_idx, byte for byte.
+TEST(GptqExport, ActOrderCheckpointComesBackByteForByte) {
+  INGOT_REQUIRE_SHARED(kG64Act);
+  TempDir tmp;
+  auto model = compile_model(import_dir(shared_path(kG64Act)), tmp.file("act.ingot"));
+  ASSERT_NE(model, nullptr);
+  size_t sorted = 0;
+  for (size_t i = 0; i < model->container().n_tensors(); ++i) {
+    sorted += model->container().tensor(i).layout() == fb::Layout::GptqPackedKSorted;
+  }
+  EXPECT_EQ(sorted, 5u);  // one w2 a layer
+  model.reset();
+  ASSERT_TRUE(export_to(tmp.file("act.ingot"), tmp.path() / "out").ok());
+  const std::vector<StTensor> ours = read_safetensors((tmp.path() / "out" / "model.safetensors").string());
+  const std::vector<StTensor> theirs = read_safetensors(shared_path(kG64Act) + "/model.safetensors");
+  std::map<std::string, const StTensor*> by_name;
+  for (const StTensor& t : ours) by_name[t.name] = &t;
+  size_t compared = 0, permuted = 0;
+  for (const StTensor& t : theirs) {
+    const bool quant = t.name.find(".q") != std::string::npos || t.name.find(".scales") != std::string::npos ||
+                       t.name.find(".g_idx") != std::string::npos;
+    if (!quant) continue;
+    ASSERT_TRUE(by_name.count(t.name)) << t.name;
+    const StTensor& o = *by_name[t.name];
+    EXPECT_EQ(o.dtype, t.dtype) << t.name;
+    EXPECT_EQ(o.shape, t.shape) << t.name;
+    EXPECT_TRUE(o.data == t.data) << t.name;
+    if (t.name.find("down_proj.g_idx") != std::string::npos) {
+      // The checkpoint's g_idx is a real permutation of groups (else this test would prove nothing).
+      std::vector<int32_t> g(t.data.size() / 4);
+      std::memcpy(g.data(), t.data.data(), t.data.size());
+      for (size_t k = 0; k < g.size(); ++k) permuted += g[k] != int32_t(k / 64);
+    }
+    ++compared;
+  }
+  EXPECT_EQ(compared, 5u * 7u * 4u);
+  EXPECT_GT(permuted, 0u);
+  std::ifstream qf(tmp.path() / "out" / "quantize_config.json");
+  const json qc = json::parse(qf);
+  EXPECT_EQ(qc["desc_act"], true);
+  EXPECT_EQ(qc["group_size"], 64);
 }
 
 TEST(GptqExport, SharedCheckpointComesBackByteForByte) {

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "cpu/quant.h"
+#include "cpu/quant_int8.h"
 #include "emit.h"
 #include "generate.h"
 #include "gptq/pack.h"
@@ -93,18 +94,23 @@ TEST(GptqShared, CheckpointsReproduceTheReferencePerplexityAndGreedyIds) {
       EXPECT_EQ(t.quant->group_size, c.group_size);
       EXPECT_TRUE(t.quant->zeros.empty());
       EXPECT_EQ(t.quant->act_order, c.act_order) << t.name;
-      // in 64: one group of 64, g_idx trivial; in 192 (down): 3 groups, permuted under act-order.
-      if (t.shape[1] == 192 && c.act_order) {
-        EXPECT_EQ(t.quant->g_idx.size(), 192u) << t.name;
-      }
-      if (!c.act_order) {
-        EXPECT_TRUE(t.quant->g_idx.empty()) << t.name;
-      }
+      // in 64: one group of 64, g_idx trivial; in 192 (down): 3 groups, permuted under act-order,
+      // whose g_idx (3 groups of 64) is stored sorted: an input order, no g_idx
+      // (spec/quant-layouts.md §2.3).
+      EXPECT_TRUE(t.quant->g_idx.empty()) << t.name;
+      EXPECT_EQ(t.quant->order.size(), t.shape[1] == 192 && c.act_order ? 192u : 0u) << t.name;
     }
     EXPECT_EQ(quantized, 5u * 7u);
     auto model = compile_model(std::move(m), tmp.file("m.ingot"));
     ASSERT_NE(model, nullptr);
-    EXPECT_EQ(model->container().find_tensor("layers.2.feed_forward.w2.weight")->layout(), fb::Layout::GptqPackedK);
+    EXPECT_EQ(model->container().find_tensor("layers.2.feed_forward.w2.weight")->layout(),
+              c.act_order ? fb::Layout::GptqPackedKSorted : fb::Layout::GptqPackedK);
+    if (c.act_order) {
+      // The sorted weight runs on the int8 kernels (the act-order one on the f32 path before).
+      const cpu::QuantView& v = model->layers[2].w2.quant;
+      EXPECT_NE(v.order, nullptr);
+      EXPECT_TRUE(cpu::quant_int8_supported(v));
+    }
     EXPECT_EQ(greedy16(*model),
               (std::vector<int32_t>{432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337}));
     const double ppl = tinystories_ppl(*model);
@@ -269,6 +275,7 @@ std::map<std::string, Quantized> write_fixture(const fs::path& dir, const Fixtur
 std::vector<float> dequantized(const compiler::PackedQuant& p, size_t out, size_t in) {
   cpu::QuantView v{p.qweight.data(), p.scales.data(), p.zeros.empty() ? nullptr : p.zeros.data(),
                    p.g_idx.empty() ? nullptr : p.g_idx.data(), p.bits, p.group_size, out, in};
+  v.order = p.order.empty() ? nullptr : p.order.data();  // an act-order weight stored sorted
   EXPECT_TRUE(cpu::check_quant_view(v).ok());
   std::vector<float> w(out * in);
   cpu::dequantize(v, w.data());
@@ -314,14 +321,99 @@ TEST(GptqFixtures, ImporterReproducesTheDequantizedWeights) {
             ASSERT_EQ(wq.name, "layers.0.attention.wq.weight");
             EXPECT_EQ(wq.quant->act_order, act);
             EXPECT_EQ(wq.quant->zeros.empty(), sym);
-            // w2 (in 172): groups of 128 or 32 are several, so act-order keeps a real g_idx.
+            // w2 (in 172): groups of 128 or 32 are several, so act-order has a real g_idx, whose
+            // groups (128 and 44 columns) are stored sorted: an input order instead.
             const compiler::SourceTensor& w2 = m.tensors[8];
             ASSERT_EQ(w2.name, "layers.0.feed_forward.w2.weight");
-            EXPECT_EQ(w2.quant->g_idx.empty(), !act || group == -1);
+            EXPECT_TRUE(w2.quant->g_idx.empty());
+            EXPECT_EQ(w2.quant->order.empty(), !act || group == -1);
           }
         }
       }
     }
+  }
+}
+
+// A g_idx whose groups do not each hold group_size columns cannot be stored sorted: the weight
+// keeps gptq-packed-k with its perm, and the importer says so; the sortable ones are sorted.
+TEST(GptqFixtures, UnsortableGIdxKeepsThePermWithANote) {
+  REQUIRE_STORIES_BIN();
+  TempDir tmp;
+  FixtureOptions o;
+  o.group = 32, o.act = true;
+  const fs::path dir = tmp.path() / "ck";
+  write_fixture(dir, o);
+  std::vector<StTensor> tensors = read_safetensors((dir / "model.safetensors").string());
+  std::ifstream in(dir / "quantize_config.json");
+  const json qc = json::parse(in);
+  size_t moved = 0;
+  for (StTensor& t : tensors) {
+    if (t.name != "model.layers.1.mlp.down_proj.g_idx") continue;
+    // One column of group 0 moved to group 1: groups of 31 and 33 columns (in 172, g32).
+    for (size_t k = 0; k < t.data.size() / 4 && moved == 0; ++k) {
+      int32_t g;
+      std::memcpy(&g, t.data.data() + 4 * k, 4);
+      if (g != 0) continue;
+      g = 1;
+      std::memcpy(t.data.data() + 4 * k, &g, 4);
+      ++moved;
+    }
+  }
+  ASSERT_EQ(moved, 1u);
+  write_gptq_dir(dir, tensors, json(), qc);
+  compiler::SourceModel m;
+  const format::Status s = compiler::import_hf_directory(dir.string(), &m);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  std::string notes;
+  for (const std::string& n : m.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("act-order: 1 weight(s) (first 'model.layers.1.mlp.down_proj.weight') have groups that do "
+                       "not each hold group_size input columns"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("stored with their input columns sorted into group order"), std::string::npos) << notes;
+  for (const compiler::SourceTensor& t : m.tensors) {
+    if (t.quant == nullptr) continue;
+    const bool bad = t.name == "layers.1.feed_forward.w2.weight";
+    EXPECT_EQ(t.quant->g_idx.empty(), !bad) << t.name;
+    EXPECT_EQ(t.quant->order.empty(), bad) << t.name;
+  }
+  auto model = compile_model(std::move(m), tmp.file("m.ingot"));
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->container().find_tensor("layers.1.feed_forward.w2.weight")->layout(), fb::Layout::GptqPackedK);
+  EXPECT_EQ(model->container().find_tensor("layers.0.feed_forward.w2.weight")->layout(),
+            fb::Layout::GptqPackedKSorted);
+  EXPECT_FALSE(cpu::quant_int8_supported(model->layers[1].w2.quant));
+  EXPECT_TRUE(cpu::quant_int8_supported(model->layers[0].w2.quant));
+}
+
+// The container reader cannot look inside blobs: a corrupt input_order (a repeated or an
+// out-of-range column) must be refused when the model loads, naming the tensor.
+TEST(GptqFixtures, CorruptInputOrderIsRefusedAtLoad) {
+  REQUIRE_STORIES_BIN();
+  for (const int32_t bad : {0, -1, 172}) {  // 0: order[7] = order[6], a repeat; else this value
+    SCOPED_TRACE(bad);
+    TempDir tmp;
+    FixtureOptions o;
+    o.group = 32, o.act = true;
+    write_fixture(tmp.path() / "ck", o);
+    compiler::SourceModel m;
+    const format::Status s = compiler::import_hf_directory((tmp.path() / "ck").string(), &m);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    for (compiler::SourceTensor& t : m.tensors) {
+      if (t.name != "layers.2.feed_forward.w2.weight") continue;
+      ASSERT_EQ(t.quant->order.size(), 172u);
+      t.quant->order[7] = bad == 0 ? t.quant->order[6] : bad;
+    }
+    const std::string path = tmp.file("m.ingot");
+    compiler::EmitOptions eo;
+    ASSERT_TRUE(compiler::emit(m, path, eo).ok());
+    std::unique_ptr<runtime::Model> model;
+    const format::Status l = runtime::Model::load(path, {}, &model);
+    ASSERT_FALSE(l.ok());
+    EXPECT_NE(l.message().find("layers.2.feed_forward.w2.weight"), std::string::npos) << l.message();
+    EXPECT_NE(l.message().find(bad == 0 ? "repeats an earlier entry" : "input_order[7] = " + std::to_string(bad)),
+              std::string::npos)
+        << l.message();
   }
 }
 

@@ -16,3 +16,8 @@ set_tests_properties(quant_int8_portable_test PROPERTIES LABELS "unit"
 add_test(NAME quant_int8_avx2_test COMMAND quant_int8_test --gtest_brief=1)
 set_tests_properties(quant_int8_avx2_test PROPERTIES LABELS "unit"
                      ENVIRONMENT "INGOT_SIMD=avx2;${INGOT_GTEST_OUTPUT}/quant_int8_avx2_test.xml")
+
+# The sorted act-order layout (GptqPackedKSorted): the spec example, dequantize and both products
+# against float64 from the g_idx definition, the int8 dispatch, corrupt input orders refused.
+ingot_add_test(NAME quant_sorted_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/quant_sorted_test.cpp LABELS "unit"
+               LIBS ingot_kernels_cpu)

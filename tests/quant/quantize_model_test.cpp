@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -12,6 +13,7 @@
 
 #include "cpu/convert.h"
 #include "cpu/quant.h"
+#include "cpu/quant_int8.h"
 #include "emit.h"
 #include "generate.h"
 #include "gptq/calibration.h"
@@ -108,6 +110,7 @@ void dequantize_to_f32(compiler::SourceModel& m) {
     v.scales = p.scales.data();
     v.zeros = p.zeros.empty() ? nullptr : p.zeros.data();
     v.g_idx = p.g_idx.empty() ? nullptr : p.g_idx.data();
+    v.order = p.order.empty() ? nullptr : p.order.data();  // act-order, stored sorted
     v.bits = p.bits;
     v.group_size = p.group_size;
     v.rows = t.shape[0];
@@ -126,14 +129,19 @@ void dequantize_to_f32(compiler::SourceModel& m) {
 
 // Writes `m` as an f32 container and returns the perplexity on the first 20 windows of 256
 // tokens of the TinyStories validation text.
-double perplexity_of(compiler::SourceModel& m, const TempDir& dir, const std::string& name) {
+// Quantized tensors stay quantized; `activations` is how the runtime's quantized linears take theirs.
+double perplexity_of(compiler::SourceModel& m, const TempDir& dir, const std::string& name,
+                     cpu::Activations activations = cpu::default_activations()) {
   const std::string path = dir.file(name + ".ingot");
   compiler::EmitOptions eo;
   eo.dtype = fb::DType::F32;
   format::Status s = compiler::emit(m, path, eo);
   EXPECT_TRUE(s.ok()) << s.to_string();
   std::unique_ptr<runtime::Model> model;
-  s = runtime::Model::load(path, {.verify_checksums = true, .progress = {}}, &model);
+  runtime::LoadOptions lo;
+  lo.verify_checksums = true;
+  lo.activations = activations;
+  s = runtime::Model::load(path, lo, &model);
   EXPECT_TRUE(s.ok()) << s.to_string();
   if (model == nullptr) return NAN;
   std::ifstream in(shared_path(kTinyStories), std::ios::binary);
@@ -155,6 +163,7 @@ bool same_packing(const compiler::SourceModel& a, const compiler::SourceModel& b
     if ((x == nullptr) != (y == nullptr)) return false;
     if (x == nullptr) continue;
     if (x->qweight != y->qweight || x->scales != y->scales || x->zeros != y->zeros || x->g_idx != y->g_idx ||
+        x->order != y->order ||
         x->bits != y->bits || x->group_size != y->group_size || x->act_order != y->act_order) {
       return false;
     }
@@ -356,6 +365,71 @@ TEST(QuantizeModel, Gptq4BitBeatsRtnOnStories260K) {
   EXPECT_GE(ppl_gptq, ppl_f32 * 0.98);
   EXPECT_LT(ppl_gptq, ppl_f32 * 1.5);
   EXPECT_LT(ppl_rtn, ppl_f32 * 1.5);
+}
+
+// dequant(W) (rows, cols) of a packed weight, in input order, by the kernels' reference path.
+std::vector<float> dequantized(const compiler::SourceTensor& t) {
+  const compiler::PackedQuant& p = *t.quant;
+  cpu::QuantView v{p.qweight.data(), p.scales.data(), p.zeros.empty() ? nullptr : p.zeros.data(),
+                   p.g_idx.empty() ? nullptr : p.g_idx.data(), p.bits, p.group_size, t.shape[0], t.shape[1]};
+  v.order = p.order.empty() ? nullptr : p.order.data();
+  const format::Status s = cpu::check_quant_view(v, t.name.c_str());
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  std::vector<float> w(v.rows * v.cols);
+  if (s.ok()) cpu::dequantize(v, w.data());
+  return w;
+}
+
+// Act-order GPTQ stores its weights sorted into group order (gptq-packed-k-sorted). The same
+// quantization stored the old way (gptq-packed-k + perm: INGOTC_UNSORTED_ACT_ORDER=1) must
+// dequantize to the same weights bit for bit, and the runtime must give the same perplexity on
+// both (f32 activations: the sorted one runs the no-g_idx kernels, the other the g_idx path).
+TEST(QuantizeModel, ActOrderSortedLayoutEqualsThePermLayout) {
+  INGOT_REQUIRE_SHARED(kCheckpoint);
+  INGOT_REQUIRE_SHARED(kC4);
+  INGOT_REQUIRE_SHARED(kTinyStories);
+  TempDir dir;
+  const auto samples = calibration(import_stories(), 16, 256, 0);
+  const compiler::QuantizeOptions go = options(fb::QuantMethod::GPTQ);  // 4-bit g32 act-order
+  ASSERT_TRUE(go.config.act_order && !go.config.static_groups);
+  compiler::SourceModel sorted = import_stories(), perm = import_stories();
+  format::Status s = compiler::quantize_model(sorted, samples, go);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  ASSERT_EQ(setenv("INGOTC_UNSORTED_ACT_ORDER", "1", 1), 0);
+  s = compiler::quantize_model(perm, samples, go);
+  unsetenv("INGOTC_UNSORTED_ACT_ORDER");
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  ASSERT_EQ(sorted.tensors.size(), perm.tensors.size());
+  size_t n_sorted = 0;
+  for (size_t i = 0; i < sorted.tensors.size(); ++i) {
+    const compiler::SourceTensor &a = sorted.tensors[i], &b = perm.tensors[i];
+    ASSERT_EQ(a.quant == nullptr, b.quant == nullptr) << a.name;
+    if (a.quant == nullptr) continue;
+    EXPECT_TRUE(b.quant->order.empty()) << a.name;
+    EXPECT_TRUE(a.quant->g_idx.empty()) << a.name;
+    // Every weight has several groups of 32 and a permuted g_idx the old way; all sortable.
+    EXPECT_FALSE(b.quant->g_idx.empty()) << a.name;
+    EXPECT_EQ(a.quant->order.size(), b.quant->g_idx.empty() ? 0u : a.shape[1]) << a.name;
+    n_sorted += !a.quant->order.empty();
+    EXPECT_EQ(a.quant->scales, b.quant->scales) << a.name;
+    EXPECT_EQ(a.quant->zeros, b.quant->zeros) << a.name;
+    EXPECT_EQ(dequantized(a), dequantized(b)) << a.name;
+  }
+  EXPECT_EQ(n_sorted, count_linear(sorted));
+  const double ppl_sorted = perplexity_of(sorted, dir, "sorted", cpu::Activations::f32);
+  const double ppl_perm = perplexity_of(perm, dir, "perm", cpu::Activations::f32);
+  std::printf("act-order GPTQ 4-bit g32, TinyStories val 20 x 256, f32 activations: sorted layout %.6f, "
+              "perm layout %.6f\n", ppl_sorted, ppl_perm);
+  EXPECT_NEAR(ppl_sorted / ppl_perm, 1.0, 1e-4);
+  // The sorted container names its layout.
+  std::unique_ptr<format::Container> c;
+  ASSERT_TRUE(format::Container::open(dir.file("sorted.ingot"), {}, &c).ok());
+  const fb::Tensor* w2 = c->find_tensor("layers.0.feed_forward.w2.weight");
+  ASSERT_NE(w2, nullptr);
+  EXPECT_EQ(w2->layout(), fb::Layout::GptqPackedKSorted);
+  EXPECT_STREQ(format::layout_name(w2->layout()), "gptq-packed-k-sorted");
+  ASSERT_NE(w2->quant()->input_order(), nullptr);
+  EXPECT_EQ(w2->quant()->perm(), nullptr);
 }
 
 TEST(QuantizeModel, WithoutTrueSequentialAllInputsComeFromTheFloatLayer) {

@@ -13,6 +13,7 @@
 
 #include "cpu/quant.h"
 #include "export/hf_tokenizer_writer.h"
+#include "gptq/pack.h"
 #include "export/sentencepiece_writer.h"
 #include "ingot/format/reader.h"
 
@@ -106,9 +107,10 @@ Status read_linear(const format::Container& c, const fb::Tensor& t, const std::s
                    size_t head_dim, Linear* l, Settings* s) {
   const std::string name = t.name()->str();
   const fb::Quantization& q = *t.quant();
-  if (t.layout() != fb::Layout::GptqPackedK) {
-    return fail(StatusCode::invalid_argument, "tensor '", name, "' has layout ", int(t.layout()),
-                "; only GptqPackedK (the GPTQ checkpoint layout) is exported");
+  const bool sorted = t.layout() == fb::Layout::GptqPackedKSorted;
+  if (t.layout() != fb::Layout::GptqPackedK && !sorted) {
+    return fail(StatusCode::invalid_argument, "tensor '", name, "' has layout ", format::layout_name(t.layout()),
+                "; only gptq-packed-k (the GPTQ checkpoint layout) and gptq-packed-k-sorted are exported");
   }
   if (q.scales_dtype() != fb::DType::F16) {
     return fail(StatusCode::invalid_argument, "tensor '", name, "' has ", format::dtype_name(q.scales_dtype()),
@@ -141,10 +143,26 @@ Status read_linear(const format::Container& c, const fb::Tensor& t, const std::s
   } else {
     for (size_t k = 0; k < l->in; ++k) l->g_idx[k] = l->group_size == -1 ? 0 : int32_t(k / size_t(l->group_size));
   }
-  // What a kernel would check, so that nothing invalid is written out.
-  const cpu::QuantView v{l->qweight.data(), l->scales.data(), nullptr, l->g_idx.data(), l->bits, l->group_size,
-                         l->out, l->in};
+  std::vector<int32_t> order;
+  if (sorted) {
+    INGOT_RETURN_IF_ERROR(read_blob_vector(c, q.input_order(), name + "/input_order", &raw));
+    order.resize(l->in);
+    std::memcpy(order.data(), raw.data(), l->in * 4);
+  }
+  // What a kernel would check, so that nothing invalid is written out (for the sorted layout:
+  // input_order a permutation, and the g_idx is the stored one, j / group_size).
+  cpu::QuantView v{l->qweight.data(), l->scales.data(), nullptr, sorted ? nullptr : l->g_idx.data(), l->bits,
+                   l->group_size, l->out, l->in};
+  v.order = sorted ? order.data() : nullptr;
   INGOT_RETURN_IF_ERROR(cpu::check_quant_view(v, name.c_str()));
+  if (sorted) {
+    // Back to the community layout: input column order[j] was stored j-th, in group j / gs
+    // (spec/quant-layouts.md §2.3), so g_idx[order[j]] = j / gs and the columns go home.
+    l->qweight = permute_gptq_columns(l->qweight.data(), l->out, l->in, l->bits, order.data(), true);
+    for (size_t j = 0; j < l->in; ++j) {
+      l->g_idx[size_t(order[j])] = l->group_size == -1 ? 0 : int32_t(j / size_t(l->group_size));
+    }
+  }
 
   if (permute) {
     std::vector<uint32_t> qw(l->qweight.size());
@@ -163,7 +181,7 @@ Status read_linear(const format::Container& c, const fb::Tensor& t, const std::s
 
   const bool sym = q.zeros() == nullptr ||
                    std::all_of(l->zeros.begin(), l->zeros.end(), [&](uint8_t z) { return z == (1u << (l->bits - 1)); });
-  Settings mine{true, l->bits, l->group_size, sym, q.perm() != nullptr, q.static_groups(), q.method()};
+  Settings mine{true, l->bits, l->group_size, sym, q.perm() != nullptr || sorted, q.static_groups(), q.method()};
   if (!s->set) {
     *s = mine;
   } else if (mine.bits != s->bits || mine.group_size != s->group_size) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "cpu/convert.h"
 #include "cpu/quant.h"
@@ -63,7 +65,60 @@ Status pack_result(const QuantResult& r, const QuantConfig& config, fb::QuantMet
     trivial = r.g_idx[k] == (config.group_size == -1 ? 0 : int32_t(k / size_t(config.group_size)));
   }
   if (!trivial) p.g_idx = r.g_idx;
+  // GPTQ's act-order assigns groups along its quantization order (perm[i] gets group i / gs, not
+  // static groups, whose g_idx is k / gs): stored in that order, the weight needs no g_idx.
+  bool sorted = false;
+  INGOT_RETURN_IF_ERROR(sort_act_order(&p, out, in, r.perm, &sorted));
   *packed = std::move(p);
+  return Status::success();
+}
+
+std::vector<uint32_t> permute_gptq_columns(const uint32_t* qweight, size_t out, size_t in, uint32_t bits,
+                                           const int32_t* order, bool inverse) {
+  std::vector<uint8_t> q(out * in), moved(out * in);
+  cpu::unpack_gptq(qweight, out, in, bits, q.data());
+  for (size_t o = 0; o < out; ++o) {
+    const uint8_t* src = q.data() + o * in;
+    uint8_t* dst = moved.data() + o * in;
+    for (size_t j = 0; j < in; ++j) {
+      if (inverse) {
+        dst[size_t(order[j])] = src[j];
+      } else {
+        dst[j] = src[size_t(order[j])];
+      }
+    }
+  }
+  std::vector<uint32_t> packed;
+  (void)cpu::pack_gptq(moved.data(), out, in, bits, &packed);  // values < 2^bits: they came from words
+  return packed;
+}
+
+Status sort_act_order(PackedQuant* p, size_t out, size_t in, const std::vector<int32_t>& preferred, bool* sorted) {
+  *sorted = false;
+  if (p->g_idx.empty() || p->group_size < 1) return Status::success();
+  if (p->g_idx.size() != in || p->qweight.size() != cpu::quant_words(in, p->bits) * out) {
+    return fail(StatusCode::invalid_argument, "sort_act_order: sizes do not match (", out, ", ", in, ")");
+  }
+  if (const char* e = std::getenv("INGOTC_UNSORTED_ACT_ORDER"); e != nullptr && std::strcmp(e, "1") == 0) {
+    return Status::success();
+  }
+  std::vector<int32_t> order;
+  bool ok = preferred.size() == in;
+  if (ok) {
+    // A permutation whose j-th column is in group j / gs.
+    std::vector<bool> seen(in, false);
+    for (size_t j = 0; j < in && ok; ++j) {
+      const int32_t k = preferred[j];
+      ok = k >= 0 && size_t(k) < in && !seen[size_t(k)] && p->g_idx[size_t(k)] == int32_t(j / size_t(p->group_size));
+      if (ok) seen[size_t(k)] = true;
+    }
+    if (ok) order = preferred;
+  }
+  if (!ok && !cpu::quant_group_order(p->g_idx.data(), in, p->group_size, &order)) return Status::success();
+  p->qweight = permute_gptq_columns(p->qweight.data(), out, in, p->bits, order.data(), false);
+  p->order = std::move(order);
+  p->g_idx.clear();
+  *sorted = true;
   return Status::success();
 }
 

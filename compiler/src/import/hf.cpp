@@ -8,6 +8,7 @@
 #include <set>
 
 #include "import/file.h"
+#include "gptq/pack.h"
 #include "import/gptq_checkpoint.h"
 #include "import/safetensors.h"
 #include "import/tokenizer_files.h"
@@ -358,6 +359,8 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
   }
 
   std::set<std::string> used;
+  size_t n_sorted = 0;                  // act-order weights stored sorted
+  std::vector<std::string> unsortable;  // act-order weights whose groups are not all group_size columns
   for (const Want& w : want) {
     if (const std::string prefix = gptq_prefix(w); !prefix.empty()) {
       if (ck.tensors.count(w.hf) != 0) {
@@ -372,6 +375,17 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
       s.quant = std::make_unique<PackedQuant>();
       INGOT_RETURN_IF_ERROR(take_gptq_linear(ck, {prefix, w.shape[0], w.shape[1]}, *gptq, zero_format, s.quant.get(),
                                              &used, &overflow));
+      // An act-order g_idx: stored sorted into group order now, at compile time, so that the
+      // runtime's no-g_idx kernels take the weight (spec/quant-layouts.md §2.3).
+      if (!s.quant->g_idx.empty()) {
+        bool sorted = false;
+        INGOT_RETURN_IF_ERROR(sort_act_order(s.quant.get(), size_t(w.shape[0]), size_t(w.shape[1]), {}, &sorted));
+        if (sorted) {
+          ++n_sorted;
+        } else if (!s.quant->g_idx.empty()) {
+          unsortable.push_back(w.hf);
+        }
+      }
       out->push_back(std::move(s));
       continue;
     }
@@ -423,6 +437,15 @@ Status take_tensors(const fs::path& dir, const fb::ModelConfigT& c, const Safete
                                 "zero points are lost and read as AutoGPTQ reads them"
                           : std::string()) +
                      "; in other words the field above took back the borrow of a whole-word v2->v1 conversion");
+  }
+  if (n_sorted != 0) {
+    notes->push_back("act-order: " + std::to_string(n_sorted) +
+                     " weight(s) stored with their input columns sorted into group order (gptq-packed-k-sorted)");
+  }
+  if (!unsortable.empty()) {
+    notes->push_back("act-order: " + std::to_string(unsortable.size()) + " weight(s) (first '" + unsortable[0] +
+                     "') have groups that do not each hold group_size input columns, so they cannot be stored "
+                     "sorted; kept as gptq-packed-k with a perm (the slower f32 kernels)");
   }
   return Status::success();
 }

@@ -40,6 +40,9 @@ struct PackedQuant {
   std::vector<uint16_t> scales;   // (n_groups, out) f16
   std::vector<uint32_t> zeros;    // (n_groups, ceil(out·bits/32)) packed real zeros; empty: 2^(bits-1)
   std::vector<int32_t> g_idx;     // (in) group of every input column; empty: k / group_size
+  // (in) non-empty: layout GptqPackedKSorted, qweight's stored column j is input column order[j]
+  // and groups are j / group_size (g_idx is then empty). spec/quant-layouts.md §2.3.
+  std::vector<int32_t> order;
 };
 
 struct SourceTensor {

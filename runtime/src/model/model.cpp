@@ -59,10 +59,11 @@ Status Model::bind_linear(const std::string& name, std::vector<uint64_t> shape, 
   if (have != shape) {
     return fail(StatusCode::invalid_index, "tensor '", name, "' has the wrong shape for the config");
   }
-  if (t->layout() != fb::Layout::GptqPackedK || q.scales_dtype() != fb::DType::F16 ||
+  const bool sorted = t->layout() == fb::Layout::GptqPackedKSorted;
+  if ((t->layout() != fb::Layout::GptqPackedK && !sorted) || q.scales_dtype() != fb::DType::F16 ||
       (q.zeros() != nullptr && q.zeros_dtype() != t->dtype())) {
     return fail(StatusCode::invalid_index, "tensor '", name, "': the CPU backend runs quantized weights in layout ",
-                "gptq-packed-k with f16 scales and zeros of the weight's dtype; this one is ",
+                "gptq-packed-k(-sorted) with f16 scales and zeros of the weight's dtype; this one is ",
                 format::layout_name(t->layout()), " with ", format::dtype_name(q.scales_dtype()), " scales");
   }
   Status s;
@@ -71,12 +72,17 @@ Status Model::bind_linear(const std::string& name, std::vector<uint64_t> shape, 
   if (s.ok()) v.scales = reinterpret_cast<const uint16_t*>(blob_data(q.scales(), name + "/scales", &s));
   if (s.ok()) v.zeros = reinterpret_cast<const uint32_t*>(blob_data(q.zeros(), name + "/zeros", &s));
   if (s.ok()) v.g_idx = reinterpret_cast<const int32_t*>(blob_data(q.perm(), name + "/perm", &s));
+  // The reader has checked that the sorted layout has its input_order (format/src/layout.cpp).
+  if (s.ok() && sorted) {
+    v.order = reinterpret_cast<const int32_t*>(blob_data(q.input_order(), name + "/input_order", &s));
+  }
   INGOT_RETURN_IF_ERROR(s);
   v.bits = q.bits();
   v.group_size = q.group_size();
   v.rows = shape[0];
   v.cols = shape[1];
-  INGOT_RETURN_IF_ERROR(cpu::check_quant_view(v, name.c_str()));  // g_idx values inside the groups
+  // g_idx values inside the groups; input_order a permutation
+  INGOT_RETURN_IF_ERROR(cpu::check_quant_view(v, name.c_str()));
   out->quantized = true;
   return Status::success();
 }

@@ -20,6 +20,7 @@ struct QuantShape {
   DType zeros_dtype = DType::Q4;
   bool has_zeros = false;
   bool has_perm = false;
+  bool has_input_order = false;  // appended: positional initializers of the fields above still hold
 };
 
 struct TensorBytes {
@@ -27,6 +28,7 @@ struct TensorBytes {
   uint64_t scales = 0;  // 0 when not quantized
   uint64_t zeros = 0;   // 0 when absent
   uint64_t perm = 0;    // 0 when absent
+  uint64_t input_order = 0;  // 0 when absent
   uint64_t n_groups = 0;
 };
 

@@ -86,6 +86,7 @@ struct QuantDesc {
   DType zeros_dtype = DType::Q4;
   std::optional<BlobSource> zeros;                // (n_groups, rows)
   std::optional<BlobSource> perm;                 // (cols) int32
+  std::optional<BlobSource> input_order;          // (cols) int32, layout GptqPackedKSorted only
 };
 
 class Writer {

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/cuda/cuda_backend.h"
@@ -149,7 +150,15 @@ class CudaBackend final : public Backend {
     if (w.quantized) {
       const cpu::QuantView& q = w.quant;
       const cuda::QuantWeight dq = quant_weight(q);
-      const float* d_x = to_device(slot(kA), x, n * q.cols);
+      const float* xh = x;
+      if (q.order != nullptr) {
+        // Sorted act-order layout (GptqPackedKSorted): the stored weight is an ordinary no-g_idx one
+        // over x gathered into stored column order, x_sorted[j] = x[order[j]] (cpu/quant.h).
+        gathered_.resize(n * q.cols);
+        cpu::gather_columns(x, n, q.cols, q.order, gathered_.data());
+        xh = gathered_.data();
+      }
+      const float* d_x = to_device(slot(kA), xh, n * q.cols);
       float* d_y = buffer<float>(slot(kB), n * q.rows);
       const size_t ws = cuda::quant_gemv_workspace_floats(dq, uint32_t(n), n_sm_);
       float* d_ws = ws == 0 ? nullptr : buffer<float>(slot(kWs), ws);
@@ -331,6 +340,7 @@ class CudaBackend final : public Backend {
   }
 
   mutable std::mutex mutex_;
+  std::vector<float> gathered_;  // (n, in) x in stored column order for a sorted weight; under mutex_
   cudaStream_t stream_ = nullptr;
   uint32_t n_sm_ = 1;
   Staging staging_[2];
