@@ -35,15 +35,6 @@ constexpr size_t kSmallBatch = 16;
 
 bool bits_ok(uint32_t b) { return b == 2 || b == 3 || b == 4 || b == 8; }
 
-// Value `i` of a little-endian bit stream of `bits`-bit values whose word `j` is words[j * stride].
-inline uint32_t stream_get(const uint32_t* words, size_t stride, size_t i, uint32_t bits) {
-  const size_t bit = i * bits, wi = bit >> 5;
-  const uint32_t off = uint32_t(bit & 31);
-  uint32_t v = words[wi * stride] >> off;
-  if (off + bits > 32) v |= words[(wi + 1) * stride] << (32 - off);
-  return v & ((1u << bits) - 1);
-}
-
 inline void stream_put(uint32_t* words, size_t stride, size_t i, uint32_t bits, uint32_t v) {
   const size_t bit = i * bits, wi = bit >> 5;
   const uint32_t off = uint32_t(bit & 31);

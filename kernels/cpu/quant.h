@@ -39,6 +39,15 @@ struct QuantView {
 size_t quant_n_groups(size_t cols, int32_t group_size);
 // Words of one packed bit stream of `n` values of `bits` bits: ceil(n·bits/32).
 size_t quant_words(size_t n, uint32_t bits);
+// Value `i` of a little-endian bit stream of `bits`-bit values whose word `j` is words[j * stride]
+// (spec/quant-layouts.md §1; a 3-bit value may straddle two words).
+inline uint32_t stream_get(const uint32_t* words, size_t stride, size_t i, uint32_t bits) {
+  const size_t bit = i * bits, wi = bit >> 5;
+  const uint32_t off = uint32_t(bit & 31);
+  uint32_t v = words[wi * stride] >> off;
+  if (off + bits > 32) v |= words[(wi + 1) * stride] << (32 - off);
+  return v & ((1u << bits) - 1);
+}
 
 // Checks what a kernel relies on: bits ∈ {2,3,4,8}, rows, cols ≥ 1, a valid group_size, qweight and
 // scales present, every g_idx value in [0, n_groups), and an order that is a permutation of

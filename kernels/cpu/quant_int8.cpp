@@ -94,19 +94,9 @@ bool quantize_row(const float* x, size_t cols, uint32_t bits, size_t n_blocks, s
   return finite;
 }
 
-// Value i of a bit stream whose words are `stride` apart (spec/quant-layouts.md §1; 3-bit values
-// may straddle two words).
-inline uint32_t stream_value(const uint32_t* words, size_t stride, size_t i, uint32_t bits) {
-  const size_t bit = i * bits, wi = bit >> 5;
-  const uint32_t off = uint32_t(bit & 31);
-  uint32_t v = words[wi * stride] >> off;
-  if (off + bits > 32) v |= words[(wi + 1) * stride] << (32 - off);
-  return v & ((1u << bits) - 1);
-}
-
 inline uint32_t zero_of(const QuantView& w, size_t g, size_t o) {
   if (w.zeros == nullptr) return 1u << (w.bits - 1);
-  return stream_value(w.zeros + g * quant_words(w.rows, w.bits), 1, o, w.bits);
+  return stream_get(w.zeros + g * quant_words(w.rows, w.bits), 1, o, w.bits);
 }
 
 inline bool group_ends(const Prepared& p, size_t b) { return (b + 1) % p.gs_blocks == 0 || b + 1 == p.n_blocks; }
@@ -125,7 +115,7 @@ void span_portable(const QuantView& w, const Prepared& p, size_t r0, size_t nr, 
         const int8_t* xb = xq + b * kBlock;
         if (bits == 3) {  // values straddle words: read each from its column's stream
           for (size_t j = 0; j < kBlock && b * kBlock + j < w.cols; ++j) {
-            acc += int32_t(stream_value(w.qweight + o, w.rows, b * kBlock + j, 3)) * xb[j];
+            acc += int32_t(stream_get(w.qweight + o, w.rows, b * kBlock + j, 3)) * xb[j];
           }
         }
         const size_t wpb = kBlock * bits / 32;
