@@ -174,6 +174,18 @@ inline int64_t load_i64(const int8_t* p) {
   return v;
 }
 
+// Group g's scales and zero points (2^(bits−1) when symmetric) for the outputs o .. o + 15 that
+// mask m (its low lanes) covers; lanes past it read as 0.
+INGOT_VNNI_INLINE void group_params(const QuantView& w, size_t g, size_t o, __mmask16 m, __m512* s, __m512* z) {
+  *s = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w.scales + g * w.rows + o));
+  *z = _mm512_set1_ps(float(1u << (w.bits - 1)));
+  if (w.zeros != nullptr) {
+    alignas(64) float zf[16] = {};
+    for (int j = 0; j < __builtin_popcount(m); ++j) zf[j] = float(zero_of(w, g, o + size_t(j)));
+    *z = _mm512_load_ps(zf);
+  }
+}
+
 // quantize_row with one 512-bit vector a block (kBlock = 16 floats), bit for bit: the same
 // 127 / amax, product and round-to-nearest-even (vcvtps2dq under the default rounding mode is
 // std::nearbyint), the same clamp and d; act_pos's reordering is one vpermd. (Scalar, the
@@ -293,13 +305,8 @@ INGOT_VNNI void span_vnni(const QuantView& w, const Prepared& p, size_t r0, size
         for (int v = 0; v < NV; ++v) {
           const size_t at = po + 16 * size_t(v);
           if (m[v] == 0) continue;
-          const __m512 s = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[v], w.scales + g * rows + o0 + at));
-          __m512 z = _mm512_set1_ps(float(1 << (B - 1)));
-          if (w.zeros != nullptr) {
-            alignas(64) float zf[16] = {};
-            for (size_t j = 0; j < 16 && at + j < width; ++j) zf[j] = float(zero_of(w, g, o0 + at + j));
-            z = _mm512_load_ps(zf);
-          }
+          __m512 s, z;
+          group_params(w, g, o0 + at, m[v], &s, &z);
           for (int r = 0; r < R; ++r) {
             float *ga = gacc[r] + at, *yo = yb[r] + at;
             const __m512 gz = _mm512_fnmadd_ps(z, _mm512_set1_ps(zs[r][g]), _mm512_load_ps(ga));
@@ -374,13 +381,8 @@ INGOT_VNNI void span_vnni_tall(const QuantView& w, const Prepared& p, size_t r0,
       for (int v = 0; v < NV; ++v) {
         const size_t at = po + 16 * size_t(v);
         if (m[v] == 0) continue;
-        const __m512 s = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[v], w.scales + g * rows + o0 + at));
-        __m512 z = _mm512_set1_ps(float(1 << (B - 1)));
-        if (w.zeros != nullptr) {
-          alignas(64) float zf[16] = {};
-          for (size_t j = 0; j < 16 && at + j < width; ++j) zf[j] = float(zero_of(w, g, o0 + at + j));
-          z = _mm512_load_ps(zf);
-        }
+        __m512 s, z;
+        group_params(w, g, o0 + at, m[v], &s, &z);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           const __m512 gz = _mm512_fnmadd_ps(z, _mm512_set1_ps(zs[r][g]), gacc[r][v]);
@@ -498,13 +500,8 @@ INGOT_VBMI void span_vnni3(const QuantView& w, const Prepared& p, size_t r0, siz
           const size_t at = po + 16 * size_t(v), lanes = at >= width ? 0 : std::min<size_t>(16, width - at);
           if (lanes == 0) continue;
           const __mmask16 m = __mmask16(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
-          const __m512 sc = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w.scales + g * rows + o0 + at));
-          __m512 z = _mm512_set1_ps(4.0f);
-          if (w.zeros != nullptr) {
-            alignas(64) float zf[16] = {};
-            for (size_t j = 0; j < lanes; ++j) zf[j] = float(zero_of(w, g, o0 + at + j));
-            z = _mm512_load_ps(zf);
-          }
+          __m512 sc, z;
+          group_params(w, g, o0 + at, m, &sc, &z);
           for (int r = 0; r < R; ++r) {
             float* ga = gacc[r] + 2 * at;
             const __m512 lo = _mm512_load_ps(ga), hi = _mm512_load_ps(ga + 16);

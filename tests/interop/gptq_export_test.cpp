@@ -61,6 +61,28 @@ void expect_same_quant(const compiler::SourceModel& a, const compiler::SourceMod
 // The act-order checkpoint's down projections (in 192, 3 groups of 64, g_idx not k / 64) are
 // stored sorted (gptq-packed-k-sorted); the export must unsort them back to AutoGPTQ's column
 // order and g_idx, byte for byte.
+// Every quantized tensor of `theirs` (qweight, qzeros, scales, g_idx) is in `ours` with the same
+// dtype, shape and bytes; returns how many were compared.
+size_t expect_same_quantized_tensors(const std::vector<StTensor>& ours, const std::vector<StTensor>& theirs) {
+  std::map<std::string, const StTensor*> by_name;
+  for (const StTensor& t : ours) by_name[t.name] = &t;
+  size_t compared = 0;
+  for (const StTensor& t : theirs) {
+    const bool quant = t.name.find(".q") != std::string::npos || t.name.find(".scales") != std::string::npos ||
+                       t.name.find(".g_idx") != std::string::npos;
+    if (!quant) continue;
+    const auto it = by_name.find(t.name);
+    EXPECT_NE(it, by_name.end()) << t.name;
+    if (it == by_name.end()) continue;
+    const StTensor& o = *it->second;
+    EXPECT_EQ(o.dtype, t.dtype) << t.name;
+    EXPECT_EQ(o.shape, t.shape) << t.name;
+    EXPECT_TRUE(o.data == t.data) << t.name;
+    ++compared;
+  }
+  return compared;
+}
+
 TEST(GptqExport, ActOrderCheckpointComesBackByteForByte) {
   INGOT_REQUIRE_SHARED(kG64Act);
   TempDir tmp;
@@ -75,27 +97,15 @@ TEST(GptqExport, ActOrderCheckpointComesBackByteForByte) {
   ASSERT_TRUE(export_to(tmp.file("act.ingot"), tmp.path() / "out").ok());
   const std::vector<StTensor> ours = read_safetensors((tmp.path() / "out" / "model.safetensors").string());
   const std::vector<StTensor> theirs = read_safetensors(shared_path(kG64Act) + "/model.safetensors");
-  std::map<std::string, const StTensor*> by_name;
-  for (const StTensor& t : ours) by_name[t.name] = &t;
-  size_t compared = 0, permuted = 0;
+  EXPECT_EQ(expect_same_quantized_tensors(ours, theirs), 5u * 7u * 4u);
+  size_t permuted = 0;
   for (const StTensor& t : theirs) {
-    const bool quant = t.name.find(".q") != std::string::npos || t.name.find(".scales") != std::string::npos ||
-                       t.name.find(".g_idx") != std::string::npos;
-    if (!quant) continue;
-    ASSERT_TRUE(by_name.count(t.name)) << t.name;
-    const StTensor& o = *by_name[t.name];
-    EXPECT_EQ(o.dtype, t.dtype) << t.name;
-    EXPECT_EQ(o.shape, t.shape) << t.name;
-    EXPECT_TRUE(o.data == t.data) << t.name;
-    if (t.name.find("down_proj.g_idx") != std::string::npos) {
-      // The checkpoint's g_idx is a real permutation of groups (else this test would prove nothing).
-      std::vector<int32_t> g(t.data.size() / 4);
-      std::memcpy(g.data(), t.data.data(), t.data.size());
-      for (size_t k = 0; k < g.size(); ++k) permuted += g[k] != int32_t(k / 64);
-    }
-    ++compared;
+    if (t.name.find("down_proj.g_idx") == std::string::npos) continue;
+    // The checkpoint's g_idx is a real permutation of groups (else this test would prove nothing).
+    std::vector<int32_t> g(t.data.size() / 4);
+    std::memcpy(g.data(), t.data.data(), t.data.size());
+    for (size_t k = 0; k < g.size(); ++k) permuted += g[k] != int32_t(k / 64);
   }
-  EXPECT_EQ(compared, 5u * 7u * 4u);
   EXPECT_GT(permuted, 0u);
   std::ifstream qf(tmp.path() / "out" / "quantize_config.json");
   const json qc = json::parse(qf);
@@ -115,21 +125,7 @@ TEST(GptqExport, SharedCheckpointComesBackByteForByte) {
   // Every quantized tensor as AutoGPTQ wrote it (v1 qzeros of 7s, qweight, scales, g_idx).
   const std::vector<StTensor> ours = read_safetensors((tmp.path() / "out" / "model.safetensors").string());
   const std::vector<StTensor> theirs = read_safetensors(shared_path(kG32) + "/model.safetensors");
-  std::map<std::string, const StTensor*> by_name;
-  for (const StTensor& t : ours) by_name[t.name] = &t;
-  size_t compared = 0;
-  for (const StTensor& t : theirs) {
-    const bool quant = t.name.find(".q") != std::string::npos || t.name.find(".scales") != std::string::npos ||
-                       t.name.find(".g_idx") != std::string::npos;
-    if (!quant) continue;
-    ASSERT_TRUE(by_name.count(t.name)) << t.name;
-    const StTensor& o = *by_name[t.name];
-    EXPECT_EQ(o.dtype, t.dtype) << t.name;
-    EXPECT_EQ(o.shape, t.shape) << t.name;
-    EXPECT_TRUE(o.data == t.data) << t.name;
-    ++compared;
-  }
-  EXPECT_EQ(compared, 5u * 7u * 4u);
+  EXPECT_EQ(expect_same_quantized_tensors(ours, theirs), 5u * 7u * 4u);
   // The configs say what GPTQ loaders read.
   std::ifstream qf(tmp.path() / "out" / "quantize_config.json"), cf(tmp.path() / "out" / "config.json");
   const json qc = json::parse(qf), config = json::parse(cf);
