@@ -37,7 +37,7 @@ float row_dot(const WeightView& w, size_t r, const float* x) {
     switch (w.dtype) {
       case fb::DType::F16: return simd::dot_f16(x, static_cast<const uint16_t*>(w.data) + off, w.cols);
       case fb::DType::BF16: return simd::dot_bf16(x, static_cast<const uint16_t*>(w.data) + off, w.cols);
-      default: return simd::dot_f32(x, static_cast<const float*>(w.data) + off, w.cols);
+      default: return simd::dot_f32_stream(x, static_cast<const float*>(w.data) + off, w.cols);
     }
   }
   switch (w.dtype) {

@@ -10,8 +10,12 @@ namespace ingot::cpu::simd {
 // True when the CPU has AVX2, FMA and F16C (checked once).
 bool has_avx2();
 
-// Σ x[i]·w[i], w in f32 / f16 / bf16. n any size.
+// Σ x[i]·w[i], w in f32 / f16 / bf16. n any size. dot_f32_stream, dot_f16 and dot_bf16 are for
+// weight rows streamed from memory: they prefetch w well ahead of the loads (past the row's end
+// too, into the rows that follow); dot_f32 (short vectors in cache: attention) does not. Both
+// f32 forms give the same bits.
 float dot_f32(const float* x, const float* w, size_t n);
+float dot_f32_stream(const float* x, const float* w, size_t n);
 float dot_f16(const float* x, const uint16_t* w, size_t n);
 float dot_bf16(const float* x, const uint16_t* w, size_t n);
 // out[j] = dot_f16(x + j·ldx, w, n) (dot_bf16) for j < 4, bit for bit, with w read and widened
