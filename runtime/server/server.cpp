@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include <httplib.h>
@@ -17,6 +18,7 @@
 #include "generate.h"
 #include "ingot/scripting/script.h"
 #include "server/api.h"
+#include "server/peer.h"
 
 namespace ingot::server {
 
@@ -37,6 +39,9 @@ struct Channel {
   sched::Usage usage;
   std::string error;
   std::atomic<bool> gone{false};  // the client left: on_text asks the scheduler to cancel
+
+  // Marks the client gone; true for the first caller only (one disconnect counted per request).
+  bool leave() { return !gone.exchange(true); }
 
   sched::Sink sink(const std::shared_ptr<Channel>& self) {
     sched::Sink s;
@@ -89,6 +94,7 @@ class Server {
   std::atomic<uint64_t> next_id_{1};
   std::mutex status_mu_;
   std::map<int, uint64_t> by_status_;  // HTTP status -> responses
+  std::atomic<uint64_t> disconnects_{0};  // requests whose client left before the response ended
 };
 
 std::unique_ptr<scripting::Script> Server::load_script(const std::string& name, ApiError* error) {
@@ -215,9 +221,30 @@ void Server::handle_generate(Endpoint endpoint, const httplib::Request& req, htt
     e.message = message;
     return e;
   };
+  // The client left: the scheduler frees the request's sequence and pages at its next step.
+  const auto client_left = [this, ch, id] {
+    if (ch->leave()) ++disconnects_;
+    sched_.cancel(id);
+  };
   if (!p.stream) {
+    // Nothing is written until the text is whole, so a client that gives up (a timeout, a closed
+    // tab) is seen by polling its socket (PeerWatch), found at the first wait that outlasts
+    // kPeerPoll: short requests never look.
+    constexpr auto kPeerPoll = std::chrono::milliseconds(200);
+    std::optional<PeerWatch> peer;
     std::unique_lock<std::mutex> lock(ch->mu);
-    ch->cv.wait(lock, [&] { return ch->done; });
+    while (!ch->cv.wait_for(lock, kPeerPoll, [&] { return ch->done; })) {
+      lock.unlock();
+      if (!peer) peer.emplace(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+      const bool gone = peer->closed();
+      lock.lock();
+      if (gone && !ch->done) {
+        lock.unlock();
+        client_left();
+        res.status = 499;  // nginx's "client closed request": nobody reads it; /metrics counts it
+        return;
+      }
+    }
     if (ch->reason == sched::FinishReason::error || ch->reason == sched::FinishReason::cancelled) {
       return send_error(res, error_of(ch->error.empty() ? "the request was cancelled" : ch->error));
     }
@@ -232,7 +259,7 @@ void Server::handle_generate(Endpoint endpoint, const httplib::Request& req, htt
   auto first = std::make_shared<bool>(true);
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, ch, meta, include_usage, first, error_of, id](size_t, httplib::DataSink& sink) {
+      [this, ch, meta, include_usage, first, error_of, client_left](size_t, httplib::DataSink& sink) {
         const auto send = [&](const json& j) {
           const std::string line = "data: " + dump(j) + "\n\n";
           return sink.write(line.data(), line.size());
@@ -245,10 +272,8 @@ void Server::handle_generate(Endpoint endpoint, const httplib::Request& req, htt
           deltas.swap(ch->deltas);
           done = ch->done;
         }
-        // The client left: the scheduler frees the request's sequence and pages at its next step.
         const auto leave = [&] {
-          ch->gone = true;
-          sched_.cancel(id);
+          client_left();
           return false;
         };
         if (!sink.is_writable()) return leave();
@@ -272,11 +297,8 @@ void Server::handle_generate(Endpoint endpoint, const httplib::Request& req, htt
         sink.done();
         return true;
       },
-      [this, ch, id](bool success) {
-        if (!success) {
-          ch->gone = true;
-          sched_.cancel(id);
-        }
+      [client_left](bool success) {
+        if (!success) client_left();
       });
 }
 
@@ -294,6 +316,9 @@ std::string Server::metrics_text() {
   scalar("ingot_prompt_tokens_total", "counter", "Prompt tokens evaluated.", double(m.prompt_tokens));
   scalar("ingot_generated_tokens_total", "counter", "Tokens generated.", double(m.generated_tokens));
   scalar("ingot_steps_total", "counter", "Batched forward steps run.", double(m.steps));
+  scalar("ingot_client_disconnects_total", "counter",
+         "Requests whose client closed the connection before the response ended (cancelled at once).",
+         double(disconnects_.load()));
   scalar("ingot_queue_length", "gauge", "Requests waiting for a slot.", double(m.queue_length));
   scalar("ingot_slots_active", "gauge", "Slots holding a request.", double(m.active_slots));
   scalar("ingot_slots", "gauge", "Slots (--parallel).", double(m.n_slots));

@@ -100,6 +100,12 @@ def error_of(status, payload):
     return e
 
 
+def metrics(srv):
+    """The server's /metrics scalars (lines 'name value'; labelled series left out)."""
+    text = srv.raw("GET", "/metrics")[1].decode()
+    return {k: float(v) for k, v in re.findall(r"^(ingot_[a-z_]+) (\S+)$", text, re.M)}
+
+
 def stream_text(client, model, chat, **kw):
     """Returns (text, finish_reason, usage, n_chunks) of a streaming request."""
     if chat:
@@ -377,6 +383,32 @@ def test_smol(model):
         want = ingot_run(model, "The capital of France is", 16)
         r = c.completions.create(model=srv.model, prompt="The capital of France is", max_tokens=16, temperature=0)
         check(r.choices[0].text == want, f"SmolLM2 completion {r.choices[0].text!r} == ingot run {want!r}")
+
+        print("case: a non-streaming client that leaves is cancelled at once", flush=True)
+        # 900 tokens take SmolLM2 well over 5 s here (about 100 tok/s at most on two cores; far
+        # slower under ASan), so a slot that is free within 3 s of the close was cancelled.
+        before = metrics(srv)
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+        body = json.dumps({"prompt": "Once upon a time", "max_tokens": 900, "temperature": 0, "ignore_eos": True})
+        s.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+        deadline = time.time() + 60
+        while time.time() < deadline and metrics(srv)["ingot_generated_tokens_total"] <= before["ingot_generated_tokens_total"]:
+            time.sleep(0.05)
+        s.close()  # before any byte of the response
+        closed_at, m = time.time(), metrics(srv)
+        while time.time() < closed_at + 3 and (m["ingot_slots_active"] != 0 or m["ingot_kv_pages_in_use"] != 0):
+            time.sleep(0.05)
+            m = metrics(srv)
+        made = m["ingot_generated_tokens_total"] - before["ingot_generated_tokens_total"]
+        check(m["ingot_slots_active"] == 0 and m["ingot_kv_pages_in_use"] == 0,
+              f"the leaver's slot and pages are freed within 3 s of the close: {m}")
+        check(m["ingot_client_disconnects_total"] == before["ingot_client_disconnects_total"] + 1,
+              f"one client disconnect counted: {before['ingot_client_disconnects_total']} -> {m['ingot_client_disconnects_total']}")
+        check(made < 900, f"the request stopped before its 900 tokens ({made} made)")
+        check(srv.alive(), "the server stays up")
+        r = c.completions.create(model=srv.model, prompt="The capital of France is", max_tokens=16, temperature=0)
+        check(r.choices[0].text == want, "the next request is served as before")
     finally:
         srv.stop()
 
