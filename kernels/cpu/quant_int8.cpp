@@ -179,11 +179,28 @@ inline int64_t load_i64(const int8_t* p) {
 INGOT_VNNI_INLINE void group_params(const QuantView& w, size_t g, size_t o, __mmask16 m, __m512* s, __m512* z) {
   *s = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w.scales + g * w.rows + o));
   *z = _mm512_set1_ps(float(1u << (w.bits - 1)));
-  if (w.zeros != nullptr) {
-    alignas(64) float zf[16] = {};
-    for (int j = 0; j < __builtin_popcount(m); ++j) zf[j] = float(zero_of(w, g, o + size_t(j)));
-    *z = _mm512_load_ps(zf);
+  if (w.zeros == nullptr) return;
+  const int lanes = __builtin_popcount(m);
+  const uint32_t* row = w.zeros + g * quant_words(w.rows, w.bits);
+  if ((w.bits == 4 || w.bits == 8) && o % 16 == 0) {
+    // The 16 zero points from o are whole bytes of the packed row (8 or 16 of them; a masked load
+    // stays inside it): bytes → nibbles (4 bits: low nibble first) → 16 lanes. Asymmetric g32
+    // (SmolLM2 at 4-bit g32) spent a quarter of decode in the scalar loop below.
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(row) + o * w.bits / 8;
+    __m128i v;
+    if (w.bits == 8) {
+      v = _mm_maskz_loadu_epi8(m, bytes);
+    } else {
+      const __m128i packed = _mm_maskz_loadu_epi8(__mmask16((1u << ((lanes + 1) / 2)) - 1), bytes);
+      const __m128i nib = _mm_set1_epi8(0x0F);
+      v = _mm_unpacklo_epi8(_mm_and_si128(packed, nib), _mm_and_si128(_mm_srli_epi16(packed, 4), nib));
+    }
+    *z = _mm512_cvtepi32_ps(_mm512_maskz_cvtepu8_epi32(m, v));
+    return;
   }
+  alignas(64) float zf[16] = {};
+  for (int j = 0; j < lanes; ++j) zf[j] = float(stream_get(row, 1, o + size_t(j), w.bits));
+  *z = _mm512_load_ps(zf);
 }
 
 // quantize_row with one 512-bit vector a block (kBlock = 16 floats), bit for bit: the same

@@ -18,7 +18,7 @@
 #include "generate.h"
 #include "ingot/scripting/script.h"
 #include "server/api.h"
-#include "server/peer.h"
+#include "server/sockets.h"
 
 namespace ingot::server {
 
@@ -410,6 +410,8 @@ int Server::run() {
     std::fprintf(stderr, "ingot serve: cannot listen on %s:%d\n", o_.host.c_str(), o_.port);
     return 1;
   }
+  // Room for many clients connecting at once (httplib's own backlog is 5, see sockets.h).
+  if (!set_listen_backlog(port, 1024)) std::fprintf(stderr, "ingot serve: warning: the listen backlog stays at 5\n");
   // SIGINT/SIGTERM set a flag (all a handler may do); a thread of ours sees it and stops the
   // server (stop() is not signal-safe). Libraries start threads of their own (OpenBLAS at load),
   // so blocking the signals and taking them with sigwait would not catch them all.

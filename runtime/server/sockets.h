@@ -1,4 +1,6 @@
-// Whether the client of an HTTP request is still connected, for a request whose response has not
+// The sockets cpp-httplib 0.11.4 (Debian 12) keeps to itself, found in /proc/self/fd (Linux only).
+//
+// PeerWatch: whether the client of an HTTP request is still connected, for a request whose response has not
 // started (a non-streaming completion while it is generated). cpp-httplib 0.11.4 (Debian 12)
 // gives a handler neither its socket nor a "connection closed" test; the request does carry both
 // TCP endpoints, and exactly one socket of the process has them: PeerWatch finds it in
@@ -24,5 +26,12 @@ class PeerWatch {
  private:
   int fd_ = -1;  // not owned: the HTTP thread serving the request closes it after the handler
 };
+
+// Sets the accept queue of the socket listening on `port` to `backlog` connections (listen()
+// again on a listening socket only changes its backlog). cpp-httplib listens with a backlog of 5:
+// 16 clients connecting at once overflowed it, and the dropped SYNs came back after the kernel's
+// 1 s retransmission (time to first token p99 > 1 s in bench/serve-load.py) or as resets. False
+// when no such socket is found (then the server runs with httplib's backlog).
+bool set_listen_backlog(int port, int backlog);
 
 }  // namespace ingot::server
