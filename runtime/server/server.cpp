@@ -315,6 +315,9 @@ std::string Server::metrics_text() {
   };
   scalar("ingot_prompt_tokens_total", "counter", "Prompt tokens evaluated.", double(m.prompt_tokens));
   scalar("ingot_generated_tokens_total", "counter", "Tokens generated.", double(m.generated_tokens));
+  scalar("ingot_prompt_tokens_shared_total", "counter",
+         "Prompt tokens taken from a running request's KV pages (a common prefix) instead of evaluated.",
+         double(m.prompt_tokens_shared));
   scalar("ingot_steps_total", "counter", "Batched forward steps run.", double(m.steps));
   scalar("ingot_client_disconnects_total", "counter",
          "Requests whose client closed the connection before the response ended (cancelled at once).",

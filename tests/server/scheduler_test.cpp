@@ -136,6 +136,42 @@ TEST_F(SchedulerTest, GreedyTextEqualsIngotRunAndInterleavingChangesNothing) {
   EXPECT_EQ(m.ttft.n, kPrompts.size());
 }
 
+// A request whose prompt begins as a running one's forks that request's KV pages for the common
+// positions (at least a page) and evaluates only the rest: the counter says how many were taken,
+// and both texts are still `ingot run`'s.
+TEST_F(SchedulerTest, SharedPromptPrefixIsTakenFromTheRunningRequest) {
+  auto model = load();
+  const std::string prefix = "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+                             "park with her friends and her dog.";
+  const std::string a = prefix + " One day", b = prefix + " Her mom said";
+  const std::vector<int32_t> ta = runtime::prompt_tokens(*model, a), tb = runtime::prompt_tokens(*model, b);
+  size_t common = 0;
+  while (common < std::min(ta.size(), tb.size()) && ta[common] == tb[common]) ++common;
+  ASSERT_GE(common, 16u) << "the test needs a prefix of at least one page";
+  const std::string want_a = ingot_run(a, 80), want_b = ingot_run(b, 30);
+  sched::Scheduler s(*model, {.n_slots = 2});
+  Result ra, rb, rc;
+  submit(s, greedy(*model, a, 80, &ra));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.step());  // a's prompt evaluated, a few tokens decoded
+  submit(s, greedy(*model, b, 30, &rb));
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.metrics().prompt_tokens_shared, uint64_t(common));
+  EXPECT_EQ(s.metrics().prompt_tokens, uint64_t(ta.size() + tb.size() - common));
+  run_all(s);
+  ASSERT_TRUE(ra.done && rb.done);
+  EXPECT_EQ(ra.text, want_a);
+  EXPECT_EQ(rb.text, want_b);
+  EXPECT_EQ(rb.usage.prompt_tokens, tb.size());
+  // A common prefix shorter than a page is evaluated again.
+  submit(s, greedy(*model, "Once upon a time", 40, &ra));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(s.step());
+  submit(s, greedy(*model, "Once upon a day", 10, &rc));
+  run_all(s);
+  EXPECT_EQ(s.metrics().prompt_tokens_shared, uint64_t(common));
+  EXPECT_EQ(rc.text, ingot_run("Once upon a day", 10));
+  EXPECT_EQ(s.metrics().kv_pages_in_use, 0u);
+}
+
 TEST_F(SchedulerTest, StopStringEndsTheTextBeforeIt) {
   auto model = load();
   const std::string full = ingot_run(kPrompts[0], 60);

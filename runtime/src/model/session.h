@@ -43,6 +43,8 @@ class Session {
   void fork_from(const Session& other);
   const Model& model() const { return model_; }
   const KvSequence& kv() const { return kv_; }
+  // The ids at positions [0, position()).
+  std::span<const int32_t> tokens() const { return tokens_; }
 
  private:
   friend format::Status eval_sessions(std::span<Session* const>, std::span<const std::vector<int32_t>>,

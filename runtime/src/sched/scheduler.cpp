@@ -181,6 +181,36 @@ void Scheduler::finish(Active& a, FinishReason reason, const std::string& error)
   slots_[slot].reset();      // destroys `a`
 }
 
+// A prompt that begins as a running request's did (a shared system prompt, a conversation's
+// earlier turns) takes that request's KV pages for the common positions, shared copy-on-write
+// (Session::fork_from), instead of evaluating them again. Only positions the other request has
+// already evaluated count, and at least one whole page (shorter prefixes are cheaper to
+// recompute than a shared page is to copy), leaving the prompt's last token to evaluate for
+// its logits. The shared rows are the ones this request would compute: the quantized (int8)
+// kernels give each row of a batch the bits it gets alone. (Dense weights take sgemm for a
+// prompt chunk of more than 16 rows, whose last bits can depend on the chunk — as they already
+// do on how the step budget splits prompts.)
+void Scheduler::share_prefix(Active& a) {
+  const std::vector<int32_t>& prompt = a.req.prompt;
+  const size_t limit = prompt.size() - 1;
+  size_t best = 0, from = 0;
+  for (size_t j = 0; j < slots_.size(); ++j) {
+    if (j == a.slot || !slots_[j]) continue;
+    const std::span<const int32_t> held = sessions_[j]->tokens();
+    const size_t n = std::min(limit, held.size());
+    size_t k = 0;
+    while (k < n && held[k] == prompt[k]) ++k;
+    if (k > best) best = k, from = j;
+  }
+  if (best < model_.kv_pool().shape().page_size) return;
+  runtime::Session& s = *sessions_[a.slot];
+  s.fork_from(*sessions_[from]);
+  s.rewind(best);
+  a.n_fed = best;
+  std::lock_guard<std::mutex> lock(mu_);
+  metrics_.prompt_tokens_shared += best;
+}
+
 // Hands the decoded text to the sink: all of it when `final`, else all but what could still turn
 // into a stop string or is an incomplete UTF-8 character.
 void Scheduler::emit_text(Active& a, bool final) {
@@ -345,6 +375,7 @@ bool Scheduler::step() {
     size_t slot = 0;
     while (slots_[slot]) ++slot;
     slots_[slot] = std::make_unique<Active>(id, std::move(r), slot, next_order_++, now);
+    share_prefix(*slots_[slot]);
   }
 
   // The batch: each running stream's pending token, then prompt chunks within the budget,

@@ -77,6 +77,7 @@ struct Histogram {
 struct Metrics {
   uint64_t prompt_tokens = 0;     // prompt tokens evaluated
   uint64_t generated_tokens = 0;  // tokens sampled and kept
+  uint64_t prompt_tokens_shared = 0;  // prompt tokens taken from a running request's KV pages, not evaluated
   uint64_t steps = 0;
   size_t queue_length = 0;
   size_t active_slots = 0;  // slots holding a request (admitted at the last step)
@@ -118,6 +119,7 @@ class Scheduler {
  private:
   struct Active;
   void finish(Active& a, FinishReason reason, const std::string& error);
+  void share_prefix(Active& a);
   bool sample_slot(Active& a, std::span<float> logits);
   void emit_text(Active& a, bool final);
   void loop();
