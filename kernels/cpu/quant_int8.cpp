@@ -435,8 +435,8 @@ template <int NV, int R>
 INGOT_VBMI void span_vnni3(const QuantView& w, const Prepared& p, size_t r0, size_t o0, size_t o1, float* y) {
   constexpr size_t kW = 16 * NV;
   const size_t rows = w.rows, width = o1 - o0, n_pan = (width + kW - 1) / kW;
-  alignas(64) float gacc[R][2 * kTask], yb[R][kTask];
-  for (int r = 0; r < R; ++r) std::fill_n(gacc[r], 2 * n_pan * kW, 0.0f), std::fill_n(yb[r], n_pan * kW, 0.0f);
+  alignas(64) float gacc[R][kTask], yb[R][kTask];
+  for (int r = 0; r < R; ++r) std::fill_n(gacc[r], n_pan * kW, 0.0f), std::fill_n(yb[r], n_pan * kW, 0.0f);
   const int8_t* xq[R];
   const float *d[R], *zs[R];
   for (int r = 0; r < R; ++r) xq[r] = p.row_q(r0 + r), d[r] = p.row_d(r0 + r), zs[r] = p.row_zs(r0 + r);
@@ -499,16 +499,18 @@ INGOT_VBMI void span_vnni3(const QuantView& w, const Prepared& p, size_t r0, siz
           }
         }
       }
-      // Per block: scale by d into the paired group sums; at a group's end, pairs meet in output order.
+      // Per block: the two partial sums of each output meet in integers, in output order (exact:
+      // the portable definition's block sum), then scale by d into the group sums as the 4-bit
+      // kernel does — the same arithmetic in the same order as span_portable, so the same bits.
       for (int half = 0; half < (hasB ? 2 : 1); ++half) {
         const size_t b = half == 0 ? bA : bB;
         for (int r = 0; r < R; ++r) {
           const __m512 dr = _mm512_set1_ps(d[r][b]);
           for (int v = 0; v < NV; ++v) {
-            float* ga = gacc[r] + 2 * (po + 16 * v);
+            float* ga = gacc[r] + po + 16 * v;
             const __m512i lo = half == 0 ? aLo[r][v] : bLo[r][v], hi = half == 0 ? aHi[r][v] : bHi[r][v];
-            _mm512_store_ps(ga, _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), dr, _mm512_load_ps(ga)));
-            _mm512_store_ps(ga + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), dr, _mm512_load_ps(ga + 16)));
+            const __m512i sum = _mm512_add_epi32(_mm512_permutex2var_epi32(lo, ie, hi), _mm512_permutex2var_epi32(lo, io, hi));
+            _mm512_store_ps(ga, _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), dr, _mm512_load_ps(ga)));
           }
         }
         if (!group_ends(p, b)) continue;
@@ -520,14 +522,10 @@ INGOT_VBMI void span_vnni3(const QuantView& w, const Prepared& p, size_t r0, siz
           __m512 sc, z;
           group_params(w, g, o0 + at, m, &sc, &z);
           for (int r = 0; r < R; ++r) {
-            float* ga = gacc[r] + 2 * at;
-            const __m512 lo = _mm512_load_ps(ga), hi = _mm512_load_ps(ga + 16);
-            const __m512 sum = _mm512_add_ps(_mm512_permutex2var_ps(lo, ie, hi), _mm512_permutex2var_ps(lo, io, hi));
-            const __m512 gz = _mm512_fnmadd_ps(z, _mm512_set1_ps(zs[r][g]), sum);
-            float* yo = yb[r] + at;
+            float *ga = gacc[r] + at, *yo = yb[r] + at;
+            const __m512 gz = _mm512_fnmadd_ps(z, _mm512_set1_ps(zs[r][g]), _mm512_load_ps(ga));
             _mm512_store_ps(yo, _mm512_fmadd_ps(sc, gz, _mm512_load_ps(yo)));
             _mm512_store_ps(ga, _mm512_setzero_ps());
-            _mm512_store_ps(ga + 16, _mm512_setzero_ps());
           }
         }
       }
