@@ -421,8 +421,8 @@ INGOT_VNNI void span_vnni_tall(const QuantView& w, const Prepared& p, size_t r0,
 // each output in one 64-bit lane, where vpmultishiftqb takes 8 values at once (any bit offsets:
 // the straddling values 10 and 21 included) as bytes; & 7 makes them vpdpbusd operands against a
 // broadcast of 8 activation bytes. A 64-bit lane's two 32-bit halves hold two partial sums of one
-// output: they stay apart ("paired" order: lanes of outputs 0,1,4,5,8,9,12,13 in `lo`, the others in
-// `hi`) through the per-block scaling and meet, in output order, when the group is flushed.
+// output ("paired" order: lanes of outputs 0,1,4,5,8,9,12,13 in `lo`, the others in `hi`); at the
+// block's end they meet as integers, in output order, and the rest is the 4-bit kernel's.
 
 // Control bytes: the bit offsets of 8 consecutive values inside a 64-bit lane.
 constexpr uint64_t shift_control(int first) {
