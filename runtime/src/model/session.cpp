@@ -15,11 +15,10 @@ Session::Session(const Model& model, size_t n_ctx)
     : model_(model), n_ctx_(n_ctx == 0 ? model.dims().context : std::min(n_ctx, model.dims().context)),
       kv_(model.kv_pool()) {}
 
-size_t Session::keep_common_prefix(std::span<const int32_t> tokens) {
+size_t Session::common_prefix(std::span<const int32_t> tokens) const {
   const size_t limit = std::min(position(), tokens.empty() ? size_t{0} : tokens.size() - 1);
   size_t n = 0;
   while (n < limit && tokens_[n] == tokens[n]) ++n;
-  rewind(n);
   return n;
 }
 

@@ -37,14 +37,19 @@ class Session {
   // Prepares the cache for evaluating `tokens` from position 0: keeps the longest prefix the
   // cache already holds (at most tokens.size() − 1, so that at least one token is left to
   // evaluate for logits), forgets the rest, and returns how many it kept.
-  size_t keep_common_prefix(std::span<const int32_t> tokens);
+  size_t keep_common_prefix(std::span<const int32_t> tokens) {
+    const size_t n = common_prefix(tokens);
+    rewind(n);
+    return n;
+  }
+  // How many leading positions the cache holds that `tokens` starts with, at most tokens.size() − 1
+  // (what keep_common_prefix keeps; nothing changes).
+  size_t common_prefix(std::span<const int32_t> tokens) const;
   // Becomes a copy of `other` (same model): its tokens, and its KV pages shared copy-on-write, so
   // the prefix is not recomputed. The context becomes other's.
   void fork_from(const Session& other);
   const Model& model() const { return model_; }
   const KvSequence& kv() const { return kv_; }
-  // The ids at positions [0, position()).
-  std::span<const int32_t> tokens() const { return tokens_; }
 
  private:
   friend format::Status eval_sessions(std::span<Session* const>, std::span<const std::vector<int32_t>>,

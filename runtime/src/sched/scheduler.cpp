@@ -191,15 +191,10 @@ void Scheduler::finish(Active& a, FinishReason reason, const std::string& error)
 // prompt chunk of more than 16 rows, whose last bits can depend on the chunk — as they already
 // do on how the step budget splits prompts.)
 void Scheduler::share_prefix(Active& a) {
-  const std::vector<int32_t>& prompt = a.req.prompt;
-  const size_t limit = prompt.size() - 1;
   size_t best = 0, from = 0;
   for (size_t j = 0; j < slots_.size(); ++j) {
     if (j == a.slot || !slots_[j]) continue;
-    const std::span<const int32_t> held = sessions_[j]->tokens();
-    const size_t n = std::min(limit, held.size());
-    size_t k = 0;
-    while (k < n && held[k] == prompt[k]) ++k;
+    const size_t k = sessions_[j]->common_prefix(a.req.prompt);
     if (k > best) best = k, from = j;
   }
   if (best < model_.kv_pool().shape().page_size) return;
