@@ -303,9 +303,8 @@ def test_stories(model):
         deadline = time.time() + 30
         pages = None
         while time.time() < deadline:
-            m = srv.raw("GET", "/metrics")[1].decode()
-            pages = int(float(re.search(r"^ingot_kv_pages_in_use (\S+)$", m, re.M).group(1)))
-            active = int(float(re.search(r"^ingot_slots_active (\S+)$", m, re.M).group(1)))
+            m = metrics(srv)
+            pages, active = int(m["ingot_kv_pages_in_use"]), int(m["ingot_slots_active"])
             if pages == 0 and active == 0:
                 break
             time.sleep(0.2)
