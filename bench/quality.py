@@ -86,12 +86,14 @@ def main():
     ap.add_argument("--study", default="", help="smollm2: write a table of every cached row of --only "
                     "(configuration × draw × seed × damp × calibration size) to this file; compute nothing")
     ap.add_argument("--options-study", action="store_true",
-                    help="stories260K: the GPTQ options past the paper (docs/gptq.md) against --gptq-preset paper "
-                    "at 4-bit g128/g32, 3-bit g128/g-1 over --study-seeds; writes --out (its own file)")
-    ap.add_argument("--study-seeds", default="0,1,2", help="options study: calibration seeds")
+                    help="the GPTQ options past the paper (docs/gptq.md) against --gptq-preset paper "
+                    "at 4-bit g128/g32, 3-bit g128/g-1 over --study-seeds; writes --out (its own file). "
+                    "smollm2: its options (quality_smollm2.STUDY_OPTIONS), --only picks rows by name, "
+                    "--study-seeds default 3,4,5")
+    ap.add_argument("--study-seeds", default="", help="options study: calibration seeds (0,1,2; smollm2: 3,4,5)")
     ap.add_argument("--study-only", default="", help="options study: regex of the option names to run")
     a = ap.parse_args()
-    if a.options_study:
+    if a.options_study and a.model == "stories260K":
         options_study(a)
         return
     small = a.model == "stories260K"
@@ -227,7 +229,7 @@ def options_study(a):
     texts = {"TinyStories val": f"{a.shared}/data/tinystories/tinystories_val.txt",
              "WikiText-2 test": f"{a.shared}/data/wikitext-2-raw-v1/test.txt"}
     calib = f"{a.shared}/data/c4/c4_sample.json"
-    seeds = [int(x) for x in a.study_seeds.split(",")]
+    seeds = [int(x) for x in (a.study_seeds or "0,1,2").split(",")]
     options = [o for o in STUDY_OPTIONS if o[0] == "paper" or not a.study_only or re.search(a.study_only, o[0])]
     jobs = [("FP", None, None, ["--method", "none", "--dtype", "f32"])]
     for bits, group in STUDY_SETTINGS:
@@ -309,7 +311,7 @@ def options_study(a):
                           "" if name == "paper" else f"{dm:+.1f} ± {dsd:.1f}"]
             seeds_note = "" if len(rows) == len(seeds) else f" (seeds {','.join(str(r['seed']) for r in rows)} only)"
             lines.append(f"| {bits}-bit g{group} | {name}{seeds_note} | " + " | ".join(cells) + " |")
-    head = [f"stories260K, `python3 bench/quality.py --options-study --jobs {a.jobs} --study-seeds {a.study_seeds}` "
+    head = [f"stories260K, `python3 bench/quality.py --options-study --jobs {a.jobs} --study-seeds {','.join(map(str, seeds))}` "
             f"on {datetime.date.today()} ({'table from the cache' if a.table_only else f'{time.time() - t0:.0f} s'}); FP (f32): TinyStories val {fp['ts']:.4f}, "
             f"WikiText-2 test {fp['wt']:.4f}; "
             f"{'all windows' if a.max_chunks == 0 else f'first {a.max_chunks} windows'} at ctx 256; "
@@ -317,9 +319,10 @@ def options_study(a):
             "Gap closed: (RTN − option) / (RTN − FP) per seed; Δ vs paper: the same seed's difference "
             "from --gptq-preset paper, in percentage points of the gap; ± is the sample sd over seeds."
             + (f" PARTIAL: {missing} of {len(jobs)} runs had not finished." if missing else ""), ""]
-    with open(a.out, "w") as f:
+    out = a.out if a.out != "bench/quality.md" else f"bench/results/gptq-options-stories260K-{datetime.date.today()}.md"
+    with open(out, "w") as f:
         f.write("\n".join(head + lines) + "\n")
-    print(f"wrote {a.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

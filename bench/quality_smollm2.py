@@ -88,6 +88,105 @@ def configs():
     return out
 
 
+# Issue 19's options on this model (docs/gptq.md), each on top of the paper's algorithm with
+# act-order and symmetric grids (ingotc's defaults); "paper" is --gptq-preset paper. The settings the
+# goal names (4-bit g128, 3-bit g128) come first, so an interrupted run has those.
+STUDY_SETTINGS = [(4, 128), (3, 128), (4, 32), (3, -1)]
+STUDY_OPTIONS = [
+    ("paper", ["--gptq-preset", "paper"]),
+    ("grid hessian", ["--gptq-grid", "hessian"]),
+    ("grid hessian + gptaq", ["--gptq-grid", "hessian", "--gptaq"]),
+    ("gptaq", ["--gptaq"]),
+    ("grid mse", ["--gptq-grid", "mse"]),
+]
+
+
+def options_configs(a, calib_opts):
+    """(name, opts) of the options study in the order they run: FP, RTN of each setting, then per
+    setting the paper and each option over the seeds, paper and grid hessian first."""
+    seeds = [int(x) for x in (a.study_seeds or "3,4,5").split(",")]
+    out = [("FP (f32)", ["--method", "none", "--dtype", "f32"])]
+    q = lambda bits, group: ["--bits", str(bits), "--group-size", str(group), "--sym", "--dtype", "f32"]
+    for bits, group in STUDY_SETTINGS:  # the same rows (names and options) as configs()
+        out.append((f"RTN {bits}-bit g{group} sym", ["--method", "rtn"] + q(bits, group)))
+    options = [o for o in STUDY_OPTIONS if o[0] == "paper" or not a.study_only or re.search(a.study_only, o[0])]
+    for rank in ((0, 1), tuple(range(2, len(STUDY_OPTIONS)))):
+        for bits, group in STUDY_SETTINGS:
+            for name, flags in options:
+                if STUDY_OPTIONS.index((name, flags)) not in rank:
+                    continue
+                for seed in seeds:
+                    out.append((f"{name} {bits}-bit g{group}",
+                                ["--method", "gptq", "--act-order"] + q(bits, group) + flags + calib_opts(seed)))
+    return out
+
+
+def write_options_table(a, todo, results, texts, stamp, seconds):
+    """Mean ± sd over seeds of each option's perplexity, the share of the RTN -> FP gap it closes,
+    and its difference from the paper preset on the same seed (percentage points of the gap)."""
+    import statistics
+    seed_of = lambda opts: int(opts[opts.index("--seed") + 1]) if "--seed" in opts else None
+    rows = {}  # name -> {seed: res}
+    for (name, opts), (_, res) in zip(todo, results):
+        if res:
+            rows.setdefault(name, {})[seed_of(opts)] = res
+    fp = rows.get("FP (f32)", {}).get(None, {})
+    ms = lambda v: (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
+    lines = ["| setting | option | " + " | ".join(f"{t[0]} mean ± sd | gap closed | Δ vs paper (pp)" for t in texts)
+             + " | compile (s) |", "|---|---|" + "---:|---:|---:|" * len(texts) + "---:|"]
+    seeds_all = sorted({seed_of(o) for _, o in todo if seed_of(o) is not None})
+    missing = sum(1 for (_, o), (_, r) in zip(todo, results) if len(r) < len(texts))
+    for bits, group in STUDY_SETTINGS:
+        rtn = rows.get(f"RTN {bits}-bit g{group} sym", {}).get(None)
+        if not rtn:
+            continue
+        cells = []
+        for t in texts:
+            cells += [f"{rtn[t[0]]['ppl']:.3f}" if t[0] in rtn else "", "0%", ""]
+        lines.append(f"| {bits}-bit g{group} | RTN | " + " | ".join(cells) + " | |")
+        paper = rows.get(f"paper {bits}-bit g{group}", {})
+        for name, _ in STUDY_OPTIONS:
+            got = rows.get(f"{name} {bits}-bit g{group}", {})
+            if not got:
+                continue
+            cells = []
+            for t in texts:
+                k = t[0]
+                have = {s: r[k]["ppl"] for s, r in got.items() if k in r}
+                if not have or k not in rtn or k not in fp:
+                    cells += ["", "", ""]
+                    continue
+                gap = rtn[k]["ppl"] - fp[k]["ppl"]
+                m, sd = ms(list(have.values()))
+                sm, ssd = ms([100 * (rtn[k]["ppl"] - v) / gap for v in have.values()])
+                paired = [100 * (paper[s][k]["ppl"] - v) / gap for s, v in have.items() if s in paper and k in paper[s]]
+                dm, dsd = ms(paired) if paired else (None, None)
+                cells += [f"{m:.3f} ± {sd:.3f}", f"{sm:.1f} ± {ssd:.1f}%",
+                          "" if name == "paper" or dm is None else f"{dm:+.1f} ± {dsd:.1f}"]
+            build = [r[next(iter(r))]["build_s"] for r in got.values() if r]
+            seeds_note = "" if sorted(got) == seeds_all else f" (seeds {','.join(str(s) for s in sorted(got))})"
+            lines.append(f"| {bits}-bit g{group} | {name}{seeds_note} | " + " | ".join(cells)
+                         + f" | {statistics.mean(build):.0f} |")
+    head = [f"SmolLM2-135M-Instruct, `python3 bench/quality.py --model smollm2 --options-study --jobs {a.jobs} "
+            f"--threads {a.threads} --study-seeds {','.join(map(str, seeds_all))}` on {datetime.date.today()} "
+            f"({seconds:.0f} s this run; cache stamp {stamp}). Protocol of bench/quality_smollm2.py (ctx 2048, "
+            f"WikiText-2 first {a.wt_chunks} windows, C4 the last 50 sample documents); calibration "
+            f"{a.calib_samples} × {a.calib_seqlen} tokens from the first 150 C4-sample documents, per seed; "
+            "act-order, sym. FP (f32): " + ", ".join(f"{t[0]} {fp[t[0]]['ppl']:.3f}" for t in texts if t[0] in fp)
+            + ". Gap closed: (RTN − option) / (RTN − FP) per seed; Δ vs paper: the same seed's difference from "
+            "--gptq-preset paper in percentage points of the gap; ± is the sample sd over seeds; compile: mean "
+            f"ingotc build seconds at {a.threads} thread(s)."
+            + (f" PARTIAL: {missing} of {len(todo)} runs have not finished." if missing else ""), ""]
+    earlier = sorted({r["stamp"] for _, res in results for r in res.values() if r["stamp"] != stamp})
+    if earlier:
+        names = sorted({n for (n, _), (_, res) in zip(todo, results) for r in res.values() if r["stamp"] != stamp})
+        lines += ["", f"Rows from an earlier build of the same sources (cache stamp {', '.join(earlier)}, accepted "
+                  f"with --also-stamps): {', '.join(names)}."]
+    out = a.out if a.out != "bench/quality.md" else f"bench/results/gptq-options-smollm2-{datetime.date.today()}.md"
+    open(out, "w").write("\n".join(head + lines) + "\n")
+    print(f"wrote {out}")
+
+
 def main(a):
     ingotc, ingot = f"{a.build}/compiler/ingotc", f"{a.build}/runtime/ingot"
     gguf = f"{a.shared}/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -108,14 +207,20 @@ def main(a):
     texts = [("WikiText-2 test", wt, a.wt_chunks), ("C4 last 50", c4e, 0)]
     if a.texts:
         texts = [t for t in texts if re.search(a.texts, t[0])]
-    calib_opts = ["--calib", calib, "--calib-samples", str(a.calib_samples), "--calib-seqlen", str(a.calib_seqlen),
-                  "--seed", str(a.seed)]
-    # Given only when not the default, so that rows cached before these options keep their keys.
-    if a.calib_draw != "stream":
-        calib_opts += ["--calib-draw", a.calib_draw]
-    if a.damp is not None:
-        calib_opts += ["--damp", str(a.damp)]
-    todo = [(n, o + (calib_opts if "gptq" in o else [])) for n, o in configs() if re.search(a.only or ".", n)]
+    def calib_opts(seed):
+        o = ["--calib", calib, "--calib-samples", str(a.calib_samples), "--calib-seqlen", str(a.calib_seqlen),
+             "--seed", str(seed)]
+        # Given only when not the default, so that rows cached before these options keep their keys.
+        if a.calib_draw != "stream":
+            o += ["--calib-draw", a.calib_draw]
+        if a.damp is not None:
+            o += ["--damp", str(a.damp)]
+        return o
+    if a.options_study:
+        todo = [(n, o) for n, o in options_configs(a, calib_opts) if re.search(a.only or ".", n)]
+    else:
+        todo = [(n, o + (calib_opts(a.seed) if "gptq" in o else [])) for n, o in configs()
+                if re.search(a.only or ".", n)]
 
     stamp = hashlib.sha256()
     for f in [ingotc, ingot, gguf, wt, c4e, calib]:
@@ -197,7 +302,10 @@ def main(a):
 
     with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
         results = list(pool.map(lambda x: guarded(x[0], *x[1]), enumerate(todo)))
-    write_table(a, results, texts, stamp)
+    if a.options_study:
+        write_options_table(a, todo, results, texts, stamp, time.time() - t0)
+    else:
+        write_table(a, results, texts, stamp)
 
 
 def calib_words(a):
