@@ -282,6 +282,9 @@ def options_study(a):
     by = {}
     for r in results:
         by.setdefault(r["label"], []).append(r)
+    if "FP" not in by:
+        print("options study: no FP row (nothing cached for these binaries); table not written")
+        return
     fp = by["FP"][0]
 
     def ms(v):  # mean ± sample standard deviation
