@@ -110,11 +110,10 @@ def options_configs(a, calib_opts):
     for bits, group in STUDY_SETTINGS:  # the same rows (names and options) as configs()
         out.append((f"RTN {bits}-bit g{group} sym", ["--method", "rtn"] + q(bits, group)))
     options = [o for o in STUDY_OPTIONS if o[0] == "paper" or not a.study_only or re.search(a.study_only, o[0])]
-    for rank in ((0, 1), tuple(range(2, len(STUDY_OPTIONS)))):
+    first = ("paper", "grid hessian")
+    for batch in ([o for o in options if o[0] in first], [o for o in options if o[0] not in first]):
         for bits, group in STUDY_SETTINGS:
-            for name, flags in options:
-                if STUDY_OPTIONS.index((name, flags)) not in rank:
-                    continue
+            for name, flags in batch:
                 for seed in seeds:
                     out.append((f"{name} {bits}-bit g{group}",
                                 ["--method", "gptq", "--act-order"] + q(bits, group) + flags + calib_opts(seed)))
