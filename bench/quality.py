@@ -116,7 +116,8 @@ def main():
         configs.append((f"RTN {bits}-bit g{group} {'sym' if sym else 'asym'}", ["--method", "rtn"] + q))
         for act in [False, True]:
             configs.append((f"GPTQ {bits}-bit g{group} {'sym' if sym else 'asym'}{' act-order' if act else ''}",
-                            ["--method", "gptq", "--act-order" if act else "--no-act-order"] + q))
+                            ["--method", "gptq", "--act-order" if act else "--no-act-order", "--gptq-preset",
+                             "paper"] + q))
 
     calib_opts = lambda seed: ["--calib", calib, "--calib-samples", str(a.calib_samples),
                                "--calib-seqlen", str(a.calib_seqlen), "--seed", str(seed)]
@@ -127,7 +128,8 @@ def main():
         for seed in range(1, 6):
             for act in [False, True]:
                 study.append((f"GPTQ {bits}-bit g{group} {sym}{' act-order' if act else ''} seed {seed}",
-                              ["--method", "gptq", "--act-order" if act else "--no-act-order"] + calib_opts(seed) + q))
+                              ["--method", "gptq", "--act-order" if act else "--no-act-order", "--gptq-preset",
+                               "paper"] + calib_opts(seed) + q))
     configs = [(n, o + (calib_opts(0) if "gptq" in o else [])) for n, o in configs]
 
     t0 = time.time()
@@ -209,15 +211,16 @@ def main():
 
 
 # The options past the paper, each on top of the paper's algorithm with act-order and symmetric
-# grids (ingotc's defaults); "paper" is --gptq-preset paper.
+# grids; "paper" is --gptq-preset paper; the options that are not grids run on the paper's min/max
+# grids (ingotc's default grid is hessian since issue 19's study).
 STUDY_SETTINGS = [(4, 128), (4, 32), (3, 128), (3, -1)]
 STUDY_OPTIONS = [
     ("paper", ["--gptq-preset", "paper"]),
     ("grid mse", ["--gptq-grid", "mse"]),
     ("grid hessian", ["--gptq-grid", "hessian"]),
-    ("damp choices", ["--damp-choices", "0.001,0.003,0.01,0.03,0.1"]),
-    ("static groups", ["--static-groups"]),
-    ("gptaq", ["--gptaq"]),
+    ("damp choices", ["--gptq-grid", "minmax", "--damp-choices", "0.001,0.003,0.01,0.03,0.1"]),
+    ("static groups", ["--gptq-grid", "minmax", "--static-groups"]),
+    ("gptaq", ["--gptq-grid", "minmax", "--gptaq"]),
 ]
 
 

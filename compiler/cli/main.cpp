@@ -41,8 +41,9 @@ struct BuildArgs {
   float damp = 0.01f;
   int block_size = 128;
   int lm_head_bits = 0;  // 0: the classifier as --quantize-lm-head says (the layers' bits, or unquantized)
-  // Options past the paper's code (docs/gptq.md); unset = the paper's algorithm.
-  std::string preset, grid = "minmax", damp_text, damp_choices;
+  // Options past the paper's code (docs/gptq.md). grid unset: hessian for GPTQ (the default since
+  // issue 19's study), minmax for RTN and under --gptq-preset paper.
+  std::string preset, grid, damp_text, damp_choices;
   bool gptaq = false;
   float gptaq_alpha = 0.25f;
   std::vector<std::string> calib;
@@ -149,6 +150,8 @@ format::Status gptq_extras(BuildArgs& a, compiler::QuantizeOptions* q) {
   using format::fail;
   using format::StatusCode;
   const bool gptq = a.method == "gptq";
+  const bool grid_given = !a.grid.empty();
+  if (!grid_given) a.grid = gptq && a.preset.empty() ? "hessian" : "minmax";
   if (a.grid == "mse") {
     q->config.grid = compiler::GridSearch::mse;
   } else if (a.grid == "hessian") {
@@ -184,7 +187,7 @@ format::Status gptq_extras(BuildArgs& a, compiler::QuantizeOptions* q) {
   q->gptaq = a.gptaq;
   q->config.gptaq_alpha = a.gptaq_alpha;
   const bool gptq_only = q->config.damp_auto || !q->config.damp_choices.empty() || a.gptaq;
-  const bool extras = gptq_only || a.grid != "minmax";
+  const bool extras = gptq_only || grid_given;
   if (gptq_only && !gptq) {
     return fail(StatusCode::invalid_argument, "--damp auto, --damp-choices and --gptaq need --method gptq");
   }
@@ -232,7 +235,7 @@ int build(BuildArgs& a) {
   compiler::QuantizeOptions q;
   if (a.method != "none") {
     if (format::Status s = gptq_extras(a, &q); !s.ok()) return die(s);
-  } else if (!a.preset.empty() || a.grid != "minmax" || !a.damp_text.empty() || !a.damp_choices.empty() || a.gptaq) {
+  } else if (!a.preset.empty() || !a.grid.empty() || !a.damp_text.empty() || !a.damp_choices.empty() || a.gptaq) {
     return die(format::fail(format::StatusCode::invalid_argument, "GPTQ options need --method gptq"));
   }
   compiler::SourceModel model;
@@ -400,15 +403,15 @@ int main(int argc, char** argv) {
                 "GPTQ: comma-separated damps tried on every weight; the one with the least output-reconstruction "
                 "loss is kept");
   b->add_option("--gptq-grid", a.grid,
-                "each group's scale/zero: minmax (the paper), mse (quant.py's shrink search, |w-q|^2.4), hessian "
-                "(the same search weighted by diag(H))")
-      ->capture_default_str();
+                "each group's scale/zero: hessian (GPTQ's default: quant.py's shrink search weighted by diag(H)), "
+                "minmax (the paper's; RTN's default), mse (the shrink search on |w-q|^2.4)");
   b->add_flag("--gptaq", a.gptaq,
               "GPTQ: GPTAQ's asymmetric calibration (arXiv 2504.02692), full-precision layer inputs beside the "
               "quantized model's (needs --true-sequential)");
   b->add_option("--gptaq-alpha", a.gptaq_alpha, "GPTAQ: scale of its cross term (the authors' 0.25)")->capture_default_str();
   b->add_option("--gptq-preset", a.preset,
-                "paper: the paper's algorithm exactly (the default today; refuses the options above)");
+                "paper: the paper's algorithm exactly (min/max grids, as ingotc wrote before --gptq-grid hessian "
+                "became the default; refuses the options above)");
   b->add_option("--block-size", a.block_size, "GPTQ: lazy-batch width in columns")->capture_default_str();
   b->add_flag("--true-sequential,!--no-true-sequential", a.true_sequential,
               "GPTQ: q/k/v, then o, then gate/up, then down, each on inputs from the quantized parts (default on)");
