@@ -41,6 +41,9 @@ void add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--prefill-chunk", o.sched.prefill_chunk, "prompt tokens one step evaluates, all slots together")
       ->capture_default_str();
+  cmd->add_flag("--prefix-cache,!--no-prefix-cache", o.sched.keep_finished,
+                "keep a finished request's KV pages for a later prompt that begins the same way (default on; "
+                "they give way to running requests)");
   cmd->add_option("--max-body", o.max_body_bytes, "largest request body in bytes; larger get 413")->capture_default_str();
   cmd->add_option("--http-threads", o.http_threads, "connections served at once")->capture_default_str();
   cmd->add_option("--kv-budget", kv_budget_mib, "MiB of KV pages; 0 = enough for every slot's full context");

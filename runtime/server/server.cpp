@@ -318,6 +318,9 @@ std::string Server::metrics_text() {
   scalar("ingot_prompt_tokens_shared_total", "counter",
          "Prompt tokens taken from a running request's KV pages (a common prefix) instead of evaluated.",
          double(m.prompt_tokens_shared));
+  scalar("ingot_prompt_tokens_cached_total", "counter",
+         "Prompt tokens taken from a finished request's kept KV pages (a common prefix) instead of evaluated.",
+         double(m.prompt_tokens_cached));
   scalar("ingot_steps_total", "counter", "Batched forward steps run.", double(m.steps));
   scalar("ingot_client_disconnects_total", "counter",
          "Requests whose client closed the connection before the response ended (cancelled at once).",
@@ -326,6 +329,10 @@ std::string Server::metrics_text() {
   scalar("ingot_slots_active", "gauge", "Slots holding a request.", double(m.active_slots));
   scalar("ingot_slots", "gauge", "Slots (--parallel).", double(m.n_slots));
   scalar("ingot_kv_pages_in_use", "gauge", "KV cache pages referenced by a sequence.", double(m.kv_pages_in_use));
+  scalar("ingot_kv_pages_cached", "gauge",
+         "KV cache pages that finished requests' kept sequences hold for later prompts (as of the last step; a "
+         "running request may share some).",
+         double(m.kv_pages_cached));
   scalar("ingot_kv_pages_max", "gauge", "KV cache pages the budget allows.", double(m.kv_pages_max));
   const auto histogram = [&](const char* name, const char* help, const sched::Histogram& h) {
     o << "# HELP " << name << " " << help << "\n# TYPE " << name << " histogram\n";

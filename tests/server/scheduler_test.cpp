@@ -1,7 +1,8 @@
 // The scheduler on stories260K, without HTTP: greedy text equal to `ingot run --temp 0` (the
 // command line, a separate process), several requests interleaved in one step loop giving each
-// the text it gets alone, stop strings, cancellation freeing the pages at once, and a KV pool too
-// small for two requests failing only the newer one with a clear error.
+// the text it gets alone, stop strings, cancellation freeing the pages at once, a KV pool too
+// small for two requests failing only the newer one with a clear error, and a finished request's
+// kept pages starting a later prompt and giving way when the pool runs out.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -132,7 +133,9 @@ TEST_F(SchedulerTest, GreedyTextEqualsIngotRunAndInterleavingChangesNothing) {
   // Interleaved: far fewer steps than the tokens generated (each step decodes several streams).
   EXPECT_LT(m.steps, uint64_t(n * 2)) << "steps " << m.steps;
   EXPECT_EQ(m.generated_tokens, uint64_t(n * kPrompts.size()));
-  EXPECT_EQ(m.kv_pages_in_use, 0u);
+  // Nothing runs: only the finished requests' kept sequences hold pages.
+  EXPECT_GT(m.kv_pages_cached, 0u);
+  EXPECT_EQ(m.kv_pages_in_use, m.kv_pages_cached);
   EXPECT_EQ(m.ttft.n, kPrompts.size());
 }
 
@@ -168,8 +171,69 @@ TEST_F(SchedulerTest, SharedPromptPrefixIsTakenFromTheRunningRequest) {
   submit(s, greedy(*model, "Once upon a day", 10, &rc));
   run_all(s);
   EXPECT_EQ(s.metrics().prompt_tokens_shared, uint64_t(common));
+  EXPECT_EQ(s.metrics().prompt_tokens_cached, 0u);
   EXPECT_EQ(rc.text, ingot_run("Once upon a day", 10));
-  EXPECT_EQ(s.metrics().kv_pages_in_use, 0u);
+  EXPECT_EQ(s.metrics().kv_pages_in_use, s.metrics().kv_pages_cached);
+}
+
+// A prompt that begins as a finished request's did starts from the pages that request kept in
+// its slot (Options::keep_finished): only the rest is evaluated and the text is still `ingot
+// run`'s; without keep_finished everything is evaluated and no page stays.
+TEST_F(SchedulerTest, FinishedRequestsKeptPagesStartALaterPrompt) {
+  auto model = load();
+  const std::string prefix = "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+                             "park with her friends and her dog.";
+  const std::string a = prefix + " One day", b = prefix + " Her mom said";
+  const std::vector<int32_t> ta = runtime::prompt_tokens(*model, a), tb = runtime::prompt_tokens(*model, b);
+  size_t common = 0;
+  while (common < std::min(ta.size(), tb.size()) && ta[common] == tb[common]) ++common;
+  ASSERT_GE(common, 16u) << "the test needs a prefix of at least one page";
+  const std::string want_b = ingot_run(b, 30);
+  for (const bool keep : {true, false}) {
+    SCOPED_TRACE(keep ? "keep_finished" : "not keep_finished");
+    sched::Scheduler s(*model, {.n_slots = 2, .keep_finished = keep});
+    Result ra, rb;
+    submit(s, greedy(*model, a, 20, &ra));
+    run_all(s);
+    ASSERT_TRUE(ra.done);
+    EXPECT_EQ(ra.reason, FinishReason::length);
+    EXPECT_EQ(s.metrics().kv_pages_cached, keep ? (ta.size() + 20 - 1 + 15) / 16 : 0u);
+    submit(s, greedy(*model, b, 30, &rb));
+    run_all(s);
+    ASSERT_TRUE(rb.done);
+    EXPECT_EQ(rb.text, want_b);
+    EXPECT_EQ(s.metrics().prompt_tokens_shared, 0u);
+    EXPECT_EQ(s.metrics().prompt_tokens_cached, keep ? uint64_t(common) : 0u);
+    EXPECT_EQ(s.metrics().prompt_tokens, uint64_t(ta.size() + tb.size() - (keep ? common : 0)));
+    EXPECT_EQ(model->kv_pool().n_in_use(), s.metrics().kv_pages_cached);
+    if (!keep) {
+      EXPECT_EQ(model->kv_pool().n_in_use(), 0u);
+    }
+  }
+}
+
+// Kept pages never cost a running request its place: with pages for 1.5 sequences, a request
+// that runs after another one finished (and kept about a whole sequence) gets them back.
+TEST_F(SchedulerTest, KeptPagesGiveWayWhenThePoolRunsOut) {
+  auto probe = load();
+  const runtime::PageShape shape = probe->kv_pool().shape();
+  const size_t per_seq = (probe->dims().context + shape.page_size - 1) / shape.page_size;
+  probe.reset();
+  auto model = load(per_seq * 3 / 2 * shape.page_bytes());
+  ASSERT_TRUE(model);
+  sched::Scheduler s(*model, {.n_slots = 2});
+  Result a, b;
+  submit(s, greedy(*model, kPrompts[0], 480, &a));
+  run_all(s);
+  ASSERT_TRUE(a.done);
+  EXPECT_EQ(a.reason, FinishReason::length) << a.error;
+  EXPECT_GT(s.metrics().kv_pages_cached, per_seq / 2);
+  submit(s, greedy(*model, kPrompts[1], 480, &b));
+  run_all(s);
+  ASSERT_TRUE(b.done);
+  EXPECT_EQ(b.reason, FinishReason::length) << b.error;
+  EXPECT_EQ(b.text, ingot_run(kPrompts[1], 480));
+  EXPECT_EQ(model->kv_pool().n_in_use(), s.metrics().kv_pages_cached);
 }
 
 TEST_F(SchedulerTest, StopStringEndsTheTextBeforeIt) {
@@ -210,7 +274,7 @@ TEST_F(SchedulerTest, CancelFreesTheSequenceAtOnceAndOthersComplete) {
   ASSERT_TRUE(b.done);
   EXPECT_EQ(b.reason, FinishReason::length);
   EXPECT_EQ(b.text, ingot_run(kPrompts[1], 40));
-  EXPECT_EQ(model->kv_pool().n_in_use(), 0u);
+  EXPECT_EQ(model->kv_pool().n_in_use(), s.metrics().kv_pages_cached);  // b's kept pages
   // A sink that stops wanting text cancels its request.
   Result c;
   sched::Request q = greedy(*model, kPrompts[2], 100, &c);
@@ -221,7 +285,7 @@ TEST_F(SchedulerTest, CancelFreesTheSequenceAtOnceAndOthersComplete) {
   EXPECT_TRUE(c.done);
   EXPECT_EQ(c.reason, FinishReason::cancelled);
   EXPECT_EQ(calls, 3);
-  EXPECT_EQ(model->kv_pool().n_in_use(), 0u);
+  EXPECT_EQ(model->kv_pool().n_in_use(), s.metrics().kv_pages_cached);  // b's still; none of c's
 }
 
 TEST_F(SchedulerTest, KvExhaustionFailsOnlyTheNewerRequest) {
@@ -242,7 +306,7 @@ TEST_F(SchedulerTest, KvExhaustionFailsOnlyTheNewerRequest) {
   EXPECT_EQ(a.usage.completion_tokens, 480u);
   EXPECT_EQ(b.reason, FinishReason::error);
   EXPECT_NE(b.error.find("KV cache is full"), std::string::npos) << b.error;
-  EXPECT_EQ(model->kv_pool().n_in_use(), 0u);
+  EXPECT_EQ(model->kv_pool().n_in_use(), s.metrics().kv_pages_cached);  // a's kept pages, none of b's
 }
 
 TEST_F(SchedulerTest, RefusesBadRequestsAndAFullQueue) {

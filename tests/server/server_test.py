@@ -299,22 +299,41 @@ def test_stories(model):
         check(all(isinstance(r, tuple) and r[1] in ("length", "stop") for r in survivors),
               f"the other streams complete: {survivors}")
         check(srv.alive(), "the server stays up")
-        # The leavers' sequences are freed: nothing holds pages once the streams are gone.
+        # The leavers' sequences are freed: once the streams are gone, only the pages that finished
+        # requests keep for later prompts (ingot_kv_pages_cached) are in use.
         deadline = time.time() + 30
-        pages = None
+        pages = kept = None
         while time.time() < deadline:
             m = metrics(srv)
-            pages, active = int(m["ingot_kv_pages_in_use"]), int(m["ingot_slots_active"])
-            if pages == 0 and active == 0:
+            pages, kept, active = (int(m["ingot_kv_pages_in_use"]), int(m["ingot_kv_pages_cached"]),
+                                   int(m["ingot_slots_active"]))
+            if pages == kept and active == 0:
                 break
             time.sleep(0.2)
-        check(pages == 0, f"no KV pages in use after the disconnects ({pages})")
+        check(pages == kept, f"no KV pages in use after the disconnects but the kept ones ({pages} vs {kept})")
+
+        print("case: a finished request's kept pages start a later prompt", flush=True)
+        prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
+        before = metrics(srv)
+        first = c.completions.create(model=srv.model, prompt=prompt, max_tokens=24, temperature=0)
+        after_first = metrics(srv)
+        second = c.completions.create(model=srv.model, prompt=prompt, max_tokens=24, temperature=0)
+        after = metrics(srv)
+        reused = after["ingot_prompt_tokens_cached_total"] - after_first["ingot_prompt_tokens_cached_total"]
+        evaluated = after["ingot_prompt_tokens_total"] - after_first["ingot_prompt_tokens_total"]
+        check(second.choices[0].text == first.choices[0].text == ingot_run(model, prompt, 24),
+              "the same greedy text from kept pages as evaluated afresh, and as ingot run")
+        check(reused >= 16 and reused + evaluated == second.usage.prompt_tokens and evaluated >= 1,
+              f"the second request took {reused} prompt tokens from the first's kept pages and evaluated "
+              f"{evaluated} of {second.usage.prompt_tokens}")
+        check(after_first["ingot_prompt_tokens_total"] - before["ingot_prompt_tokens_total"] > 0, "the first evaluated its prompt")
 
         print("case: metrics", flush=True)
         m = srv.raw("GET", "/metrics")[1].decode()
         for name in ("ingot_requests_total{status=\"200\"}", "ingot_requests_total{status=\"400\"}",
                      "ingot_requests_total{status=\"404\"}", "ingot_prompt_tokens_total", "ingot_generated_tokens_total",
-                     "ingot_queue_length", "ingot_kv_pages_in_use", "ingot_time_to_first_token_seconds_bucket{le=\"+Inf\"}",
+                     "ingot_queue_length", "ingot_kv_pages_in_use", "ingot_kv_pages_cached",
+                     "ingot_prompt_tokens_cached_total", "ingot_time_to_first_token_seconds_bucket{le=\"+Inf\"}",
                      "ingot_time_per_output_token_seconds_count", "# TYPE ingot_time_to_first_token_seconds histogram"):
             check(name in m, f"/metrics has {name}")
     finally:
@@ -396,12 +415,13 @@ def test_smol(model):
             time.sleep(0.05)
         s.close()  # before any byte of the response
         closed_at, m = time.time(), metrics(srv)
-        while time.time() < closed_at + 3 and (m["ingot_slots_active"] != 0 or m["ingot_kv_pages_in_use"] != 0):
+        while time.time() < closed_at + 3 and (m["ingot_slots_active"] != 0 or
+                                               m["ingot_kv_pages_in_use"] != m["ingot_kv_pages_cached"]):
             time.sleep(0.05)
             m = metrics(srv)
         made = m["ingot_generated_tokens_total"] - before["ingot_generated_tokens_total"]
-        check(m["ingot_slots_active"] == 0 and m["ingot_kv_pages_in_use"] == 0,
-              f"the leaver's slot and pages are freed within 3 s of the close: {m}")
+        check(m["ingot_slots_active"] == 0 and m["ingot_kv_pages_in_use"] == m["ingot_kv_pages_cached"],
+              f"the leaver's slot and pages are freed within 3 s of the close (only kept pages stay): {m}")
         check(m["ingot_client_disconnects_total"] == before["ingot_client_disconnects_total"] + 1,
               f"one client disconnect counted: {before['ingot_client_disconnects_total']} -> {m['ingot_client_disconnects_total']}")
         check(made < 900, f"the request stopped before its 900 tokens ({made} made)")

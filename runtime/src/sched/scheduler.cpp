@@ -76,6 +76,7 @@ Scheduler::Scheduler(const runtime::Model& model, const Options& options)
   }
   n_ctx_ = sessions_[0]->context();
   slots_.resize(options_.n_slots);
+  kept_since_.assign(options_.n_slots, 0);
   metrics_.n_slots = options_.n_slots;
 }
 
@@ -177,33 +178,92 @@ void Scheduler::finish(Active& a, FinishReason reason, const std::string& error)
     std::lock_guard<std::mutex> lock(mu_);
     --metrics_.active_slots;
   }
-  sessions_[slot]->reset();  // gives the sequence's pages back to the pool now
-  slots_[slot].reset();      // destroys `a`
+  if (options_.keep_finished && (reason == FinishReason::stop || reason == FinishReason::length)) {
+    kept_since_[slot] = next_kept_++;  // its positions stay for a later prompt that begins the same way
+  } else {
+    sessions_[slot]->reset();  // gives the sequence's pages back to the pool now
+    kept_since_[slot] = 0;
+  }
+  slots_[slot].reset();  // destroys `a`
+}
+
+// The free slot for a new request: the one whose kept positions (a finished request's) give the
+// prompt the longest common prefix of at least a page; else an empty one; else the one kept
+// longest ago (its positions are replaced).
+size_t Scheduler::choose_slot(const std::vector<int32_t>& prompt) const {
+  const size_t page = model_.kv_pool().shape().page_size;
+  size_t best = slots_.size(), best_len = 0, empty = slots_.size(), oldest = slots_.size();
+  for (size_t j = 0; j < slots_.size(); ++j) {
+    if (slots_[j]) continue;
+    if (kept_since_[j] == 0) {
+      if (empty == slots_.size()) empty = j;
+      continue;
+    }
+    const size_t k = sessions_[j]->common_prefix(prompt);
+    if (k >= page && k > best_len) best = j, best_len = k;
+    if (oldest == slots_.size() || kept_since_[j] < kept_since_[oldest]) oldest = j;
+  }
+  if (best < slots_.size()) return best;
+  return empty < slots_.size() ? empty : oldest;
+}
+
+// Frees the pages of the slot kept longest ago; false when no slot keeps any.
+bool Scheduler::evict_kept() {
+  size_t oldest = slots_.size();
+  for (size_t j = 0; j < slots_.size(); ++j) {
+    if (!slots_[j] && kept_since_[j] != 0 && (oldest == slots_.size() || kept_since_[j] < kept_since_[oldest])) {
+      oldest = j;
+    }
+  }
+  if (oldest == slots_.size()) return false;
+  sessions_[oldest]->reset();
+  kept_since_[oldest] = 0;
+  return true;
+}
+
+// The gauge of pages that kept sequences hold (counted once when several share one).
+void Scheduler::count_kept_pages() {
+  std::vector<runtime::PageId> pages;
+  for (size_t j = 0; j < slots_.size(); ++j) {
+    if (slots_[j] || kept_since_[j] == 0) continue;
+    const std::vector<runtime::PageId>& p = sessions_[j]->kv().pages();
+    pages.insert(pages.end(), p.begin(), p.end());
+  }
+  std::sort(pages.begin(), pages.end());
+  const size_t n = size_t(std::unique(pages.begin(), pages.end()) - pages.begin());
+  std::lock_guard<std::mutex> lock(mu_);
+  metrics_.kv_pages_cached = n;
 }
 
 // A prompt that begins as a running request's did (a shared system prompt, a conversation's
 // earlier turns) takes that request's KV pages for the common positions, shared copy-on-write
-// (Session::fork_from), instead of evaluating them again. Only positions the other request has
-// already evaluated count, and at least one whole page (shorter prefixes are cheaper to
-// recompute than a shared page is to copy), leaving the prompt's last token to evaluate for
-// its logits. The shared rows are the ones this request would compute: the quantized (int8)
-// kernels give each row of a batch the bits it gets alone. (Dense weights take sgemm for a
-// prompt chunk of more than 16 rows, whose last bits can depend on the chunk — as they already
-// do on how the step budget splits prompts.)
+// (Session::fork_from), instead of evaluating them again; so does one that begins as a finished
+// request's positions kept in a free slot (Options::keep_finished), and when those are the
+// request's own slot's it keeps them in place. Only positions already evaluated count, and at
+// least one whole page (shorter prefixes are cheaper to recompute than a shared page is to copy),
+// leaving the prompt's last token to evaluate for its logits. The shared rows are the ones this
+// request would compute: the quantized (int8) kernels give each row of a batch the bits it gets
+// alone. (Dense weights take sgemm for a prompt chunk of more than 16 rows, whose last bits can
+// depend on the chunk — as they already do on how the step budget splits prompts.)
 void Scheduler::share_prefix(Active& a) {
-  size_t best = 0, from = 0;
+  runtime::Session& s = *sessions_[a.slot];
+  const bool own_kept = kept_since_[a.slot] != 0;
+  kept_since_[a.slot] = 0;  // the slot is a running request's now
+  size_t best = own_kept ? s.common_prefix(a.req.prompt) : 0, from = a.slot;
   for (size_t j = 0; j < slots_.size(); ++j) {
-    if (j == a.slot || !slots_[j]) continue;
+    if (j == a.slot || (!slots_[j] && kept_since_[j] == 0)) continue;
     const size_t k = sessions_[j]->common_prefix(a.req.prompt);
     if (k > best) best = k, from = j;
   }
-  if (best < model_.kv_pool().shape().page_size) return;
-  runtime::Session& s = *sessions_[a.slot];
-  s.fork_from(*sessions_[from]);
+  if (best < model_.kv_pool().shape().page_size) {
+    s.reset();
+    return;
+  }
+  if (from != a.slot) s.fork_from(*sessions_[from]);
   s.rewind(best);
   a.n_fed = best;
   std::lock_guard<std::mutex> lock(mu_);
-  metrics_.prompt_tokens_shared += best;
+  (from != a.slot && slots_[from] ? metrics_.prompt_tokens_shared : metrics_.prompt_tokens_cached) += best;
 }
 
 // Hands the decoded text to the sink: all of it when `final`, else all but what could still turn
@@ -367,11 +427,11 @@ bool Scheduler::step() {
     }
   }
   for (auto& [id, r] : admitted) {
-    size_t slot = 0;
-    while (slots_[slot]) ++slot;
+    const size_t slot = choose_slot(r.prompt);
     slots_[slot] = std::make_unique<Active>(id, std::move(r), slot, next_order_++, now);
     share_prefix(*slots_[slot]);
   }
+  if (!admitted.empty() || !cancelled.empty()) count_kept_pages();
 
   // The batch: each running stream's pending token, then prompt chunks within the budget,
   // oldest request first.
@@ -407,8 +467,12 @@ bool Scheduler::step() {
       }
       return true;
     }
-    // The pool cannot hold this step: the newest request in it ends with the error and gives
-    // its pages back; the others retry.
+    // The pool cannot hold this step: finished requests' kept pages go first (the oldest), then
+    // the newest request in it ends with the error and gives its pages back; the others retry.
+    if (evict_kept()) {
+      count_kept_pages();
+      continue;
+    }
     Active* victim = nullptr;
     for (size_t i = 0; i < n; ++i) {
       if (!tokens[i].empty() && (victim == nullptr || slots_[i]->order > victim->order)) victim = slots_[i].get();
@@ -432,6 +496,7 @@ bool Scheduler::step() {
     const size_t vocab = model_.dims().vocab;
     sample_slot(a, std::span<float>(logits.data() + i * vocab, vocab));
   }
+  count_kept_pages();
   {
     std::lock_guard<std::mutex> lock(mu_);
     metrics_.prompt_tokens += n_prompt;

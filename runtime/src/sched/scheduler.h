@@ -62,6 +62,11 @@ struct Options {
   size_t n_ctx = 0;            // positions per slot; 0: the model's context
   size_t prefill_chunk = 64;   // prompt tokens one step takes from prompts being read, all slots together
   size_t max_queue = 256;      // requests waiting for a slot; submit refuses more
+  // A request that ends with stop or length leaves its KV pages in its (now free) slot, so a later
+  // prompt that begins the same way (the next turn of a conversation, a common system prompt)
+  // starts from them. Such pages give way to running requests when the pool runs out; a
+  // cancelled or failed request's pages are always freed at once.
+  bool keep_finished = true;
 };
 
 // A histogram with fixed upper bounds (Prometheus' cumulative buckets), in seconds.
@@ -78,11 +83,13 @@ struct Metrics {
   uint64_t prompt_tokens = 0;     // prompt tokens evaluated
   uint64_t generated_tokens = 0;  // tokens sampled and kept
   uint64_t prompt_tokens_shared = 0;  // prompt tokens taken from a running request's KV pages, not evaluated
+  uint64_t prompt_tokens_cached = 0;  // prompt tokens taken from a finished request's kept pages, not evaluated
   uint64_t steps = 0;
   size_t queue_length = 0;
   size_t active_slots = 0;  // slots holding a request (admitted at the last step)
   size_t n_slots = 0;
   size_t kv_pages_in_use = 0;
+  size_t kv_pages_cached = 0;  // distinct pages held by finished requests' kept sequences (as of the last step)
   size_t kv_pages_max = 0;
   Histogram ttft{{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
   Histogram tpot{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}};
@@ -119,7 +126,10 @@ class Scheduler {
  private:
   struct Active;
   void finish(Active& a, FinishReason reason, const std::string& error);
+  size_t choose_slot(const std::vector<int32_t>& prompt) const;
   void share_prefix(Active& a);
+  bool evict_kept();
+  void count_kept_pages();
   bool sample_slot(Active& a, std::span<float> logits);
   void emit_text(Active& a, bool final);
   void loop();
@@ -129,7 +139,11 @@ class Scheduler {
   size_t n_ctx_;
   std::vector<std::unique_ptr<runtime::Session>> sessions_;  // (n_slots)
   std::vector<std::unique_ptr<Active>> slots_;                // (n_slots); null: free
+  // (n_slots): when a free slot's session holds a finished request's positions, the order in
+  // which it finished (the oldest is evicted first); 0: nothing kept. Step thread only.
+  std::vector<uint64_t> kept_since_;
   uint64_t next_order_ = 0;                                   // step thread only
+  uint64_t next_kept_ = 1;                                    // step thread only
 
   mutable std::mutex mu_;  // guards queue_, cancelled_, metrics_, stop_
   std::condition_variable cv_;
