@@ -1,11 +1,11 @@
 // gptq-layer-speed: one LLaMA-7B-shaped decoder layer (dim 4096, 32 heads, ffn 11008) through the
 // whole GPTQ driver (compiler::quantize_model: forward passes for the calibration activations,
 // the four Hessians, true-sequential recomputation, GPTQ of q/k/v/o/gate/up/down, packing) with
-// the defaults of ingotc (4 bits, g128, act-order, sym, damp 0.01, block 128).
+// 4 bits, g128, act-order, sym, damp 0.01, block 128.
 // Usage: gptq-layer-speed [samples=16] [seqlen=2048] [threads=0 (all)] [option=paper]
-// option: one of the GPTQ options past the paper (docs/gptq.md) on top of the defaults: paper,
-// grid-mse, grid-hessian, damp-auto, damp-choices (0.001,0.003,0.01,0.03,0.1), static-groups,
-// gptaq.
+// option: paper (ingotc --gptq-preset paper), or one of the GPTQ options past the paper
+// (docs/gptq.md) on top of it: grid-mse, grid-hessian (ingotc's default), damp-auto, damp-choices
+// (0.001,0.003,0.01,0.03,0.1), static-groups, gptaq, foem (beta 0.2).
 // The weights are random (uniform, ±1/sqrt(in)); the token windows are random ids of a 512-token
 // vocabulary. Time does not depend on the values. Prints the seconds of each weight (GPTQ only)
 // and the total; the rest of the total is the forward passes and the Hessians, which grow
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   for (auto& s : samples)
     for (int32_t& t : s) t = tok(rng);
 
-  compiler::QuantizeOptions o;  // ingotc's defaults
+  compiler::QuantizeOptions o;  // the paper preset
   o.method = fb::QuantMethod::GPTQ;
   o.config.bits = 4;
   o.config.group_size = 128;
@@ -100,6 +100,8 @@ int main(int argc, char** argv) {
     o.config.static_groups = true;
   } else if (option == "gptaq") {
     o.gptaq = true;
+  } else if (option == "foem") {
+    o.config.foem_beta = 0.2f;
   } else if (option != "paper") {
     std::fprintf(stderr, "gptq-layer-speed: unknown option '%s'\n", option.c_str());
     return 2;

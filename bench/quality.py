@@ -221,6 +221,7 @@ STUDY_OPTIONS = [
     ("damp choices", ["--gptq-grid", "minmax", "--damp-choices", "0.001,0.003,0.01,0.03,0.1"]),
     ("static groups", ["--gptq-grid", "minmax", "--static-groups"]),
     ("gptaq", ["--gptq-grid", "minmax", "--gptaq"]),
+    ("foem", ["--gptq-grid", "minmax", "--foem"]),
 ]
 
 

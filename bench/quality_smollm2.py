@@ -99,6 +99,8 @@ STUDY_OPTIONS = [
     ("grid hessian + gptaq", ["--gptq-grid", "hessian", "--gptaq"]),
     ("gptaq", ["--gptq-grid", "minmax", "--gptaq"]),
     ("grid mse", ["--gptq-grid", "mse"]),
+    ("foem", ["--gptq-grid", "minmax", "--foem"]),
+    ("grid hessian + foem", ["--gptq-grid", "hessian", "--foem"]),
 ]
 
 

@@ -44,8 +44,8 @@ struct BuildArgs {
   // Options past the paper's code (docs/gptq.md). grid unset: hessian for GPTQ (the default since
   // issue 19's study), minmax for RTN and under --gptq-preset paper.
   std::string preset, grid, damp_text, damp_choices;
-  bool gptaq = false;
-  float gptaq_alpha = 0.25f;
+  bool gptaq = false, foem = false;
+  float gptaq_alpha = 0.25f, foem_beta = 0.2f;
   std::vector<std::string> calib;
   size_t calib_samples = 128, calib_seqlen = 2048;
   std::string calib_draw = "stream";
@@ -186,17 +186,23 @@ format::Status gptq_extras(BuildArgs& a, compiler::QuantizeOptions* q) {
   if (!std::isfinite(a.gptaq_alpha)) return fail(StatusCode::invalid_argument, "--gptaq-alpha must be finite");
   q->gptaq = a.gptaq;
   q->config.gptaq_alpha = a.gptaq_alpha;
-  const bool gptq_only = q->config.damp_auto || !q->config.damp_choices.empty() || a.gptaq;
+  if (a.foem) {
+    if (!(a.foem_beta > 0.0f && a.foem_beta <= 1.0f)) {
+      return fail(StatusCode::invalid_argument, "--foem-beta ", a.foem_beta, " is not in (0, 1]");
+    }
+    q->config.foem_beta = a.foem_beta;
+  }
+  const bool gptq_only = q->config.damp_auto || !q->config.damp_choices.empty() || a.gptaq || a.foem;
   const bool extras = gptq_only || grid_given;
   if (gptq_only && !gptq) {
-    return fail(StatusCode::invalid_argument, "--damp auto, --damp-choices and --gptaq need --method gptq");
+    return fail(StatusCode::invalid_argument, "--damp auto, --damp-choices, --gptaq and --foem need --method gptq");
   }
   if (a.gptaq && !a.true_sequential) return fail(StatusCode::invalid_argument, "--gptaq needs --true-sequential");
   if (!a.preset.empty()) {
     if (a.preset != "paper") return fail(StatusCode::invalid_argument, "--gptq-preset ", a.preset, " is not 'paper'");
     if (extras) {
       return fail(StatusCode::invalid_argument, "--gptq-preset paper is the paper's algorithm alone: drop --gptq-grid, ",
-                  "--damp auto, --damp-choices and --gptaq");
+                  "--damp auto, --damp-choices, --gptaq and --foem");
     }
   }
   return format::Status::success();
@@ -235,7 +241,8 @@ int build(BuildArgs& a) {
   compiler::QuantizeOptions q;
   if (a.method != "none") {
     if (format::Status s = gptq_extras(a, &q); !s.ok()) return die(s);
-  } else if (!a.preset.empty() || !a.grid.empty() || !a.damp_text.empty() || !a.damp_choices.empty() || a.gptaq) {
+  } else if (!a.preset.empty() || !a.grid.empty() || !a.damp_text.empty() || !a.damp_choices.empty() || a.gptaq ||
+             a.foem) {
     return die(format::fail(format::StatusCode::invalid_argument, "GPTQ options need --method gptq"));
   }
   compiler::SourceModel model;
@@ -339,6 +346,7 @@ int build(BuildArgs& a) {
     if (a.damp_text == "auto") opt.options.emplace_back("damp_auto", "true");
     if (!a.damp_choices.empty()) opt.options.emplace_back("damp_choices", a.damp_choices);
     if (a.gptaq) opt.options.emplace_back("gptaq_alpha", std::to_string(a.gptaq_alpha));
+    if (a.foem) opt.options.emplace_back("foem_beta", std::to_string(a.foem_beta));
   }
   if (format::Status s = compiler::emit(model, a.out, opt); !s.ok()) return die(s);
   if (!a.depfile.empty()) {
@@ -409,6 +417,10 @@ int main(int argc, char** argv) {
               "GPTQ: GPTAQ's asymmetric calibration (arXiv 2504.02692), full-precision layer inputs beside the "
               "quantized model's (needs --true-sequential)");
   b->add_option("--gptaq-alpha", a.gptaq_alpha, "GPTAQ: scale of its cross term (the authors' 0.25)")->capture_default_str();
+  b->add_flag("--foem", a.foem,
+              "GPTQ: FOEM's first-order term (arXiv 2507.11017): each column moves towards its full-precision "
+              "value by --foem-beta before rounding, and its error feedback includes that step");
+  b->add_option("--foem-beta", a.foem_beta, "FOEM: its beta (GPTQModel's 0.2)")->capture_default_str();
   b->add_option("--gptq-preset", a.preset,
                 "paper: the paper's algorithm exactly (min/max grids, as ingotc wrote before --gptq-grid hessian "
                 "became the default; refuses the options above)");

@@ -122,7 +122,9 @@ TEST_F(GptqOptionsCli, EveryOptionIsDeterministicAcrossThreadsAndChangesTheOutpu
                                  "--gptq-grid minmax --damp-choices 0.003,0.01,0.03,0.1",
                                  "--gptq-grid minmax --static-groups",
                                  "--gptq-grid minmax --gptaq",
-                                 "--gptaq"};
+                                 "--gptaq",
+                                 "--gptq-grid minmax --foem",
+                                 "--foem --foem-beta 0.3"};
   for (const std::string& opt : options) {
     SCOPED_TRACE(opt);
     const std::string one = dir_.file("one.ingot"), two = dir_.file("two.ingot"), report = dir_.file("one.json");
@@ -151,6 +153,9 @@ TEST_F(GptqOptionsCli, RefusesBadValuesByName) {
       {"--gptq-preset paper --gptq-grid mse", "--gptq-preset paper"},
       {"--gptq-preset paper --gptq-grid minmax", "--gptq-preset paper"},
       {"--gptaq --no-true-sequential", "--gptaq needs --true-sequential"},
+      {"--foem --foem-beta 0", "--foem-beta 0"},
+      {"--foem --foem-beta 2", "--foem-beta 2"},
+      {"--gptq-preset paper --foem", "--gptq-preset paper"},
   };
   for (const auto& [extra, word] : cases) {
     const CommandResult r = build(INGOTC_BIN, out, extra);

@@ -234,6 +234,61 @@ TEST(Gptaq, ZeroAlphaOrZeroCrossTermIsGptq) {
   EXPECT_EQ(plain.loss, zero_d.loss);
 }
 
+// ---- FOEM --------------------------------------------------------------------------------------
+
+// FOEM against the float64 per-column rule (gptq_reference.h), over grids, groups, act-order,
+// static groups, block sizes and with the hessian grid + GPTAQ; it changes the result.
+TEST(Foem, MatchesFloat64PerColumnUpdate) {
+  const std::pair<size_t, size_t> shapes[] = {{37, 256}, {64, 172}, {20, 300}};
+  const int blocks[] = {128, 7, 32};
+  size_t n_case = 0, ties = 0, total = 0;
+  for (int bits : {3, 4})
+    for (int group : {-1, 32, 48})
+      for (int act = 0; act < 2; ++act)
+        for (int variant = 0; variant < 3; ++variant) {  // plain, static groups, hessian grid + GPTAQ
+          if (variant == 1 && group == -1) continue;
+          const auto shape = shapes[n_case % std::size(shapes)];
+          const AsymLayer a = make_asym_layer(shape.first, shape.second, 2 * shape.second + 64, 4000 + shape.second);
+          QuantConfig cfg;
+          cfg.bits = bits, cfg.group_size = group, cfg.act_order = act, cfg.static_groups = variant == 1;
+          if (variant == 2) cfg.grid = GridSearch::hessian;
+          cfg.sym = n_case % 2 == 1;
+          cfg.block_size = blocks[n_case % std::size(blocks)];
+          cfg.foem_beta = n_case % 2 == 0 ? 0.2f : 0.35f;
+          ++n_case;
+          SCOPED_TRACE("bits " + std::to_string(bits) + " group " + std::to_string(group) + " act " +
+                       std::to_string(act) + " variant " + std::to_string(variant) + " block " +
+                       std::to_string(cfg.block_size));
+          const float* d = variant == 2 ? a.dxxt.data() : nullptr;
+          QuantResult res, plain;
+          ASSERT_TRUE(gptq_quantize(a.q.w.data(), a.q.out, a.q.in, a.q.h, cfg, &res, d).ok());
+          const std::vector<double> dd(a.dxxt.begin(), a.dxxt.end());
+          ties += expect_matches(res, reference_gptq(a.q, cfg, res.damp_used, res, variant == 2 ? &dd : nullptr), cfg);
+          total += a.q.out * a.q.in;
+          QuantConfig off = cfg;
+          off.foem_beta = 0.0f;
+          ASSERT_TRUE(gptq_quantize(a.q.w.data(), a.q.out, a.q.in, a.q.h, off, &plain, d).ok());
+          EXPECT_NE(res.q, plain.q);  // the first-order term changes the result
+        }
+  std::printf("FOEM vs f64 per-column rule: %zu cases, %zu integers, %zu ties\n", n_case, total, ties);
+  EXPECT_LE(double(ties), 1e-3 * double(total));
+}
+
+// β = 0 is GPTQ bit for bit.
+TEST(Foem, ZeroBetaIsGptq) {
+  const Layer l = make_layer(30, 128, 300, 6);
+  QuantConfig cfg;
+  cfg.group_size = 32;
+  cfg.block_size = 20;
+  QuantResult plain, zero;
+  ASSERT_TRUE(gptq_quantize(l.w.data(), 30, 128, l.h, cfg, &plain).ok());
+  QuantConfig c0 = cfg;
+  c0.foem_beta = 0.0f;
+  ASSERT_TRUE(gptq_quantize(l.w.data(), 30, 128, l.h, c0, &zero).ok());
+  EXPECT_EQ(plain.q, zero.q);
+  EXPECT_EQ(plain.loss, zero.loss);
+}
+
 // ---- damping -----------------------------------------------------------------------------------
 
 TEST(DampAuto, RaisesByIncrementUntilPositiveDefinite) {
@@ -357,6 +412,9 @@ TEST(Options, DeterministicAcrossThreadCounts) {
   c.static_groups = true;
   configs.emplace_back("static groups", c);
   configs.emplace_back("gptaq", base);
+  c = base;
+  c.foem_beta = 0.2f;
+  configs.emplace_back("foem", c);
   const int omp0 = omp_get_max_threads(), blas0 = openblas_get_num_threads();
   for (const auto& [name, cfg] : configs) {
     SCOPED_TRACE(name);
@@ -413,6 +471,11 @@ TEST(Options, RejectBadValues) {
   c = {};
   c.damp_choices = {0.01f, -0.1f};
   expect_bad(c, "damp choice");
+  c = {};
+  c.foem_beta = 1.5f;
+  expect_bad(c, "foem_beta");
+  c.foem_beta = NAN;
+  expect_bad(c, "foem_beta");
   c = {};
   c.gptaq_alpha = INFINITY;
   expect_bad(c, "gptaq_alpha", a.dxxt.data());

@@ -233,7 +233,12 @@ struct Reference {
 // decisions (see the file comment). dxxt (in, in), original column order: GPTAQ with
 // α = c.gptaq_alpha — P = α · triu₁(D·Uᵀ)·U from the permuted D (dead columns zeroed), and every
 // column's update w[k] −= e·U[j][k] − x·P[j][k] for k > j, x the column's value before rounding
-// (arXiv 2504.02692; the authors' per-column rule, gptaq_utils.py).
+// (arXiv 2504.02692; the authors' per-column rule, gptaq_utils.py). c.foem_beta = β > 0: FOEM
+// (arXiv 2507.11017 v2) from its derivation: the layer loss with its first-order term, the
+// gradient H·(w − w_fp), minimised under the constraint that column j becomes q, moves every
+// remaining weight by −β·(w − w_fp) − H⁻¹e_j·((w_j − q) − β·(w_j − w_fp,j)) / [H⁻¹]_jj; as
+// GPTQModel's foem.py, the first part is applied to each column once, just before it is rounded,
+// and the second is GPTQ's error feedback with that error.
 inline Reference reference_gptq(const Layer& l, const QuantConfig& c, double percdamp, const QuantResult& ours,
                                 const std::vector<double>* dxxt = nullptr) {
   const size_t out = l.out, in = l.in;
@@ -296,6 +301,8 @@ inline Reference reference_gptq(const Layer& l, const QuantConfig& c, double per
       }
   }
 
+  const double beta = double(c.foem_beta);
+  const std::vector<double> wfp = wp;  // FOEM's full-precision weights, quantization order
   auto group_of = [&](size_t i) -> size_t { return !grouped ? 0 : stat ? size_t(perm[i]) / g : i / g; };
   ref.q.assign(out * in, 0);
   ref.deq.assign(out * in, 0.0);
@@ -304,6 +311,7 @@ inline Reference reference_gptq(const Layer& l, const QuantConfig& c, double per
   for (size_t r = 0; r < out; ++r) {
     double* wr = &wp[r * in];
     for (size_t j = 0; j < in; ++j) {
+      if (beta != 0.0) wr[j] -= beta * (wr[j] - wfp[r * in + j]);
       if (grouped && !stat && j % g == 0)
         params[(j / g) * out + r] = choose_params_d(wr + j, std::min(g, in - j), hdiag_p.data() + j, maxq, c);
       const ParamsD& p = params[group_of(j) * out + r];
@@ -311,8 +319,9 @@ inline Reference reference_gptq(const Layer& l, const QuantConfig& c, double per
       const double x = wr[j];
       const int q = quantize_d(x, p, maxq, ours.q.empty() ? -1 : int(ours.q[r * in + col]), &ref.tally);
       const double dq = p.scale * (double(q) - p.zero);
-      const double e = (x - dq) / u[j * in + j];
-      ref.loss += e * e / 2.0;
+      const double eq = (x - dq) / u[j * in + j];
+      ref.loss += eq * eq / 2.0;
+      const double e = ((x - dq) - beta * (x - wfp[r * in + j])) / u[j * in + j];
       for (size_t k = j + 1; k < in; ++k) wr[k] -= e * u[j * in + k];  // all later columns at once
       if (!pm.empty())
         for (size_t k = j + 1; k < in; ++k) wr[k] += x * pm[j * in + k];

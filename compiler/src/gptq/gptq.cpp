@@ -179,6 +179,8 @@ Status validate(const float* W, size_t out, size_t in, const QuantConfig& c, Qua
       return fail(StatusCode::invalid_argument, "quantize: damp choice ", d, " (need finite values >= 0)");
   if (!std::isfinite(c.gptaq_alpha))
     return fail(StatusCode::invalid_argument, "quantize: gptaq_alpha ", c.gptaq_alpha, " is not finite");
+  if (!(c.foem_beta >= 0.0f && c.foem_beta <= 1.0f))
+    return fail(StatusCode::invalid_argument, "quantize: foem_beta ", c.foem_beta, " not in [0, 1]");
   for (size_t i = 0; i < out * in; ++i)
     if (!std::isfinite(W[i]))
       return fail(StatusCode::invalid_argument, "quantize: W[", i / in, "][", i % in, "] is not finite");
@@ -347,6 +349,10 @@ Status gptq_core(const float* W, size_t out, size_t in, std::vector<float> H, co
                 hinv.data(), ni, 0.0, pmat.data(), ni);  // P = α · triu₁(A) · U
   }
   const bool gptaq = dxxt != nullptr;
+  // FOEM: the weights before any update (quantization order, dead columns zeroed), w_fp.
+  const double beta = double(config.foem_beta);
+  const bool foem = beta != 0.0;
+  const std::vector<double> wfp = foem ? wp : std::vector<double>();
 
   // Group of quantization position i (a column of wp).
   auto group_of_position = [&](size_t i) -> size_t {
@@ -382,6 +388,11 @@ Status gptq_core(const float* W, size_t out, size_t in, std::vector<float> H, co
           double loss = 0.0;
           for (size_t i = 0; i < count; ++i) {
             const size_t j = i1 + i;
+            // FOEM: the column moves towards its full-precision value before it is rounded (and
+            // before its group's params are chosen, so they see the value that is rounded).
+            // GPTQModel applies this to the next column right after each update, which is the
+            // same value; it skips it at block starts, we do not (no block-size dependence).
+            if (foem) wr[j] -= beta * (wr[j] - wfp[r * in + j]);
             if (grouped && !static_groups && j % g == 0) {
               // Params over the group's columns [j, j + g) with every update made so far, the
               // weights the unblocked Algorithm 1 sees. Columns inside the block are current;
@@ -408,8 +419,10 @@ Status gptq_core(const float* W, size_t out, size_t in, std::vector<float> H, co
             const double x = wr[j];
             const double q = quantize_int(x, p, maxq);
             const double dq = dequantize(q, p);
-            const double e = (x - dq) / hinv[j * in + j];
-            loss += e * e;
+            const double eq = (x - dq) / hinv[j * in + j];
+            loss += eq * eq;
+            // FOEM feeds back ((w − q) − β·(w − w_fp)) / d.
+            const double e = foem ? eq - beta * (x - wfp[r * in + j]) / hinv[j * in + j] : eq;
             qp[r * in + j] = uint8_t(q);
             er[i] = e;
             // Error feedback inside the block: W1[:, j+1:i2] -= e · Hinv[j, j+1:i2].

@@ -55,6 +55,13 @@ struct QuantConfig {
   // gptq_quantize, the asymmetric-calibration term α · triu₁(dXXT·Uᵀ)·U is added to the error
   // feedback. The authors' code and GPTQModel use α = 0.25.
   float gptaq_alpha = 0.25f;
+  // FOEM (Zheng et al., arXiv 2507.11017 v2, AAAI 2026; GPTQModel's foem.py, which its authors
+  // maintain): the first-order term of the layer loss, with the gradient taken as H·(w − w_fp)
+  // (w the current, error-updated weights, w_fp the weights before GPTQ), so that H⁻¹·g is
+  // w − w_fp and no extra product is needed. Each column, when reached, first moves towards its
+  // full-precision value, w ← w − β·(w − w_fp), and its fed-back error becomes
+  // ((w − q) − β·(w − w_fp)) / d. 0: off; GPTQModel's FOEMConfig uses 0.2. In [0, 1].
+  float foem_beta = 0.0f;
 };
 
 struct QuantResult {
@@ -69,7 +76,8 @@ struct QuantResult {
   // d = Hinv[j][j] the diagonal of the upper Cholesky factor of H⁻¹ (the reference prints this as
   // 'error'). In exact arithmetic it equals ½ Σ_rows δ (H + damp·I) δᵀ with δ = w_row − q_row,
   // w the original row (dead columns zeroed) and H after the dead-column fix.
-  // RTN: the same with d = 1, i.e. ½ Σ (w − q)².
+  // RTN: the same with d = 1, i.e. ½ Σ (w − q)². (With FOEM the sum is still of (w − q)² / d², but
+  // no longer equals that quadratic form.)
   double loss = 0.0;
   float damp_used = 0.0f;   // the relative damp (percdamp) that succeeded
   // ½ Σ_rows δ H δᵀ with the undamped H (dead columns fixed), δ = w − q: the layer's output
