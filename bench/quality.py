@@ -172,7 +172,9 @@ def main():
              f"Perplexity at ctx 256 (protocol: docs/perplexity.md), "
              f"{'all windows' if a.max_chunks == 0 else f'first {a.max_chunks} windows of 256 tokens'} of each text. "
              f"GPTQ calibration: {a.calib_samples} windows of {a.calib_seqlen} tokens from the C4 sample, seed 0, "
-             "damp 0.01, true-sequential. Embeddings and classifier stay f32 (tied).", "",
+             "damp 0.01, true-sequential. Embeddings and classifier stay f32 (tied). GPTQ rows are the paper's "
+             "algorithm (`--gptq-preset paper`); ingotc's default grid search and the other options past the "
+             "paper: docs/gptq.md and bench/results/gptq-options-*.md.", "",
              "| configuration | TinyStories val | Δ vs FP | WikiText-2 test | Δ vs FP |", "|---|---:|---:|---:|---:|"]
     for name, ts, wt in rows:
         lines.append(f"| {name} | {ts:.4f} | {100 * (ts / fp[1] - 1):+.2f}% | {wt:.4f} | {100 * (wt / fp[2] - 1):+.2f}% |")
