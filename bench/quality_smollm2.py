@@ -101,6 +101,7 @@ STUDY_OPTIONS = [
     ("grid mse", ["--gptq-grid", "mse"]),
     ("foem", ["--gptq-grid", "minmax", "--foem"]),
     ("grid hessian + foem", ["--gptq-grid", "hessian", "--foem"]),
+    ("grid hessian, no true-sequential", ["--gptq-grid", "hessian", "--no-true-sequential"]),
 ]
 
 
