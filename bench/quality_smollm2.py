@@ -340,7 +340,10 @@ def write_table(a, results, texts, stamp):
              f"WikiText-2 first {a.wt_chunks} windows, C4 the last 50 sample documents; GPTQ calibration "
              f"{calib_words(a)}, from the first 150 C4-sample documents). Source: the shared Q4_1 GGUF, "
              "dequantized exactly to f32 (FP is that f32 model). Anchor: the paper's own code on the same "
-             "model and settings (the issue's figures; sym g128 only). GPTQ rows are the paper's algorithm "
+             "model and settings (the issue's figures; sym g128 only). Its FP and RTN figures are not what "
+             "this model gives: a float64 forward written in bench/smollm2_fp_reference.py, transformers in "
+             "float32 on the same GGUF, and the paper's quant.py RTN in float64 all give ours (21.156, "
+             "RTN 3-bit 230.78; docs/gptq.md). GPTQ rows are the paper's algorithm "
              "(`--gptq-preset paper`); ingotc's default grid search and the other options past the paper: "
              "docs/gptq.md and bench/results/gptq-options-*.md.", "",
              "| configuration | " + " | ".join(f"{t[0]} | Δ vs FP" for t in texts) + " | anchor (WT) |",
