@@ -46,6 +46,11 @@ cudaError_t rope(float* x, uint32_t n, uint32_t n_heads, uint32_t head_dim, cons
 // gate (count) = silu(gate) · up (swiglu.cu).
 cudaError_t swiglu(float* gate, const float* up, size_t count, cudaStream_t stream);
 
+// out (n, cols): out[t][j] = x[t][order[j]], order a permutation of [0, cols) (gather.cu; the
+// input of an act-order weight stored sorted).
+cudaError_t gather_columns(const float* x, uint32_t n, uint32_t cols, const int32_t* order, float* out,
+                           cudaStream_t stream);
+
 // x (count) += y (count) (add.cu).
 cudaError_t add(float* x, const float* y, size_t count, cudaStream_t stream);
 

@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -174,7 +175,7 @@ TEST(CudaKernels, DenseGemvMatchesCpuMatmul) {
   }
 }
 
-TEST(CudaKernels, RmsnormSwigluAddEmbedMatchTheCpu) {
+TEST(CudaKernels, RmsnormSwigluAddEmbedGatherMatchTheCpu) {
   REQUIRE_DEVICE();
   std::mt19937 rng(5);
   for (uint32_t dim : {1u, 7u, 64u, 288u, 4096u, 5003u}) {
@@ -225,6 +226,20 @@ TEST(CudaKernels, RmsnormSwigluAddEmbedMatchTheCpu) {
   Dev<float> dx(want.size());
   CUDA_OK(embed(dt.p, WeightType::f16, dim, dtok.p, uint32_t(tokens.size()), dx.p, nullptr));
   EXPECT_EQ(dx.host(), want);
+  // Column gather (act-order input into stored order) against cpu::gather_columns: exact.
+  for (uint32_t cols : {1u, 130u, 4096u}) {
+    const uint32_t rows = 3;
+    std::vector<int32_t> order(cols);
+    for (uint32_t j = 0; j < cols; ++j) order[j] = int32_t(j);
+    std::shuffle(order.begin(), order.end(), rng);
+    const std::vector<float> xs = randn(rng, size_t(rows) * cols);
+    std::vector<float> gathered(xs.size());
+    cpu::gather_columns(xs.data(), rows, cols, order.data(), gathered.data());
+    Dev<float> dxs(xs), dgo(xs.size());
+    Dev<int32_t> dor(order);
+    CUDA_OK(gather_columns(dxs.p, rows, cols, dor.p, dgo.p, nullptr));
+    EXPECT_EQ(dgo.host(), gathered) << "cols " << cols;
+  }
 }
 
 TEST(CudaKernels, RopeMatchesTheCpuInBothFormsWithLlama3Scaling) {

@@ -1,7 +1,9 @@
 // The seam between the model and the hardware: the ops the forward pass (model/forward.cpp)
 // calls, and the memory they run on. A backend owns the memory of the weights it runs and of the
 // KV pages (make_page_pool); it may fuse ops, but the layer code lives only in forward.cpp.
-// Activations are pointers into the backend's memory (host floats for the CPU backend).
+// Activations are pointers into the backend's memory (host floats for the CPU backend, device
+// memory for CUDA), taken from buffers it hands out (alloc); the forward pass never reads or
+// writes them itself: it moves them with copy/download and lets the ops compute on them.
 // One backend object serves every session of its model: ops keep no state between calls.
 #pragma once
 
@@ -24,10 +26,32 @@ struct Linear {
   bool quantized = false;
 };
 
+// `count` floats of a backend's activation memory, freed with the object (which the backend
+// must outlive).
+class ActivationBuffer {
+ public:
+  virtual ~ActivationBuffer() = default;
+  float* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ protected:
+  float* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+
+  // Activation memory: `count` floats (contents undefined).
+  virtual std::unique_ptr<ActivationBuffer> alloc(size_t count) = 0;
+  // True when activation pointers are host pointers the caller may read (the CPU backend).
+  virtual bool host_activations() const = 0;
+  // dst (n) = src (n), both activation memory (they may not overlap).
+  virtual void copy(float* dst, const float* src, size_t n) = 0;
+  // host (n) = src (n) of activation memory; returns when the values are on the host.
+  virtual void download(float* host, const float* src, size_t n) = 0;
 
   // The KV pages of a model, in this backend's memory.
   virtual std::unique_ptr<PagePool> make_page_pool(const PageShape& shape, size_t max_pages) = 0;
@@ -48,6 +72,13 @@ class Backend {
   virtual void swiglu(float* gate, const float* up, size_t n) = 0;
   // Stores one position's k and v (kv_dim each, f32) at `pos` (< seq.length()) of `layer`.
   virtual void kv_write(const KvSequence& seq, size_t layer, size_t pos, const float* k, const float* v) = 0;
+  // The KV writes of a step: row i of k and v (each (n, kv_dim)) goes to position pos[i] of
+  // *seqs[i] (< its length()), layer `layer`. The default calls kv_write row by row; CUDA needs
+  // them in one launch, and k, v are activation memory.
+  virtual void kv_write_rows(std::span<const KvSequence* const> seqs, std::span<const size_t> pos, size_t layer,
+                             const float* k, const float* v, size_t kv_dim) {
+    for (size_t i = 0; i < seqs.size(); ++i) kv_write(*seqs[i], layer, pos[i], k + i * kv_dim, v + i * kv_dim);
+  }
   // One sequence's rows for attention(): n query rows q (n, n_head · head_dim) at positions
   // pos0 .. pos0+n−1, attending over positions [0, pos0 + t] of `seq`; out (n, n_head · head_dim).
   struct AttentionCall {

@@ -1,6 +1,7 @@
 #include "model/forward.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 
 #include "backend/backend.h"
@@ -74,22 +75,24 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
   std::vector<std::vector<size_t>> rows(seqs.size());
   for (size_t i = 0; i < n; ++i) rows[batch.tokens[i].seq].push_back(i);
 
-  // x (n, dim), rows in batch order; the layers' activations live in `scratch`.
-  std::vector<float> x(n * dim);
+  // x (n, dim), rows in batch order, and the layers' activations (`scratch`) are the backend's
+  // activation memory: only its ops and copies touch them.
+  const std::unique_ptr<ActivationBuffer> x_buf = be.alloc(n * dim);
+  float* const x = x_buf->data();
   LayerScratch scratch;
   // Rows of q and att of the sequences whose rows are not next to each other: (rows of s, q_dim).
-  std::vector<std::vector<float>> gathered_q(seqs.size()), gathered_att(seqs.size());
+  std::vector<std::unique_ptr<ActivationBuffer>> gathered_q(seqs.size()), gathered_att(seqs.size());
   std::vector<Backend::AttentionCall> calls;
-  be.embed(model.tok_embeddings, ids, x.data());
+  std::vector<const KvSequence*> row_seq(n);
+  for (size_t i = 0; i < n; ++i) row_seq[i] = seqs[batch.tokens[i].seq];
+  be.embed(model.tok_embeddings, ids, x);
 
   const cpu::AttentionShape shape{d.n_head, d.n_head_kv, hd};
   const LayerShape ls{dim, d.n_head, d.n_head_kv, hd, ffn, d.norm_eps, &model.rope(), &model.rope_inv_freq()};
   for (size_t l = 0; l < d.n_layer; ++l) {
     // Each row's k and v go to its sequence's pages; each sequence's rows attend over its pages.
     const LayerAttention attend = [&](const float* q, const float* k, const float* v, float* att) {
-      for (size_t i = 0; i < n; ++i) {
-        be.kv_write(*seqs[batch.tokens[i].seq], l, pos[i], k + i * kv_dim, v + i * kv_dim);
-      }
+      be.kv_write_rows(row_seq, pos, l, k, v, kv_dim);
       // One call a sequence; rows that are not next to each other are gathered, then scattered.
       calls.clear();
       for (size_t s = 0; s < seqs.size(); ++s) {
@@ -100,35 +103,43 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
           calls.push_back({q + r[0] * q_dim, m, pos0, seqs[s], att + r[0] * q_dim});
           continue;
         }
-        std::vector<float>& qg = gathered_q[s];
-        qg.resize(m * q_dim);
-        gathered_att[s].resize(m * q_dim);
-        for (size_t j = 0; j < m; ++j) std::copy_n(q + r[j] * q_dim, q_dim, qg.data() + j * q_dim);
-        calls.push_back({qg.data(), m, pos0, seqs[s], gathered_att[s].data()});
+        if (!gathered_q[s] || gathered_q[s]->size() < m * q_dim) {
+          gathered_q[s] = be.alloc(m * q_dim), gathered_att[s] = be.alloc(m * q_dim);
+        }
+        float* qg = gathered_q[s]->data();
+        for (size_t j = 0; j < m; ++j) be.copy(qg + j * q_dim, q + r[j] * q_dim, q_dim);
+        calls.push_back({qg, m, pos0, seqs[s], gathered_att[s]->data()});
       }
       be.attention(calls, l, shape);
       for (size_t s = 0; s < seqs.size(); ++s) {
         const std::vector<size_t>& r = rows[s];
         if (r.empty() || r.back() - r.front() + 1 == r.size()) continue;
-        for (size_t j = 0; j < r.size(); ++j) {
-          std::copy_n(gathered_att[s].data() + j * q_dim, q_dim, att + r[j] * q_dim);
-        }
+        for (size_t j = 0; j < r.size(); ++j) be.copy(att + r[j] * q_dim, gathered_att[s]->data() + j * q_dim, q_dim);
       }
     };
-    decoder_layer(be, ls, model.layers[l], x.data(), n, pos, attend, nullptr, &scratch);
+    decoder_layer(be, ls, model.layers[l], x, n, pos, attend, nullptr, &scratch);
   }
 
   // Logits of the rows that want them only, (n_logits, vocab) in batch order.
   const size_t n_logits = batch.n_logits();
   if (n_logits == 0 || logits == nullptr) return Status::success();
-  std::vector<float> last(n_logits * dim);
+  // The wanted rows, normalised, then the classifier: into `logits` itself when activations are
+  // host memory, else into activation memory and downloaded once.
+  const std::unique_ptr<ActivationBuffer> last = be.alloc(2 * n_logits * dim);
+  float* const rows_in = last->data();
+  float* const rows_n = rows_in + n_logits * dim;
   for (size_t i = 0, j = 0; i < n; ++i) {
-    if (batch.tokens[i].wants_logits) std::copy_n(x.data() + i * dim, dim, last.data() + j++ * dim);
+    if (batch.tokens[i].wants_logits) be.copy(rows_in + j++ * dim, x + i * dim, dim);
   }
-  std::vector<float> last_n(n_logits * dim);
-  be.rmsnorm(last.data(), n_logits, dim, model.norm, d.norm_eps, last_n.data());
+  be.rmsnorm(rows_in, n_logits, dim, model.norm, d.norm_eps, rows_n);
   logits->resize(n_logits * d.vocab);
-  be.linear(last_n.data(), n_logits, model.output, logits->data());
+  if (be.host_activations()) {
+    be.linear(rows_n, n_logits, model.output, logits->data());
+  } else {
+    const std::unique_ptr<ActivationBuffer> out = be.alloc(n_logits * d.vocab);
+    be.linear(rows_n, n_logits, model.output, out->data());
+    be.download(logits->data(), out->data(), n_logits * d.vocab);
+  }
   return Status::success();
 }
 

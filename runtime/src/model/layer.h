@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -42,10 +43,16 @@ using LayerTap = std::function<bool(Tap where, const float* input, size_t n)>;
 // att (n, n_head·hd). Where the keys and values go (pages, or nothing) is the caller's business.
 using LayerAttention = std::function<void(const float* q, const float* k, const float* v, float* att)>;
 
-// Activations of one call, each (n, width); reused across layers and calls.
+// Activations of one call, each (n, width), in the backend's activation memory (one buffer,
+// grown when n grows); reused across layers and calls of one backend.
 struct LayerScratch {
-  std::vector<float> xn, q, k, v, att, h, tmp, gate, up;
-  void resize(const LayerShape& s, size_t n);
+  float *xn = nullptr, *q = nullptr, *k = nullptr, *v = nullptr, *att = nullptr, *h = nullptr, *tmp = nullptr,
+        *gate = nullptr, *up = nullptr;
+  std::vector<float> tap_input;  // a tap's input copied to the host (backends without host activations)
+  void resize(Backend& be, const LayerShape& s, size_t n);
+
+ private:
+  std::unique_ptr<ActivationBuffer> buffer_;
 };
 
 // x (n, dim) → the layer's output, in place; row t at positions[t]. Returns false when a tap

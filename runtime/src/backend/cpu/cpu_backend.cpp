@@ -1,8 +1,10 @@
 // The CPU backend: kernels/cpu ops on host memory. Attention widens the sequence's pages into a
 // contiguous f32 view (positions, kv_dim) and runs the contiguous kernel on it, so f32 pages give
 // exactly the numbers of a contiguous f32 cache.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "backend/backend.h"
 #include "cpu/convert.h"
@@ -33,9 +35,22 @@ void narrow(const float* src, KvDtype dtype, size_t n, uint8_t* out) {
   for (size_t i = 0; i < n; ++i) h[i] = cpu::f32_to_f16(src[i]);
 }
 
+class HostBuffer final : public ActivationBuffer {
+ public:
+  explicit HostBuffer(size_t count) : v_(count) { data_ = v_.data(), size_ = count; }
+
+ private:
+  std::vector<float> v_;
+};
+
 class CpuBackend final : public Backend {
  public:
   const char* name() const override { return "cpu"; }
+
+  std::unique_ptr<ActivationBuffer> alloc(size_t count) override { return std::make_unique<HostBuffer>(count); }
+  bool host_activations() const override { return true; }
+  void copy(float* dst, const float* src, size_t n) override { std::copy_n(src, n, dst); }
+  void download(float* host, const float* src, size_t n) override { std::copy_n(src, n, host); }
 
   std::unique_ptr<PagePool> make_page_pool(const PageShape& shape, size_t max_pages) override {
     return std::make_unique<PagePool>(shape, max_pages);

@@ -2,15 +2,17 @@
 // memory, unchanged, the first time an op meets them (through two pinned staging buffers and
 // asynchronous copies; upload_stats() reports the rate); KV pages live in one device allocation
 // mirroring the host PagePool's page ids (the pool keeps the page tables and reference counts;
-// its copy hook copies the device page on copy-on-write). The forward pass hands the ops host
-// activations (forward.cpp's vectors), so each op copies its inputs in and its outputs out: the
-// numbers are the kernels', the speed is not yet the device's (docs/cuda.md, "limits").
-// One backend serves every session of its model: ops run one at a time under a mutex.
+// its copy hook copies the device page on copy-on-write). Activations are device memory handed
+// out by alloc(): the ops read and write them in place, and only token ids, positions, page
+// tables and KV offsets go up, and the logits come down (download), once a step.
+// One backend serves every session of its model: ops run one at a time under a mutex, in order
+// on one stream; nothing waits for the device except download() and buffer growth.
 #include <cuda_runtime.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -52,6 +54,61 @@ struct DeviceBuffer {
   ~DeviceBuffer() {
     if (ptr != nullptr) cudaFree(ptr);
   }
+};
+
+// cudaMalloc that names what did not fit.
+void* device_alloc(size_t bytes, const std::string& what);
+
+// Device blocks for activations, kept for reuse instead of freed (cudaMalloc and cudaFree are
+// slow, and cudaFree waits for the device). Every op runs in order on the backend's one stream, so
+// a block given back while kernels that use it are still queued may be handed out again at once:
+// its next user's work is queued after theirs.
+class ActivationPool {
+ public:
+  ActivationPool() = default;
+  ActivationPool(const ActivationPool&) = delete;
+  ActivationPool& operator=(const ActivationPool&) = delete;
+  ~ActivationPool() {
+    for (const auto& [bytes, p] : free_) cudaFree(p);
+  }
+
+  // A block of at least `bytes` (at most about twice that, so that small requests do not hold
+  // big blocks), and its size.
+  std::pair<void*, size_t> take(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto it = free_.lower_bound(bytes);
+      if (it != free_.end() && it->first <= 2 * bytes + 4096) {
+        const std::pair<void*, size_t> got{it->second, it->first};
+        free_.erase(it);
+        return got;
+      }
+    }
+    return {device_alloc(bytes, "activations (" + std::to_string(bytes) + " bytes)"), bytes};
+  }
+
+  void give(void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.emplace(bytes, p);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;  // block size -> block
+};
+
+// Activation memory on the device, from (and back to) the backend's pool.
+class DeviceActivations final : public ActivationBuffer {
+ public:
+  DeviceActivations(ActivationPool& pool, size_t count) : pool_(pool) {
+    const auto [p, bytes] = pool.take(count * sizeof(float));
+    data_ = static_cast<float*>(p), size_ = count, bytes_ = bytes;
+  }
+  ~DeviceActivations() override { pool_.give(data_, bytes_); }
+
+ private:
+  ActivationPool& pool_;
+  size_t bytes_ = 0;
 };
 
 // cudaMalloc that names what did not fit.
@@ -100,6 +157,22 @@ class CudaBackend final : public Backend {
     return stats_;
   }
 
+  std::unique_ptr<ActivationBuffer> alloc(size_t count) override {
+    return std::make_unique<DeviceActivations>(activations_, count);
+  }
+
+  bool host_activations() const override { return false; }
+
+  void copy(float* dst, const float* src, size_t n) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (n > 0) check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copy");
+  }
+
+  void download(float* host, const float* src, size_t n) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    to_host(host, src, n);
+  }
+
   std::unique_ptr<PagePool> make_page_pool(const PageShape& shape, size_t max_pages) override {
     std::lock_guard<std::mutex> lock(mutex_);
     auto pool = std::make_unique<PagePool>(shape, max_pages);
@@ -125,24 +198,19 @@ class CudaBackend final : public Backend {
     std::lock_guard<std::mutex> lock(mutex_);
     const void* dt = weight(table.data, table.rows * table.cols * elem_bytes(table.dtype), "the embedding table");
     const size_t n = tokens.size();
-    int32_t* d_tok = to_device(slot(kTok), tokens.data(), n);
-    float* d_x = buffer<float>(slot(kA), n * table.cols);
-    check(cuda::embed(dt, weight_type(table.dtype, "the embedding table"), uint32_t(table.cols), d_tok, uint32_t(n),
-                      d_x, stream_),
+    const int32_t* d_tok = to_device(slot(kTok), tokens.data(), n);
+    check(cuda::embed(dt, weight_type(table.dtype, "the embedding table"), uint32_t(table.cols), d_tok, uint32_t(n), x,
+                      stream_),
           "embed");
-    to_host(x, d_x, n * table.cols);
   }
 
   void rmsnorm(const float* x, size_t n, size_t dim, const cpu::WeightView& weight_view, float eps,
                float* out) override {
     std::lock_guard<std::mutex> lock(mutex_);
     const void* dw = weight(weight_view.data, dim * elem_bytes(weight_view.dtype), "a norm weight");
-    const float* d_x = to_device(slot(kA), x, n * dim);
-    float* d_out = buffer<float>(slot(kB), n * dim);
-    check(cuda::rmsnorm(d_x, uint32_t(n), uint32_t(dim), dw, weight_type(weight_view.dtype, "a norm weight"), eps,
-                        d_out, stream_),
+    check(cuda::rmsnorm(x, uint32_t(n), uint32_t(dim), dw, weight_type(weight_view.dtype, "a norm weight"), eps, out,
+                        stream_),
           "rmsnorm");
-    to_host(out, d_out, n * dim);
   }
 
   void linear(const float* x, size_t n, const Linear& w, float* y) override {
@@ -150,30 +218,24 @@ class CudaBackend final : public Backend {
     if (w.quantized) {
       const cpu::QuantView& q = w.quant;
       const cuda::QuantWeight dq = quant_weight(q);
-      const float* xh = x;
       if (q.order != nullptr) {
         // Sorted act-order layout (GptqPackedKSorted): the stored weight is an ordinary no-g_idx one
         // over x gathered into stored column order, x_sorted[j] = x[order[j]] (cpu/quant.h).
-        gathered_.resize(n * q.cols);
-        cpu::gather_columns(x, n, q.cols, q.order, gathered_.data());
-        xh = gathered_.data();
+        const int32_t* d_order = static_cast<const int32_t*>(weight(q.order, q.cols * 4, "an act-order permutation"));
+        float* d_g = buffer<float>(slot(kGather), n * q.cols);
+        check(cuda::gather_columns(x, uint32_t(n), uint32_t(q.cols), d_order, d_g, stream_), "act-order gather");
+        x = d_g;
       }
-      const float* d_x = to_device(slot(kA), xh, n * q.cols);
-      float* d_y = buffer<float>(slot(kB), n * q.rows);
       const size_t ws = cuda::quant_gemv_workspace_floats(dq, uint32_t(n), n_sm_);
       float* d_ws = ws == 0 ? nullptr : buffer<float>(slot(kWs), ws);
-      check(cuda::quant_gemv(dq, d_x, uint32_t(n), d_y, d_ws, n_sm_, stream_), "quantized linear");
-      to_host(y, d_y, n * q.rows);
+      check(cuda::quant_gemv(dq, x, uint32_t(n), y, d_ws, n_sm_, stream_), "quantized linear");
       return;
     }
     const cpu::WeightView& d = w.dense;
     const void* dw = weight(d.data, d.rows * d.cols * elem_bytes(d.dtype), "a linear weight");
-    const float* d_x = to_device(slot(kA), x, n * d.cols);
-    float* d_y = buffer<float>(slot(kB), n * d.rows);
-    check(cuda::dense_gemv(dw, weight_type(d.dtype, "a linear weight"), uint32_t(d.rows), uint32_t(d.cols), d_x,
-                           uint32_t(n), d_y, stream_),
+    check(cuda::dense_gemv(dw, weight_type(d.dtype, "a linear weight"), uint32_t(d.rows), uint32_t(d.cols), x,
+                           uint32_t(n), y, stream_),
           "linear");
-    to_host(y, d_y, n * d.rows);
   }
 
   void rope(float* x, size_t n, size_t n_heads, std::span<const size_t> positions, const cpu::RopeParams& p,
@@ -181,76 +243,91 @@ class CudaBackend final : public Backend {
     std::lock_guard<std::mutex> lock(mutex_);
     const float* d_freq =
         static_cast<const float*>(weight(inv_freq.data(), inv_freq.size() * sizeof(float), "the RoPE frequencies"));
+    // A step's q and k of every layer share one position list: uploaded when it changes (a
+    // host-to-device copy from pageable memory waits for the stream).
     std::vector<int32_t> pos(n);
     for (size_t t = 0; t < n; ++t) pos[t] = int32_t(positions[t]);
-    const int32_t* d_pos = to_device(slot(kTok), pos.data(), n);
-    const size_t count = n * n_heads * p.head_dim;
-    float* d_x = to_device(slot(kA), x, count);
-    check(cuda::rope(d_x, uint32_t(n), uint32_t(n_heads), uint32_t(p.head_dim), d_pos, d_freq,
+    if (pos != pos_uploaded_ || slot(kPos).ptr == nullptr) {
+      to_device(slot(kPos), pos.data(), n);
+      pos_uploaded_ = pos;
+    }
+    const int32_t* d_pos = static_cast<const int32_t*>(slot(kPos).ptr);
+    check(cuda::rope(x, uint32_t(n), uint32_t(n_heads), uint32_t(p.head_dim), d_pos, d_freq,
                      p.form == fb::RopeForm::Interleaved, stream_),
           "rope");
-    to_host(x, d_x, count);
   }
 
   void add(float* x, const float* y, size_t n) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    float* d_x = to_device(slot(kA), x, n);
-    const float* d_y = to_device(slot(kB), y, n);
-    check(cuda::add(d_x, d_y, n, stream_), "add");
-    to_host(x, d_x, n);
+    check(cuda::add(x, y, n, stream_), "add");
   }
 
   void swiglu(float* gate, const float* up, size_t n) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    float* d_g = to_device(slot(kA), gate, n);
-    const float* d_u = to_device(slot(kB), up, n);
-    check(cuda::swiglu(d_g, d_u, n, stream_), "swiglu");
-    to_host(gate, d_g, n);
+    check(cuda::swiglu(gate, up, n, stream_), "swiglu");
   }
 
   void kv_write(const KvSequence& seq, size_t layer, size_t pos, const float* k, const float* v) override {
+    const KvSequence* one[1] = {&seq};
+    const size_t at[1] = {pos};
+    kv_write_rows(one, at, layer, k, v, kv_shape_.kv_dim);
+  }
+
+  void kv_write_rows(std::span<const KvSequence* const> seqs, std::span<const size_t> pos, size_t layer,
+                     const float* k, const float* v, size_t kv_dim) override {
     std::lock_guard<std::mutex> lock(mutex_);
     const PageShape& s = kv_shape_;
-    const PageId page = seq.pages()[pos / s.page_size];
-    const size_t slot_in_page = pos % s.page_size;
-    const uint64_t base = uint64_t(page) * s.page_bytes();
-    const uint64_t offs[2] = {base + ((layer * 2 + 0) * s.page_size + slot_in_page) * s.row_bytes(),
-                              base + ((layer * 2 + 1) * s.page_size + slot_in_page) * s.row_bytes()};
-    const uint64_t* d_off = to_device(slot(kTok), offs, 2);
-    const float* d_k = to_device(slot(kA), k, s.kv_dim);
-    const float* d_v = to_device(slot(kB), v, s.kv_dim);
-    check(cuda::kv_write(static_cast<uint8_t*>(kv_->ptr), s.dtype == KvDtype::f16, uint32_t(s.kv_dim), d_k, d_v,
-                         d_off, d_off + 1, 1, stream_),
+    const size_t n = seqs.size();
+    if (n == 0) return;
+    if (kv_dim != s.kv_dim) throw std::runtime_error("CUDA backend: kv_write rows of another width than the pages'");
+    // Byte offsets of each row's k (first n) and v (last n) in the page allocation.
+    std::vector<uint64_t> offs(2 * n);
+    for (size_t i = 0; i < n; ++i) {
+      const PageId page = seqs[i]->pages()[pos[i] / s.page_size];
+      const size_t slot_in_page = pos[i] % s.page_size;
+      const uint64_t base = uint64_t(page) * s.page_bytes();
+      offs[i] = base + ((layer * 2 + 0) * s.page_size + slot_in_page) * s.row_bytes();
+      offs[n + i] = base + ((layer * 2 + 1) * s.page_size + slot_in_page) * s.row_bytes();
+    }
+    const uint64_t* d_off = to_device(slot(kTok), offs.data(), offs.size());
+    check(cuda::kv_write(static_cast<uint8_t*>(kv_->ptr), s.dtype == KvDtype::f16, uint32_t(s.kv_dim), k, v, d_off,
+                         d_off + n, uint32_t(n), stream_),
           "kv_write");
-    check(cudaStreamSynchronize(stream_), "kv_write");
   }
 
   void attention(std::span<const AttentionCall> calls, size_t layer, const cpu::AttentionShape& shape) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    const size_t q_dim = shape.n_head * shape.head_dim;
-    for (const AttentionCall& c : calls) {
-      const std::vector<PageId>& pages = c.seq->pages();
-      std::vector<int32_t> table(pages.begin(), pages.end());
+    // Every call's page table in one upload (the slot is not reused until the kernels are queued).
+    std::vector<int32_t> tables;
+    std::vector<size_t> first(calls.size());
+    for (size_t c = 0; c < calls.size(); ++c) {
+      first[c] = tables.size();
+      const std::vector<PageId>& pages = calls[c].seq->pages();
+      tables.insert(tables.end(), pages.begin(), pages.end());
+    }
+    const int32_t* d_tables = to_device(slot(kTok), tables.data(), tables.size());
+    for (size_t c = 0; c < calls.size(); ++c) {
+      const AttentionCall& call = calls[c];
       cuda::AttentionArgs a{};
-      a.q = to_device(slot(kA), c.q, c.n * q_dim);
-      a.n = uint32_t(c.n);
-      a.pos0 = uint32_t(c.pos0);
-      a.page_table = to_device(slot(kTok), table.data(), table.size());
+      a.q = call.q;
+      a.n = uint32_t(call.n);
+      a.pos0 = uint32_t(call.pos0);
+      a.page_table = d_tables + first[c];
       a.kv = {static_cast<const uint8_t*>(kv_->ptr), kv_shape_.page_bytes(), uint32_t(kv_shape_.page_size),
               uint32_t(kv_shape_.kv_dim), uint32_t(layer), kv_shape_.dtype == KvDtype::f16};
       a.n_head = uint32_t(shape.n_head);
       a.n_head_kv = uint32_t(shape.n_head_kv);
       a.head_dim = uint32_t(shape.head_dim);
-      a.out = buffer<float>(slot(kB), c.n * q_dim);
+      a.out = call.out;
+      // One workspace for all calls: the kernels of one call run before the next call's on the stream.
       float* ws = buffer<float>(slot(kWs), cuda::attention_workspace_floats(a, n_sm_));
       check(cuda::attention(a, ws, n_sm_, stream_), "attention");
-      to_host(c.out, a.out, c.n * q_dim);
     }
   }
 
  private:
   static constexpr size_t kStagingBytes = size_t{8} << 20;
-  enum Slot { kA, kB, kWs, kTok, kSlots };
+  enum Slot { kGather, kWs, kTok, kPos, kSlots };
 
   struct Staging {
     void* host = nullptr;
@@ -340,7 +417,8 @@ class CudaBackend final : public Backend {
   }
 
   mutable std::mutex mutex_;
-  std::vector<float> gathered_;  // (n, in) x in stored column order for a sorted weight; under mutex_
+  ActivationPool activations_;
+  std::vector<int32_t> pos_uploaded_;  // what slot kPos holds
   cudaStream_t stream_ = nullptr;
   uint32_t n_sm_ = 1;
   Staging staging_[2];
