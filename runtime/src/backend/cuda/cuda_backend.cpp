@@ -297,7 +297,8 @@ class CudaBackend final : public Backend {
 
   void attention(std::span<const AttentionCall> calls, size_t layer, const cpu::AttentionShape& shape) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    // Every call's page table in one upload (the slot is not reused until the kernels are queued).
+    // Every call's page table, in one upload when they differ from the last layer's (a step's
+    // tables are the same in every layer).
     std::vector<int32_t> tables;
     std::vector<size_t> first(calls.size());
     for (size_t c = 0; c < calls.size(); ++c) {
@@ -305,7 +306,11 @@ class CudaBackend final : public Backend {
       const std::vector<PageId>& pages = calls[c].seq->pages();
       tables.insert(tables.end(), pages.begin(), pages.end());
     }
-    const int32_t* d_tables = to_device(slot(kTok), tables.data(), tables.size());
+    if (tables != tables_uploaded_ || slot(kTables).ptr == nullptr) {
+      to_device(slot(kTables), tables.data(), tables.size());
+      tables_uploaded_ = tables;
+    }
+    const int32_t* d_tables = static_cast<const int32_t*>(slot(kTables).ptr);
     for (size_t c = 0; c < calls.size(); ++c) {
       const AttentionCall& call = calls[c];
       cuda::AttentionArgs a{};
@@ -327,7 +332,7 @@ class CudaBackend final : public Backend {
 
  private:
   static constexpr size_t kStagingBytes = size_t{8} << 20;
-  enum Slot { kGather, kWs, kTok, kPos, kSlots };
+  enum Slot { kGather, kWs, kTok, kPos, kTables, kSlots };
 
   struct Staging {
     void* host = nullptr;
@@ -418,7 +423,8 @@ class CudaBackend final : public Backend {
 
   mutable std::mutex mutex_;
   ActivationPool activations_;
-  std::vector<int32_t> pos_uploaded_;  // what slot kPos holds
+  std::vector<int32_t> pos_uploaded_;     // what slot kPos holds
+  std::vector<int32_t> tables_uploaded_;  // what slot kTables holds
   cudaStream_t stream_ = nullptr;
   uint32_t n_sm_ = 1;
   Staging staging_[2];
