@@ -280,18 +280,24 @@ class CudaBackend final : public Backend {
     const size_t n = seqs.size();
     if (n == 0) return;
     if (kv_dim != s.kv_dim) throw std::runtime_error("CUDA backend: kv_write rows of another width than the pages'");
-    // Byte offsets of each row's k (first n) and v (last n) in the page allocation.
+    // Byte offsets of each row's k (first n) and v (last n) in layer 0 of its page: a layer's
+    // rows lie layer · 2 · page_size rows further, so the offsets are the same in every layer of a
+    // step and go up once; the kernel gets the allocation shifted to the layer.
     std::vector<uint64_t> offs(2 * n);
     for (size_t i = 0; i < n; ++i) {
       const PageId page = seqs[i]->pages()[pos[i] / s.page_size];
       const size_t slot_in_page = pos[i] % s.page_size;
-      const uint64_t base = uint64_t(page) * s.page_bytes();
-      offs[i] = base + ((layer * 2 + 0) * s.page_size + slot_in_page) * s.row_bytes();
-      offs[n + i] = base + ((layer * 2 + 1) * s.page_size + slot_in_page) * s.row_bytes();
+      offs[i] = uint64_t(page) * s.page_bytes() + slot_in_page * s.row_bytes();
+      offs[n + i] = offs[i] + s.page_size * s.row_bytes();
     }
-    const uint64_t* d_off = to_device(slot(kTok), offs.data(), offs.size());
-    check(cuda::kv_write(static_cast<uint8_t*>(kv_->ptr), s.dtype == KvDtype::f16, uint32_t(s.kv_dim), k, v, d_off,
-                         d_off + n, uint32_t(n), stream_),
+    if (offs != kv_offs_uploaded_ || slot(kKvOff).ptr == nullptr) {
+      to_device(slot(kKvOff), offs.data(), offs.size());
+      kv_offs_uploaded_ = offs;
+    }
+    const uint64_t* d_off = static_cast<const uint64_t*>(slot(kKvOff).ptr);
+    uint8_t* layer_base = static_cast<uint8_t*>(kv_->ptr) + layer * 2 * s.page_size * s.row_bytes();
+    check(cuda::kv_write(layer_base, s.dtype == KvDtype::f16, uint32_t(s.kv_dim), k, v, d_off, d_off + n, uint32_t(n),
+                         stream_),
           "kv_write");
   }
 
@@ -332,7 +338,7 @@ class CudaBackend final : public Backend {
 
  private:
   static constexpr size_t kStagingBytes = size_t{8} << 20;
-  enum Slot { kGather, kWs, kTok, kPos, kTables, kSlots };
+  enum Slot { kGather, kWs, kTok, kPos, kTables, kKvOff, kSlots };
 
   struct Staging {
     void* host = nullptr;
@@ -425,6 +431,7 @@ class CudaBackend final : public Backend {
   ActivationPool activations_;
   std::vector<int32_t> pos_uploaded_;     // what slot kPos holds
   std::vector<int32_t> tables_uploaded_;  // what slot kTables holds
+  std::vector<uint64_t> kv_offs_uploaded_;  // what slot kKvOff holds
   cudaStream_t stream_ = nullptr;
   uint32_t n_sm_ = 1;
   Staging staging_[2];
