@@ -41,7 +41,7 @@ ANCHOR = {"FP (f32)": 21.30, "RTN 3-bit g128 sym": 247.9, "GPTQ 3-bit g128 sym":
           "GPTQ 4-bit g128 sym act-order": 29.80}
 
 # (bits, group, sym): the issue's settings. The anchor's two come first so they finish first.
-SETTINGS = [(4, 128, True), (3, 128, True), (8, 128, True), (4, 128, False), (4, 32, False)]
+SETTINGS = [(4, 128, True), (3, 128, True), (8, 128, True), (4, 128, False), (4, 32, False), (8, 128, False)]
 
 
 class Failed(Exception):
@@ -361,15 +361,18 @@ def write_table(a, results, texts, stamp):
             cells += [f"{r['ppl']:.4f}{mark}" if r else "", f"{100 * (r['ppl'] / f['ppl'] - 1):+.2f}%" if r and f else ""]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {ANCHOR.get(name, '')} |")
     if any(res and "GPTQ" in n for n, res in results):
-        lines += ["", f"Compile (ingotc build from the GGUF, {a.threads} threads): "
+        made = "" if a.table_only else f": {a.threads} in this run"
+        lines += ["", "Compile (ingotc build from the GGUF; seconds at the thread count of the run that made the "
+                  f"row{made}, as bench/results' logs say): "
                   + "; ".join(f"{n}: {res[next(iter(res))]['build_s']:.0f} s, peak RSS "
                               f"{res[next(iter(res))]['build_peak_rss_kb'] / 1024:.0f} MiB"
                               for n, res in results if res and "GPTQ" in n) + "."]
     if earlier:
-        lines += ["", f"¹ From an earlier build of the same sources (cache stamp {', '.join(sorted(earlier))}, "
-                  f"accepted with --also-stamps; this build's stamp is {stamp}). Not rerun; the one row rerun "
-                  "with this build (RTN 4-bit g128 sym, WikiText-2) reproduced the earlier figure exactly, and "
-                  "this ingotc's default draw writes the bytes of the ingotc before --calib-draw (docs/gptq.md)."]
+        lines += ["", f"¹ From an earlier build (cache stamp {', '.join(sorted(earlier))}, accepted with "
+                  f"--also-stamps; this build's stamp is {stamp}), not rerun: these rows' options write the same "
+                  "bytes in both (the GPTQ rows are `--gptq-preset paper`, whose bytes gptq_options_cli_test pins "
+                  "to those of the builds before the default grid changed; the default draw writes the bytes of "
+                  "the ingotc before --calib-draw), and rows rerun across builds reproduced exactly (docs/gptq.md)."]
     lines += ["", END]
     block = "\n".join(lines) + "\n"
     old = open(a.out).read() if os.path.exists(a.out) else ""
