@@ -57,7 +57,18 @@ struct DeviceBuffer {
 };
 
 // cudaMalloc that names what did not fit.
-void* device_alloc(size_t bytes, const std::string& what);
+void* device_alloc(size_t bytes, const std::string& what) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes == 0 ? 1 : bytes);
+  if (e == cudaSuccess) return p;
+  cudaGetLastError();  // clear it: out of memory is not sticky
+  size_t free_b = 0, total_b = 0;
+  cudaMemGetInfo(&free_b, &total_b);
+  char msg[512];
+  std::snprintf(msg, sizeof msg, "CUDA backend: out of device memory for %s (%zu bytes; %zu free of %zu): %s",
+                what.c_str(), bytes, free_b, total_b, describe_error(e).c_str());
+  throw std::runtime_error(msg);
+}
 
 // Device blocks for activations, kept for reuse instead of freed (cudaMalloc and cudaFree are
 // slow, and cudaFree waits for the device). Every op runs in order on the backend's one stream, so
@@ -110,20 +121,6 @@ class DeviceActivations final : public ActivationBuffer {
   ActivationPool& pool_;
   size_t bytes_ = 0;
 };
-
-// cudaMalloc that names what did not fit.
-void* device_alloc(size_t bytes, const std::string& what) {
-  void* p = nullptr;
-  const cudaError_t e = cudaMalloc(&p, bytes == 0 ? 1 : bytes);
-  if (e == cudaSuccess) return p;
-  cudaGetLastError();  // clear it: out of memory is not sticky
-  size_t free_b = 0, total_b = 0;
-  cudaMemGetInfo(&free_b, &total_b);
-  char msg[512];
-  std::snprintf(msg, sizeof msg, "CUDA backend: out of device memory for %s (%zu bytes; %zu free of %zu): %s",
-                what.c_str(), bytes, free_b, total_b, describe_error(e).c_str());
-  throw std::runtime_error(msg);
-}
 
 class CudaBackend final : public Backend {
  public:
@@ -247,11 +244,7 @@ class CudaBackend final : public Backend {
     // host-to-device copy from pageable memory waits for the stream).
     std::vector<int32_t> pos(n);
     for (size_t t = 0; t < n; ++t) pos[t] = int32_t(positions[t]);
-    if (pos != pos_uploaded_ || slot(kPos).ptr == nullptr) {
-      to_device(slot(kPos), pos.data(), n);
-      pos_uploaded_ = pos;
-    }
-    const int32_t* d_pos = static_cast<const int32_t*>(slot(kPos).ptr);
+    const int32_t* d_pos = upload_if_changed(kPos, pos, &pos_uploaded_);
     check(cuda::rope(x, uint32_t(n), uint32_t(n_heads), uint32_t(p.head_dim), d_pos, d_freq,
                      p.form == fb::RopeForm::Interleaved, stream_),
           "rope");
@@ -290,11 +283,7 @@ class CudaBackend final : public Backend {
       offs[i] = uint64_t(page) * s.page_bytes() + slot_in_page * s.row_bytes();
       offs[n + i] = offs[i] + s.page_size * s.row_bytes();
     }
-    if (offs != kv_offs_uploaded_ || slot(kKvOff).ptr == nullptr) {
-      to_device(slot(kKvOff), offs.data(), offs.size());
-      kv_offs_uploaded_ = offs;
-    }
-    const uint64_t* d_off = static_cast<const uint64_t*>(slot(kKvOff).ptr);
+    const uint64_t* d_off = upload_if_changed(kKvOff, offs, &kv_offs_uploaded_);
     uint8_t* layer_base = static_cast<uint8_t*>(kv_->ptr) + layer * 2 * s.page_size * s.row_bytes();
     check(cuda::kv_write(layer_base, s.dtype == KvDtype::f16, uint32_t(s.kv_dim), k, v, d_off, d_off + n, uint32_t(n),
                          stream_),
@@ -312,11 +301,7 @@ class CudaBackend final : public Backend {
       const std::vector<PageId>& pages = calls[c].seq->pages();
       tables.insert(tables.end(), pages.begin(), pages.end());
     }
-    if (tables != tables_uploaded_ || slot(kTables).ptr == nullptr) {
-      to_device(slot(kTables), tables.data(), tables.size());
-      tables_uploaded_ = tables;
-    }
-    const int32_t* d_tables = static_cast<const int32_t*>(slot(kTables).ptr);
+    const int32_t* d_tables = upload_if_changed(kTables, tables, &tables_uploaded_);
     for (size_t c = 0; c < calls.size(); ++c) {
       const AttentionCall& call = calls[c];
       cuda::AttentionArgs a{};
@@ -372,6 +357,18 @@ class CudaBackend final : public Backend {
     T* d = buffer<T>(b, count);
     if (count > 0) check(cudaMemcpyAsync(d, host, count * sizeof(T), cudaMemcpyHostToDevice, stream_), "copy to device");
     return d;
+  }
+
+  // The device copy of `host` in slot `s`, uploaded only when it differs from what the slot got
+  // last (`*last`): a step's positions, page tables and KV offsets are the same in every layer.
+  template <typename T>
+  const T* upload_if_changed(Slot s, const std::vector<T>& host, std::vector<T>* last) {
+    DeviceBuffer& b = slot(s);
+    if (host != *last || b.ptr == nullptr) {
+      to_device(b, host.data(), host.size());
+      *last = host;
+    }
+    return static_cast<const T*>(b.ptr);
   }
 
   template <typename T>
