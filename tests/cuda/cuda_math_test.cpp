@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "cuda/rope_math.cuh"
 #include "cuda/sampling_math.cuh"
 #include "cuda/softmax_merge.cuh"
+#include "cuda/upload_ring.h"
 
 namespace ingot::cuda {
 namespace {
@@ -371,6 +373,58 @@ TEST(CudaLaunch, AttentionAndDenseConfigurations) {
   EXPECT_EQ(pick_dense_gemv(32000, 4097, 1, 2, true).vec, 1u);
   EXPECT_EQ(pick_dense_gemv(32000, 4096, 1, 2, false).vec, 1u);
   EXPECT_EQ(pick_dense_gemv(32000, 4096, 1, 2, true).blocks, 4000u);
+}
+
+// The pinned upload ring never hands out bytes a queued copy may still read. A model of the
+// device: each take's bytes are "in flight" until the event of their chunk, recorded when the
+// chunk was closed, has been waited for; a take must not overlap any byte in flight, must lie in
+// one chunk and be aligned, and a wait may only name a chunk whose event was recorded.
+TEST(CudaUploadRing, NeverReusesBytesACopyMayStillRead) {
+  constexpr size_t kChunks = 4, kChunk = 1024;
+  UploadRing ring(kChunks, kChunk);
+  EXPECT_EQ(ring.bytes(), kChunks * kChunk);
+  std::vector<std::vector<std::pair<size_t, size_t>>> in_flight(kChunks);  // [begin, end) per chunk
+  std::vector<bool> recorded(kChunks, false);
+  std::vector<bool> closed(kChunks, false);  // closed since its last reopening
+  std::mt19937 rng(7);
+  size_t waits = 0, closes = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const size_t bytes = std::uniform_int_distribution<size_t>(0, i % 97 == 0 ? kChunk : 300)(rng);
+    const std::optional<UploadRing::Take> t = ring.take(bytes);
+    ASSERT_TRUE(t.has_value()) << bytes;
+    if (t->close) {
+      ASSERT_LT(*t->close, kChunks);
+      ASSERT_NE(*t->close, t->chunk);
+      recorded[*t->close] = true;
+      closed[*t->close] = true;
+      ++closes;
+    }
+    if (t->wait) {
+      ASSERT_TRUE(recorded[t->chunk]) << "waits for an event never recorded";
+      in_flight[t->chunk].clear();
+      ++waits;
+    }
+    if (t->close) closed[t->chunk] = false;  // reopened
+    ASSERT_FALSE(closed[t->chunk]) << "bytes taken from a closed chunk";
+    ASSERT_EQ(t->offset % 16, 0u);
+    const size_t begin = t->offset - t->chunk * kChunk;
+    ASSERT_LE(begin + bytes, kChunk) << "an upload crosses a chunk";
+    for (const auto& [b, e] : in_flight[t->chunk]) {
+      ASSERT_TRUE(begin + bytes <= b || e <= begin || bytes == 0) << "overwrites bytes still in flight";
+    }
+    in_flight[t->chunk].push_back({begin, begin + bytes});
+  }
+  EXPECT_GT(closes, 1000u);
+  EXPECT_EQ(waits, closes - (kChunks - 1)) << "every reopening after the first lap waits, no other";
+  EXPECT_FALSE(ring.take(kChunk + 1).has_value()) << "more than a chunk goes another way";
+  EXPECT_FALSE(UploadRing(0, kChunk).take(1).has_value());
+  // A fresh ring: the first chunk opens without a wait; a full chunk's upload closes it.
+  UploadRing r(2, 64);
+  const auto a = r.take(64), b = r.take(1), c = r.take(1), d = r.take(64);
+  EXPECT_TRUE(!a->close && !a->wait && a->offset == 0);
+  EXPECT_TRUE(b->close == 0u && !b->wait && b->offset == 64);
+  EXPECT_TRUE(!c->close && c->offset == 80) << "aligned to 16";
+  EXPECT_TRUE(d->close == 1u && d->wait && d->chunk == 0 && d->offset == 0);
 }
 
 }  // namespace

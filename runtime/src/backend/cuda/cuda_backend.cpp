@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -22,6 +23,7 @@
 #include "backend/backend.h"
 #include "backend/cuda/cuda_backend.h"
 #include "cuda/ops.h"
+#include "cuda/upload_ring.h"
 
 namespace ingot::runtime {
 
@@ -134,6 +136,8 @@ class CudaBackend final : public Backend {
       check(cudaHostAlloc(&s.host, kStagingBytes, cudaHostAllocDefault), "cudaHostAlloc (pinned staging)");
       check(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming), "cudaEventCreate");
     }
+    check(cudaHostAlloc(&ring_host_, ring_.bytes(), cudaHostAllocDefault), "cudaHostAlloc (pinned upload ring)");
+    for (auto& e : ring_done_) check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
   }
 
   ~CudaBackend() override {
@@ -141,6 +145,10 @@ class CudaBackend final : public Backend {
     for (auto& s : staging_) {
       if (s.host != nullptr) cudaFreeHost(s.host);
       if (s.done != nullptr) cudaEventDestroy(s.done);
+    }
+    if (ring_host_ != nullptr) cudaFreeHost(ring_host_);
+    for (auto e : ring_done_) {
+      if (e != nullptr) cudaEventDestroy(e);
     }
     weights_.clear();
     scratch_.clear();
@@ -240,8 +248,7 @@ class CudaBackend final : public Backend {
     std::lock_guard<std::mutex> lock(mutex_);
     const float* d_freq =
         static_cast<const float*>(weight(inv_freq.data(), inv_freq.size() * sizeof(float), "the RoPE frequencies"));
-    // A step's q and k of every layer share one position list: uploaded when it changes (a
-    // host-to-device copy from pageable memory waits for the stream).
+    // A step's q and k of every layer share one position list: uploaded when it changes.
     std::vector<int32_t> pos(n);
     for (size_t t = 0; t < n; ++t) pos[t] = int32_t(positions[t]);
     const int32_t* d_pos = upload_if_changed(kPos, pos, &pos_uploaded_);
@@ -323,6 +330,9 @@ class CudaBackend final : public Backend {
 
  private:
   static constexpr size_t kStagingBytes = size_t{8} << 20;
+  // The upload ring: a step's uploads are a few KB (16 sequences of 4096 positions in 16-token
+  // pages: 16 KB of page table), so four 256 KiB chunks are reused only steps later.
+  static constexpr size_t kRingChunks = 4, kRingChunkBytes = size_t{256} << 10;
   enum Slot { kGather, kWs, kTok, kPos, kTables, kKvOff, kSlots };
 
   struct Staging {
@@ -352,10 +362,24 @@ class CudaBackend final : public Backend {
     return static_cast<T*>(b.ptr);
   }
 
+  // The slot's buffer holding a copy of host[0, count), queued on the stream. Through the pinned
+  // ring (kernels/cuda/upload_ring.h), so that the host does not wait for the device; an upload
+  // larger than a ring chunk goes from pageable memory, which does wait.
   template <typename T>
   T* to_device(DeviceBuffer& b, const T* host, size_t count) {
     T* d = buffer<T>(b, count);
-    if (count > 0) check(cudaMemcpyAsync(d, host, count * sizeof(T), cudaMemcpyHostToDevice, stream_), "copy to device");
+    const size_t bytes = count * sizeof(T);
+    if (bytes == 0) return d;
+    const std::optional<cuda::UploadRing::Take> t = ring_.take(bytes);
+    if (!t) {
+      check(cudaMemcpyAsync(d, host, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
+      return d;
+    }
+    if (t->close) check(cudaEventRecord(ring_done_[*t->close], stream_), "upload ring");
+    if (t->wait) check(cudaEventSynchronize(ring_done_[t->chunk]), "upload ring");
+    uint8_t* pinned = static_cast<uint8_t*>(ring_host_) + t->offset;
+    std::memcpy(pinned, host, bytes);
+    check(cudaMemcpyAsync(d, pinned, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
     return d;
   }
 
@@ -432,6 +456,9 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   uint32_t n_sm_ = 1;
   Staging staging_[2];
+  cuda::UploadRing ring_{kRingChunks, kRingChunkBytes};
+  void* ring_host_ = nullptr;         // (kRingChunks · kRingChunkBytes) pinned bytes
+  cudaEvent_t ring_done_[kRingChunks] = {};  // per chunk: its copies have finished
   std::unordered_map<const void*, std::unique_ptr<DeviceBuffer>> weights_;
   std::vector<std::unique_ptr<DeviceBuffer>> scratch_;
   std::unique_ptr<DeviceBuffer> kv_;
