@@ -9,3 +9,6 @@ ingot_add_test(NAME model_smollm2_kv_test SOURCES model/smollm2_kv_test.cpp LABE
                LIBS ingot_runtime ingot_test_support TIMEOUT 900)
 target_compile_definitions(model_smollm2_kv_test PRIVATE INGOTC_BIN="$<TARGET_FILE:ingotc>")
 add_dependencies(model_smollm2_kv_test ingotc)
+# The forward pass under a backend that records steps (the CUDA graphs' contract), on the CPU.
+ingot_add_test(NAME model_step_recording_test SOURCES model/step_recording_test.cpp LABELS "model"
+               LIBS ingot_compiler ingot_runtime ingot_test_support)

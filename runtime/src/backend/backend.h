@@ -91,6 +91,19 @@ class Backend {
   // Causal attention of every call over its sequence's layer `layer` (one call a sequence of the
   // batch: the backend may run them together).
   virtual void attention(std::span<const AttentionCall> calls, size_t layer, const cpu::AttentionShape& shape) = 0;
+
+  // Recording a step (CUDA graphs, docs/cuda.md). begin_graph(rows) returns true when the ops
+  // that follow, up to end_graph(), are recorded instead of run (`rows`: the step's batch size;
+  // a backend that does not record returns false, and end_graph is then not called). While
+  // recording, no op's result may be read. end_graph(ok) runs what was recorded and returns true;
+  // or, when `ok` is false (an op threw while recording) or the recording failed, discards it and
+  // returns false: then none of the recorded ops has run, and the caller runs them again,
+  // unrecorded. No other thread's ops run on the backend between the two calls.
+  virtual bool begin_graph(size_t rows) {
+    (void)rows;
+    return false;
+  }
+  virtual bool end_graph(bool ok) { return ok; }
 };
 
 // The CPU backend: weights are the container mapping's views, pages host memory, ops the

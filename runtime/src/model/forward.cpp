@@ -75,71 +75,87 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
   std::vector<std::vector<size_t>> rows(seqs.size());
   for (size_t i = 0; i < n; ++i) rows[batch.tokens[i].seq].push_back(i);
 
+  std::vector<const KvSequence*> row_seq(n);
+  for (size_t i = 0; i < n; ++i) row_seq[i] = seqs[batch.tokens[i].seq];
+  const size_t n_logits = logits == nullptr ? 0 : batch.n_logits();
+  if (n_logits > 0) logits->resize(n_logits * d.vocab);
+  // The logits in activation memory when it is not host memory (downloaded once, at the end).
+  const std::unique_ptr<ActivationBuffer> out =
+      n_logits > 0 && !be.host_activations() ? be.alloc(n_logits * d.vocab) : nullptr;
+
   // x (n, dim), rows in batch order, and the layers' activations (`scratch`) are the backend's
-  // activation memory: only its ops and copies touch them.
+  // activation memory: only its ops and copies touch them. They outlive the step's ops, which a
+  // backend may run only at end_graph.
   const std::unique_ptr<ActivationBuffer> x_buf = be.alloc(n * dim);
   float* const x = x_buf->data();
   LayerScratch scratch;
   // Rows of q and att of the sequences whose rows are not next to each other: (rows of s, q_dim).
   std::vector<std::unique_ptr<ActivationBuffer>> gathered_q(seqs.size()), gathered_att(seqs.size());
-  std::vector<Backend::AttentionCall> calls;
-  std::vector<const KvSequence*> row_seq(n);
-  for (size_t i = 0; i < n; ++i) row_seq[i] = seqs[batch.tokens[i].seq];
-  be.embed(model.tok_embeddings, ids, x);
+  // The wanted rows, then normalised: (2, n_logits, dim).
+  const std::unique_ptr<ActivationBuffer> last = n_logits > 0 ? be.alloc(2 * n_logits * dim) : nullptr;
 
-  const cpu::AttentionShape shape{d.n_head, d.n_head_kv, hd};
-  const LayerShape ls{dim, d.n_head, d.n_head_kv, hd, ffn, d.norm_eps, &model.rope(), &model.rope_inv_freq()};
-  for (size_t l = 0; l < d.n_layer; ++l) {
-    // Each row's k and v go to its sequence's pages; each sequence's rows attend over its pages.
-    const LayerAttention attend = [&](const float* q, const float* k, const float* v, float* att) {
-      be.kv_write_rows(row_seq, pos, l, k, v, kv_dim);
-      // One call a sequence; rows that are not next to each other are gathered, then scattered.
-      calls.clear();
-      for (size_t s = 0; s < seqs.size(); ++s) {
-        const std::vector<size_t>& r = rows[s];
-        if (r.empty()) continue;
-        const size_t m = r.size(), pos0 = pos[r[0]];
-        if (r.back() - r.front() + 1 == m) {
-          calls.push_back({q + r[0] * q_dim, m, pos0, seqs[s], att + r[0] * q_dim});
-          continue;
+  // The step's ops, from the embedding to the classifier. Run once, or recorded by the backend
+  // (CUDA graphs: begin_graph) and run again unrecorded when the recording failed: its ops only
+  // read the host state above and write activation memory and KV pages, which a failed
+  // recording has not touched.
+  const auto step = [&] {
+    std::vector<Backend::AttentionCall> calls;
+    be.embed(model.tok_embeddings, ids, x);
+    const cpu::AttentionShape shape{d.n_head, d.n_head_kv, hd};
+    const LayerShape ls{dim, d.n_head, d.n_head_kv, hd, ffn, d.norm_eps, &model.rope(), &model.rope_inv_freq()};
+    for (size_t l = 0; l < d.n_layer; ++l) {
+      // Each row's k and v go to its sequence's pages; each sequence's rows attend over its pages.
+      const LayerAttention attend = [&](const float* q, const float* k, const float* v, float* att) {
+        be.kv_write_rows(row_seq, pos, l, k, v, kv_dim);
+        // One call a sequence; rows that are not next to each other are gathered, then scattered.
+        calls.clear();
+        for (size_t s = 0; s < seqs.size(); ++s) {
+          const std::vector<size_t>& r = rows[s];
+          if (r.empty()) continue;
+          const size_t m = r.size(), pos0 = pos[r[0]];
+          if (r.back() - r.front() + 1 == m) {
+            calls.push_back({q + r[0] * q_dim, m, pos0, seqs[s], att + r[0] * q_dim});
+            continue;
+          }
+          if (!gathered_q[s] || gathered_q[s]->size() < m * q_dim) {
+            gathered_q[s] = be.alloc(m * q_dim), gathered_att[s] = be.alloc(m * q_dim);
+          }
+          float* qg = gathered_q[s]->data();
+          for (size_t j = 0; j < m; ++j) be.copy(qg + j * q_dim, q + r[j] * q_dim, q_dim);
+          calls.push_back({qg, m, pos0, seqs[s], gathered_att[s]->data()});
         }
-        if (!gathered_q[s] || gathered_q[s]->size() < m * q_dim) {
-          gathered_q[s] = be.alloc(m * q_dim), gathered_att[s] = be.alloc(m * q_dim);
+        be.attention(calls, l, shape);
+        for (size_t s = 0; s < seqs.size(); ++s) {
+          const std::vector<size_t>& r = rows[s];
+          if (r.empty() || r.back() - r.front() + 1 == r.size()) continue;
+          for (size_t j = 0; j < r.size(); ++j) be.copy(att + r[j] * q_dim, gathered_att[s]->data() + j * q_dim, q_dim);
         }
-        float* qg = gathered_q[s]->data();
-        for (size_t j = 0; j < m; ++j) be.copy(qg + j * q_dim, q + r[j] * q_dim, q_dim);
-        calls.push_back({qg, m, pos0, seqs[s], gathered_att[s]->data()});
-      }
-      be.attention(calls, l, shape);
-      for (size_t s = 0; s < seqs.size(); ++s) {
-        const std::vector<size_t>& r = rows[s];
-        if (r.empty() || r.back() - r.front() + 1 == r.size()) continue;
-        for (size_t j = 0; j < r.size(); ++j) be.copy(att + r[j] * q_dim, gathered_att[s]->data() + j * q_dim, q_dim);
-      }
-    };
-    decoder_layer(be, ls, model.layers[l], x, n, pos, attend, nullptr, &scratch);
+      };
+      decoder_layer(be, ls, model.layers[l], x, n, pos, attend, nullptr, &scratch);
+    }
+    // Logits of the rows that want them only, (n_logits, vocab) in batch order: the wanted rows,
+    // normalised, then the classifier, into `logits` itself when activations are host memory.
+    if (n_logits == 0) return;
+    float* const rows_in = last->data();
+    float* const rows_n = rows_in + n_logits * dim;
+    for (size_t i = 0, j = 0; i < n; ++i) {
+      if (batch.tokens[i].wants_logits) be.copy(rows_in + j++ * dim, x + i * dim, dim);
+    }
+    be.rmsnorm(rows_in, n_logits, dim, model.norm, d.norm_eps, rows_n);
+    be.linear(rows_n, n_logits, model.output, out != nullptr ? out->data() : logits->data());
+  };
+  bool ran = false;
+  if (be.begin_graph(n)) {
+    bool recorded = true;
+    try {
+      step();
+    } catch (const std::exception&) {  // an op that cannot be recorded; run unrecorded below
+      recorded = false;
+    }
+    ran = be.end_graph(recorded);
   }
-
-  // Logits of the rows that want them only, (n_logits, vocab) in batch order.
-  const size_t n_logits = batch.n_logits();
-  if (n_logits == 0 || logits == nullptr) return Status::success();
-  // The wanted rows, normalised, then the classifier: into `logits` itself when activations are
-  // host memory, else into activation memory and downloaded once.
-  const std::unique_ptr<ActivationBuffer> last = be.alloc(2 * n_logits * dim);
-  float* const rows_in = last->data();
-  float* const rows_n = rows_in + n_logits * dim;
-  for (size_t i = 0, j = 0; i < n; ++i) {
-    if (batch.tokens[i].wants_logits) be.copy(rows_in + j++ * dim, x + i * dim, dim);
-  }
-  be.rmsnorm(rows_in, n_logits, dim, model.norm, d.norm_eps, rows_n);
-  logits->resize(n_logits * d.vocab);
-  if (be.host_activations()) {
-    be.linear(rows_n, n_logits, model.output, logits->data());
-  } else {
-    const std::unique_ptr<ActivationBuffer> out = be.alloc(n_logits * d.vocab);
-    be.linear(rows_n, n_logits, model.output, out->data());
-    be.download(logits->data(), out->data(), n_logits * d.vocab);
-  }
+  if (!ran) step();
+  if (out != nullptr) be.download(logits->data(), out->data(), n_logits * d.vocab);
   return Status::success();
 }
 

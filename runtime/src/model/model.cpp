@@ -173,6 +173,7 @@ Status Model::load(const std::string& path, const LoadOptions& options, std::uni
   } else {
     m->backend_ = make_cpu_backend();
   }
+  if (options.wrap_backend) m->backend_ = options.wrap_backend(std::move(m->backend_));
   PageShape pages{d.n_layer, kv_dim, options.kv_page_size, options.kv_dtype};
   if (pages.page_size == 0 || pages.page_size > d.context) {
     return fail(StatusCode::invalid_argument, "'", path, "': KV page size ", pages.page_size,

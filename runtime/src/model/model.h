@@ -39,6 +39,9 @@ struct LoadOptions {
   size_t kv_page_size = 16;
   size_t kv_budget_bytes = 0;
   BackendKind backend = BackendKind::cpu;  // docs/cuda.md
+  // Optional: replaces the backend made for `backend` by what it returns, typically a wrapper
+  // around it (tests: a backend that records steps as CUDA graphs do, over the CPU one).
+  std::function<std::unique_ptr<Backend>(std::unique_ptr<Backend>)> wrap_backend;
   // Workers of the model's thread pool (the calling thread counts as one while it steps a
   // sequence); 0: the loading thread's cpu::requested_threads() (its set_threads cap, else one per
   // hardware thread). Every session of the model shares the pool; a session's cpu::set_threads
