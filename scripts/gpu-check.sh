@@ -128,6 +128,8 @@ if [ $have_gpu -eq 1 ]; then
     --heads 32 --kv-heads 32 --vocab 32000 --context 4096 --dtype f16 --bits 4 --group-size 128
   step "decode batch 1 (cuda)" "$bin/ingot" bench "$model" --backend cuda --prompt 64 --gen 16 --repeats 2
   step "decode batch 2-16 (cuda)" "$bin/ingot" bench "$model" --backend cuda --batch 1,2,4,8,16 --context 64 --gen 8
+  nographs() { INGOT_CUDA_GRAPHS=0 "$bin/ingot" bench "$model" --backend cuda --prompt 64 --gen 16 --repeats 2; }
+  step "decode batch 1 (cuda, no graphs)" nographs
   step "decode batch 1 (cpu, same model)" "$bin/ingot" bench "$model" --prompt 64 --gen 4 --repeats 1
 else
   rows+=("$(printf '%-36s %-18s' 'benchmarks' 'SKIP (no GPU)')")

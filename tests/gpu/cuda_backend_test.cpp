@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 
@@ -172,6 +173,66 @@ TEST(CudaBackend, BatchedStepsWithInterleavedRowsEqualTheCpuBackend) {
     for (size_t i = 0; i < vocab; ++i) worst = std::max(worst, std::fabs(got[r * vocab + i] - want[r * vocab + i]));
     EXPECT_LE(worst, 1e-3f * big) << "row " << r;
   }
+}
+
+// Decode steps captured as CUDA graphs give the ungraphed steps' logits bit for bit (the same
+// kernels with the same arguments): three sequences, a prompt step, then 24 greedy decode steps,
+// which cross page boundaries (new page tables) and change the attention splits; every decode
+// step is launched as a graph, none fails, and the graphs are mostly updated, not instantiated.
+TEST(CudaBackend, GraphedStepsEqualUngraphedSteps) {
+  INGOT_REQUIRE_SHARED(kCheckpoint);
+  const cuda::DeviceInfo info = cuda::query_devices();
+  if (info.count == 0) GTEST_SKIP() << "no CUDA device: " << info.reason;
+  TempDir dir;
+  const std::string path = compile(dir, 4);
+  const auto run = [&](bool graphs, runtime::GraphStats* stats) {
+    setenv("INGOT_CUDA_GRAPHS", graphs ? "1" : "0", 1);
+    auto m = load(path, runtime::BackendKind::cuda);
+    unsetenv("INGOT_CUDA_GRAPHS");
+    std::vector<float> all;
+    if (m == nullptr) return all;
+    std::vector<std::unique_ptr<runtime::KvSequence>> own;
+    std::vector<runtime::KvSequence*> seqs;
+    for (int i = 0; i < 3; ++i) {
+      own.push_back(std::make_unique<runtime::KvSequence>(m->kv_pool()));
+      seqs.push_back(own.back().get());
+    }
+    const size_t vocab = m->dims().vocab;
+    runtime::Batch b;
+    const int32_t ids[3][5] = {{1, 403, 407, 261, 378}, {1, 298, 315}, {1, 421, 395, 317}};
+    size_t at[3] = {5, 3, 4};
+    for (size_t s = 0; s < 3; ++s) {
+      for (size_t t = 0; t < at[s]; ++t) b.add(ids[s][t], s, t, t + 1 == at[s]);
+    }
+    std::vector<float> logits;
+    EXPECT_TRUE(runtime::forward(*m, seqs, b, &logits).ok());
+    for (int step = 0; step < 24; ++step) {
+      all.insert(all.end(), logits.begin(), logits.end());
+      b.clear();
+      for (size_t s = 0; s < 3; ++s) {
+        const float* row = logits.data() + s * vocab;
+        b.add(int32_t(std::max_element(row, row + vocab) - row), s, at[s]++, true);
+      }
+      EXPECT_TRUE(runtime::forward(*m, seqs, b, &logits).ok());
+    }
+    all.insert(all.end(), logits.begin(), logits.end());
+    *stats = runtime::cuda_graph_stats(m->backend());
+    return all;
+  };
+  runtime::GraphStats off, on;
+  const std::vector<float> want = run(false, &off), got = run(true, &on);
+  ASSERT_FALSE(want.empty());
+  ASSERT_EQ(got.size(), want.size());
+  size_t first_diff = 0;
+  while (first_diff < want.size() && got[first_diff] == want[first_diff]) ++first_diff;
+  EXPECT_EQ(first_diff, want.size()) << "first difference at float " << first_diff << " (row "
+                                     << first_diff / 512 << " of stories260K's 512 logits)";
+  EXPECT_EQ(off.launches, 0u);
+  EXPECT_EQ(on.launches, 24u);
+  EXPECT_EQ(on.failures, 0u);
+  EXPECT_EQ(on.updates + on.instantiations, 24u);
+  std::printf("graphs: %zu launches, %zu updates, %zu instantiations, %zu failures\n", on.launches, on.updates,
+              on.instantiations, on.failures);
 }
 
 TEST(CudaBackend, KvBudgetBeyondTheDeviceIsAClearError) {

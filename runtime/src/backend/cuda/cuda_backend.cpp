@@ -6,11 +6,14 @@
 // out by alloc(): the ops read and write them in place, and only token ids, positions, page
 // tables and KV offsets go up, and the logits come down (download), once a step.
 // One backend serves every session of its model: ops run one at a time under a mutex, in order
-// on one stream; nothing waits for the device except download() and buffer growth.
+// on one stream; nothing waits for the device except download() and buffer growth. A step of up
+// to 16 rows is captured as a CUDA graph (begin_graph/end_graph) and launched as one; the
+// executable graph is updated in place from the next step's capture while the topology holds.
 #include <cuda_runtime.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -132,6 +135,10 @@ class CudaBackend final : public Backend {
     check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), "cudaDeviceGetAttribute");
     n_sm_ = uint32_t(sms);
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cudaStreamCreateWithFlags(&upload_stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    const char* graphs = std::getenv("INGOT_CUDA_GRAPHS");
+    graphs_enabled_ = graphs == nullptr || std::strcmp(graphs, "0") != 0;
+    check(cudaHostAlloc(&arena_host_, arena_bytes_, cudaHostAllocDefault), "cudaHostAlloc (graph upload arena)");
     for (auto& s : staging_) {
       check(cudaHostAlloc(&s.host, kStagingBytes, cudaHostAllocDefault), "cudaHostAlloc (pinned staging)");
       check(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming), "cudaEventCreate");
@@ -147,19 +154,106 @@ class CudaBackend final : public Backend {
       if (s.done != nullptr) cudaEventDestroy(s.done);
     }
     if (ring_host_ != nullptr) cudaFreeHost(ring_host_);
+    if (arena_host_ != nullptr) cudaFreeHost(arena_host_);
+    for (auto& [rows, exec] : execs_) cudaGraphExecDestroy(exec);
+    free_graveyard();
     for (auto e : ring_done_) {
       if (e != nullptr) cudaEventDestroy(e);
     }
     weights_.clear();
     scratch_.clear();
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    if (upload_stream_ != nullptr) cudaStreamDestroy(upload_stream_);
   }
 
   const char* name() const override { return "cuda"; }
 
   UploadStats upload_stats() const {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     return stats_;
+  }
+
+  GraphStats graph_stats() const {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    return graph_stats_;
+  }
+
+  // A step of up to kGraphMaxRows rows (decode: prefill gains little from a graph) is captured,
+  // except the backend's first step (its weight uploads). The stream is made idle first, so the
+  // capture arena's bytes of the last captured step are free; the first use of each upload slot
+  // in the step always uploads, so that every step of one shape has the same nodes.
+  bool begin_graph(size_t rows) override {
+    if (rows == 0 || rows > kGraphMaxRows) return false;
+    mutex_.lock();
+    if (!graphs_enabled_ || steps_++ == 0) {
+      mutex_.unlock();
+      return false;
+    }
+    cudaError_t e = cudaStreamSynchronize(stream_);
+    if (e == cudaSuccess && arena_want_ > arena_bytes_) {
+      cudaFreeHost(arena_host_);
+      arena_host_ = nullptr;
+      e = cudaHostAlloc(&arena_host_, arena_want_, cudaHostAllocDefault);
+      arena_bytes_ = e == cudaSuccess ? arena_want_ : 0;
+    }
+    if (e == cudaSuccess) {
+      free_graveyard();
+      e = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed);
+    }
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      ++graph_stats_.failures;
+      mutex_.unlock();
+      return false;
+    }
+    forget_uploads();
+    arena_fill_ = 0;
+    capture_failed_ = false;
+    capturing_ = true;
+    graph_rows_ = rows;
+    return true;
+  }
+
+  bool end_graph(bool ok) override {
+    cudaGraph_t g = nullptr;
+    const cudaError_t e = cudaStreamEndCapture(stream_, &g);
+    capturing_ = false;
+    bool good = ok && !capture_failed_ && e == cudaSuccess && g != nullptr;
+    if (good) {
+      cudaGraphExec_t& exec = execs_[graph_rows_];
+      if (exec != nullptr) {
+        cudaGraphExecUpdateResultInfo info{};
+        if (cudaGraphExecUpdate(exec, g, &info) == cudaSuccess) {
+          ++graph_stats_.updates;
+        } else {  // another topology (other sequences, splits, gathers): instantiate anew
+          cudaGetLastError();
+          cudaGraphExecDestroy(exec);
+          exec = nullptr;
+        }
+      }
+      if (exec == nullptr) {
+        if (cudaGraphInstantiate(&exec, g, 0) == cudaSuccess) {
+          ++graph_stats_.instantiations;
+        } else {
+          exec = nullptr;
+          good = false;
+        }
+      }
+      if (good && cudaGraphLaunch(exec, stream_) != cudaSuccess) good = false;
+    }
+    if (g != nullptr) cudaGraphDestroy(g);
+    if (good) {
+      ++graph_stats_.launches;
+      failures_in_row_ = 0;
+    } else {
+      // Nothing recorded ran: the slots' contents are not what the upload caches say.
+      cudaGetLastError();
+      forget_uploads();
+      ++graph_stats_.failures;
+      if (++failures_in_row_ >= 3) graphs_enabled_ = false;  // a device or driver that cannot: stop trying
+    }
+    mutex_.unlock();
+    return good;
   }
 
   std::unique_ptr<ActivationBuffer> alloc(size_t count) override {
@@ -169,17 +263,17 @@ class CudaBackend final : public Backend {
   bool host_activations() const override { return false; }
 
   void copy(float* dst, const float* src, size_t n) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (n > 0) check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copy");
   }
 
   void download(float* host, const float* src, size_t n) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     to_host(host, src, n);
   }
 
   std::unique_ptr<PagePool> make_page_pool(const PageShape& shape, size_t max_pages) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     auto pool = std::make_unique<PagePool>(shape, max_pages);
     kv_ = std::make_unique<DeviceBuffer>();
     kv_->bytes = shape.page_bytes() * max_pages;
@@ -191,7 +285,7 @@ class CudaBackend final : public Backend {
     // Forward calls copy() (through KvSequence::grow) before any op of its step, on the caller's
     // thread: the device copy is ordered before the step's kernels on the one stream.
     pool->set_copy_hook([this, base, page_bytes](PageId from, PageId to) {
-      std::lock_guard<std::mutex> hook_lock(mutex_);
+      std::lock_guard<std::recursive_mutex> hook_lock(mutex_);
       check(cudaMemcpyAsync(base + size_t(to) * page_bytes, base + size_t(from) * page_bytes, page_bytes,
                             cudaMemcpyDeviceToDevice, stream_),
             "copy-on-write of a KV page");
@@ -200,7 +294,7 @@ class CudaBackend final : public Backend {
   }
 
   void embed(const cpu::WeightView& table, std::span<const int32_t> tokens, float* x) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     const void* dt = weight(table.data, table.rows * table.cols * elem_bytes(table.dtype), "the embedding table");
     const size_t n = tokens.size();
     const int32_t* d_tok = to_device(slot(kTok), tokens.data(), n);
@@ -211,7 +305,7 @@ class CudaBackend final : public Backend {
 
   void rmsnorm(const float* x, size_t n, size_t dim, const cpu::WeightView& weight_view, float eps,
                float* out) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     const void* dw = weight(weight_view.data, dim * elem_bytes(weight_view.dtype), "a norm weight");
     check(cuda::rmsnorm(x, uint32_t(n), uint32_t(dim), dw, weight_type(weight_view.dtype, "a norm weight"), eps, out,
                         stream_),
@@ -219,7 +313,7 @@ class CudaBackend final : public Backend {
   }
 
   void linear(const float* x, size_t n, const Linear& w, float* y) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (w.quantized) {
       const cpu::QuantView& q = w.quant;
       const cuda::QuantWeight dq = quant_weight(q);
@@ -245,7 +339,7 @@ class CudaBackend final : public Backend {
 
   void rope(float* x, size_t n, size_t n_heads, std::span<const size_t> positions, const cpu::RopeParams& p,
             const std::vector<float>& inv_freq) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     const float* d_freq =
         static_cast<const float*>(weight(inv_freq.data(), inv_freq.size() * sizeof(float), "the RoPE frequencies"));
     // A step's q and k of every layer share one position list: uploaded when it changes.
@@ -258,12 +352,12 @@ class CudaBackend final : public Backend {
   }
 
   void add(float* x, const float* y, size_t n) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     check(cuda::add(x, y, n, stream_), "add");
   }
 
   void swiglu(float* gate, const float* up, size_t n) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     check(cuda::swiglu(gate, up, n, stream_), "swiglu");
   }
 
@@ -275,7 +369,7 @@ class CudaBackend final : public Backend {
 
   void kv_write_rows(std::span<const KvSequence* const> seqs, std::span<const size_t> pos, size_t layer,
                      const float* k, const float* v, size_t kv_dim) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     const PageShape& s = kv_shape_;
     const size_t n = seqs.size();
     if (n == 0) return;
@@ -298,7 +392,7 @@ class CudaBackend final : public Backend {
   }
 
   void attention(std::span<const AttentionCall> calls, size_t layer, const cpu::AttentionShape& shape) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
     // Every call's page table, in one upload when they differ from the last layer's (a step's
     // tables are the same in every layer).
     std::vector<int32_t> tables;
@@ -333,6 +427,7 @@ class CudaBackend final : public Backend {
   // The upload ring: a step's uploads are a few KB (16 sequences of 4096 positions in 16-token
   // pages: 16 KB of page table), so four 256 KiB chunks are reused only steps later.
   static constexpr size_t kRingChunks = 4, kRingChunkBytes = size_t{256} << 10;
+  static constexpr size_t kGraphMaxRows = 16;
   enum Slot { kGather, kWs, kTok, kPos, kTables, kKvOff, kSlots };
 
   struct Staging {
@@ -352,8 +447,14 @@ class CudaBackend final : public Backend {
   T* buffer(DeviceBuffer& b, size_t count) {
     const size_t bytes = count * sizeof(T);
     if (b.bytes < bytes) {
-      check(cudaStreamSynchronize(stream_), "growing a scratch buffer");
-      if (b.ptr != nullptr) cudaFree(b.ptr);
+      if (capturing_) {
+        // No waiting while capturing: the old block may be in the recorded nodes; freed when the
+        // stream is next idle.
+        if (b.ptr != nullptr) graveyard_.push_back(b.ptr);
+      } else {
+        check(cudaStreamSynchronize(stream_), "growing a scratch buffer");
+        if (b.ptr != nullptr) cudaFree(b.ptr);
+      }
       b.ptr = nullptr;
       b.bytes = 0;
       b.ptr = device_alloc(bytes, "activations");
@@ -370,6 +471,22 @@ class CudaBackend final : public Backend {
     T* d = buffer<T>(b, count);
     const size_t bytes = count * sizeof(T);
     if (bytes == 0) return d;
+    if (capturing_) {
+      // The capture arena: the recorded copy reads these bytes when the graph runs; the next
+      // capture starts on an idle stream. Past its end the recording is discarded (the step runs
+      // unrecorded) and the arena grows before the next one.
+      const size_t start = (arena_fill_ + 15) & ~size_t{15};
+      if (start + bytes > arena_bytes_) {
+        capture_failed_ = true;
+        arena_want_ = std::max(arena_want_, 2 * (start + bytes));
+        return d;
+      }
+      uint8_t* pinned = static_cast<uint8_t*>(arena_host_) + start;
+      std::memcpy(pinned, host, bytes);
+      check(cudaMemcpyAsync(d, pinned, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
+      arena_fill_ = start + bytes;
+      return d;
+    }
     const std::optional<cuda::UploadRing::Take> t = ring_.take(bytes);
     if (!t) {
       check(cudaMemcpyAsync(d, host, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
@@ -399,11 +516,25 @@ class CudaBackend final : public Backend {
   void to_host(T* host, const T* d, size_t count) {
     if (count > 0) check(cudaMemcpyAsync(host, d, count * sizeof(T), cudaMemcpyDeviceToHost, stream_), "copy to host");
     check(cudaStreamSynchronize(stream_), "synchronize");
+    free_graveyard();
+  }
+
+  void free_graveyard() {
+    for (void* p : graveyard_) cudaFree(p);
+    graveyard_.clear();
+  }
+
+  void forget_uploads() {
+    pos_uploaded_.clear();
+    tables_uploaded_.clear();
+    kv_offs_uploaded_.clear();
   }
 
   // The device copy of `bytes` at host `src` (a weight of the mapping), made on first use:
   // chunks go through the two pinned staging buffers in turn, each copy asynchronous, so the
-  // host's memcpy of one chunk overlaps the device's copy of the previous.
+  // host's memcpy of one chunk overlaps the device's copy of the previous. On a stream of its own,
+  // waited for before returning: the kernels that read the weight are queued after, and a step
+  // being captured on the compute stream is not disturbed.
   const void* weight(const void* src, size_t bytes, const char* what) {
     if (src == nullptr) return nullptr;
     auto it = weights_.find(src);
@@ -419,11 +550,12 @@ class CudaBackend final : public Backend {
       const size_t len = std::min(kStagingBytes, bytes - off);
       check(cudaEventSynchronize(st.done), "weight upload");
       std::memcpy(st.host, s + off, len);
-      check(cudaMemcpyAsync(static_cast<uint8_t*>(buf->ptr) + off, st.host, len, cudaMemcpyHostToDevice, stream_),
+      check(cudaMemcpyAsync(static_cast<uint8_t*>(buf->ptr) + off, st.host, len, cudaMemcpyHostToDevice,
+                            upload_stream_),
             "weight upload");
-      check(cudaEventRecord(st.done, stream_), "weight upload");
+      check(cudaEventRecord(st.done, upload_stream_), "weight upload");
     }
-    check(cudaStreamSynchronize(stream_), "weight upload");
+    check(cudaStreamSynchronize(upload_stream_), "weight upload");
     stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     stats_.bytes += bytes;
     ++stats_.tensors;
@@ -448,12 +580,24 @@ class CudaBackend final : public Backend {
     return d;
   }
 
-  mutable std::mutex mutex_;
+  // Held by every op, and from begin_graph to end_graph: no other thread's ops enter a capture.
+  mutable std::recursive_mutex mutex_;
   ActivationPool activations_;
   std::vector<int32_t> pos_uploaded_;     // what slot kPos holds
   std::vector<int32_t> tables_uploaded_;  // what slot kTables holds
   std::vector<uint64_t> kv_offs_uploaded_;  // what slot kKvOff holds
   cudaStream_t stream_ = nullptr;
+  cudaStream_t upload_stream_ = nullptr;  // weight uploads
+  // CUDA graphs (begin_graph/end_graph): one executable graph per batch size.
+  bool graphs_enabled_ = true;            // INGOT_CUDA_GRAPHS=0 turns them off
+  bool capturing_ = false;
+  bool capture_failed_ = false;           // an upload did not fit the arena: discard the recording
+  size_t steps_ = 0, graph_rows_ = 0, failures_in_row_ = 0;
+  std::map<size_t, cudaGraphExec_t> execs_;
+  void* arena_host_ = nullptr;            // pinned: the captured step's uploads
+  size_t arena_bytes_ = size_t{1} << 20, arena_fill_ = 0, arena_want_ = 0;
+  std::vector<void*> graveyard_;          // scratch blocks replaced while capturing
+  GraphStats graph_stats_;
   uint32_t n_sm_ = 1;
   Staging staging_[2];
   cuda::UploadRing ring_{kRingChunks, kRingChunkBytes};
@@ -492,6 +636,11 @@ format::Status make_cuda_backend(std::unique_ptr<Backend>* out) {
 UploadStats cuda_upload_stats(const Backend& be) {
   const auto* c = dynamic_cast<const CudaBackend*>(&be);
   return c == nullptr ? UploadStats{} : c->upload_stats();
+}
+
+GraphStats cuda_graph_stats(const Backend& be) {
+  const auto* c = dynamic_cast<const CudaBackend*>(&be);
+  return c == nullptr ? GraphStats{} : c->graph_stats();
 }
 
 }  // namespace ingot::runtime

@@ -12,5 +12,6 @@ format::Status cuda_backend_available() {
 }
 
 UploadStats cuda_upload_stats(const Backend&) { return {}; }
+GraphStats cuda_graph_stats(const Backend&) { return {}; }
 
 }  // namespace ingot::runtime
