@@ -51,6 +51,9 @@ cudaError_t swiglu(float* gate, const float* up, size_t count, cudaStream_t stre
 cudaError_t gather_columns(const float* x, uint32_t n, uint32_t cols, const int32_t* order, float* out,
                            cudaStream_t stream);
 
+// out[t] = the argmax of row t of x (n, width), the host sampler's order (argmax.cu).
+cudaError_t argmax_rows(const float* x, uint32_t n, uint32_t width, int32_t* out, cudaStream_t stream);
+
 // x (count) += y (count) (add.cu).
 cudaError_t add(float* x, const float* y, size_t count, cudaStream_t stream);
 

@@ -46,10 +46,20 @@ Status generate(Session& session, const std::vector<int32_t>& prompt, const Gene
     }
     st.n_prompt_cached = session.keep_common_prefix(prompt);
   }
-  INGOT_RETURN_IF_ERROR(session.eval(std::span<const int32_t>(prompt).subspan(st.n_prompt_cached), logits.data()));
+  GenerationHooks* hooks = params.hooks;
+  // Plain greedy sampling needs only the argmax: the backend computes it where the logits are
+  // (on the device for CUDA), so the logits never cross. A repetition penalty or a Lua hook that
+  // reads the logits needs them on the host.
+  const SamplerParams& sp = params.sampler;
+  const bool greedy = sp.temperature <= 0 && (sp.repeat_penalty == 1.0f || sp.repeat_last_n <= 0) &&
+                      !(hooks != nullptr && (hooks->has_process_logits() || hooks->has_sample()));
+  int32_t greedy_next = -1;
+  const auto eval = [&](std::span<const int32_t> tokens) {
+    return greedy ? session.eval_greedy(tokens, &greedy_next) : session.eval(tokens, logits.data());
+  };
+  INGOT_RETURN_IF_ERROR(eval(std::span<const int32_t>(prompt).subspan(st.n_prompt_cached)));
   st.prompt_seconds = seconds_since(t0);
   Sampler sampler(params.sampler);
-  GenerationHooks* hooks = params.hooks;
   HookContext hc;
   hc.model = &model;
   hc.n_prompt = prompt.size();
@@ -75,23 +85,27 @@ Status generate(Session& session, const std::vector<int32_t>& prompt, const Gene
   int32_t previous = prompt.back();
   for (int32_t i = 0; i < params.n_predict; ++i) {
     int32_t next = -1;
-    if (hooks != nullptr && hooks->has_process_logits()) {
-      Status s = hooks->process_logits(logits, context_now());
-      if (!s.ok()) return stop_with(std::move(s));
-      // A hook that masks every token leaves nothing to sample from; say so rather than pick 0.
-      if (!std::any_of(logits.begin(), logits.end(), [](float v) { return v > -INFINITY; })) {
-        return stop_with(fail(StatusCode::script_error, "process_logits left no token with a finite logit"));
-      }
-    }
-    if (hooks != nullptr && hooks->has_sample()) {
-      Status s = hooks->sample(logits, context_now(), &next);
-      if (!s.ok()) return stop_with(std::move(s));
-      if (next < 0 || size_t(next) >= vocab) {
-        return stop_with(fail(StatusCode::script_error, "sample chose token ", next, ", outside the vocabulary [0, ",
-                              vocab, ")"));
-      }
+    if (greedy) {
+      next = greedy_next;
     } else {
-      next = sampler.sample(logits, history);
+      if (hooks != nullptr && hooks->has_process_logits()) {
+        Status s = hooks->process_logits(logits, context_now());
+        if (!s.ok()) return stop_with(std::move(s));
+        // A hook that masks every token leaves nothing to sample from; say so rather than pick 0.
+        if (!std::any_of(logits.begin(), logits.end(), [](float v) { return v > -INFINITY; })) {
+          return stop_with(fail(StatusCode::script_error, "process_logits left no token with a finite logit"));
+        }
+      }
+      if (hooks != nullptr && hooks->has_sample()) {
+        Status s = hooks->sample(logits, context_now(), &next);
+        if (!s.ok()) return stop_with(std::move(s));
+        if (next < 0 || size_t(next) >= vocab) {
+          return stop_with(fail(StatusCode::script_error, "sample chose token ", next, ", outside the vocabulary [0, ",
+                                vocab, ")"));
+        }
+      } else {
+        next = sampler.sample(logits, history);
+      }
     }
     if (model.is_eos(next)) {
       st.stopped_at_eos = true;
@@ -121,7 +135,7 @@ Status generate(Session& session, const std::vector<int32_t>& prompt, const Gene
       return stop_with(fail(StatusCode::invalid_argument, "context length ", session.context(), " reached after ",
                             st.n_generated, " generated tokens"));
     }
-    INGOT_RETURN_IF_ERROR(session.eval({&next, 1}, logits.data()));
+    INGOT_RETURN_IF_ERROR(eval({&next, 1}));
   }
   st.generate_seconds = seconds_since(t0);
   if (stats) *stats = st;

@@ -242,6 +242,35 @@ TEST(CudaKernels, RmsnormSwigluAddEmbedGatherMatchTheCpu) {
   }
 }
 
+// Greedy sampling on the device: each row's argmax equals std::max_element's (the host sampler's
+// argmax: the first maximum), with ties planted at random places, rows of every width from 1 to
+// Llama 3's vocabulary, and 1 to 16 rows.
+TEST(CudaKernels, ArgmaxRowsEqualsTheHostArgmax) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(9);
+  for (uint32_t width : {1u, 31u, 257u, 32000u, 49152u, 128256u}) {
+    for (uint32_t n : {1u, 3u, 16u}) {
+      std::vector<float> x = randn(rng, size_t(n) * width);
+      for (uint32_t t = 0; t < n; ++t) {
+        float* row = x.data() + size_t(t) * width;
+        const float top = *std::max_element(row, row + width) + 1.0f;
+        // Ties: the maximum at two to four random places (or all at one place when width is 1).
+        const int copies = 2 + int(rng() % 3);
+        for (int c = 0; c < copies; ++c) row[rng() % width] = top;
+      }
+      std::vector<int32_t> want(n);
+      for (uint32_t t = 0; t < n; ++t) {
+        const float* row = x.data() + size_t(t) * width;
+        want[t] = int32_t(std::max_element(row, row + width) - row);
+      }
+      Dev<float> dx(x);
+      Dev<int32_t> dout(n);
+      CUDA_OK(argmax_rows(dx.p, n, width, dout.p, nullptr));
+      EXPECT_EQ(dout.host(), want) << "width " << width << ", " << n << " rows";
+    }
+  }
+}
+
 TEST(CudaKernels, RopeMatchesTheCpuInBothFormsWithLlama3Scaling) {
   REQUIRE_DEVICE();
   std::mt19937 rng(8);

@@ -288,6 +288,49 @@ TEST_F(Batched, GreedyTogetherEqualsGreedyAlone) {
   }
 }
 
+// forward's argmax output (greedy sampling where the logits are: Backend::argmax_rows) is the
+// argmax of each wanted row of its logits, with or without the logits themselves; the sequences
+// advance the same either way.
+TEST_F(Batched, ArgmaxOutputIsTheArgmaxOfTheWantedRows) {
+  auto m = load(runtime::KvDtype::f32);
+  ASSERT_NE(m, nullptr);
+  const size_t vocab = m->dims().vocab;
+  std::vector<std::unique_ptr<runtime::KvSequence>> own;
+  std::vector<runtime::KvSequence*> a, b;
+  for (int i = 0; i < 6; ++i) own.push_back(std::make_unique<runtime::KvSequence>(m->kv_pool()));
+  for (int i = 0; i < 3; ++i) a.push_back(own[size_t(i)].get()), b.push_back(own[size_t(i) + 3].get());
+  runtime::Batch batch;
+  const int32_t ids[3][4] = {{1, 403, 407, 261}, {1, 298, 0, 0}, {1, 421, 395, 317}};
+  const size_t len[3] = {4, 2, 4};
+  for (size_t t = 0; t < 4; ++t) {
+    for (size_t s = 0; s < 3; ++s) {
+      if (t < len[s]) batch.add(ids[s][t], s, t, s != 1 || t + 1 == len[s]);
+    }
+  }
+  for (int step = 0; step < 3; ++step) {
+    std::vector<float> logits;
+    std::vector<int32_t> with_logits, alone;
+    ASSERT_TRUE(runtime::forward(*m, a, batch, &logits, 0, &with_logits).ok());
+    ASSERT_TRUE(runtime::forward(*m, b, batch, nullptr, 0, &alone).ok());
+    ASSERT_EQ(with_logits.size(), batch.n_logits());
+    ASSERT_EQ(logits.size(), batch.n_logits() * vocab);
+    for (size_t r = 0; r < with_logits.size(); ++r) {
+      const float* row = logits.data() + r * vocab;
+      EXPECT_EQ(with_logits[r], int32_t(std::max_element(row, row + vocab) - row)) << "step " << step << " row " << r;
+    }
+    EXPECT_EQ(alone, with_logits) << "step " << step;
+    // Next: one greedy token for each sequence (the last id of its rows).
+    runtime::Batch next;
+    size_t row = 0;
+    std::vector<int32_t> last(3);
+    for (const runtime::BatchToken& t : batch.tokens) {
+      if (t.wants_logits) last[t.seq] = with_logits[row++];
+    }
+    for (size_t s = 0; s < 3; ++s) next.add(last[s], s, a[s]->length(), true);
+    batch = next;
+  }
+}
+
 // A fork shares its parent's pages and continues from them without recomputing: its greedy
 // continuation equals the prompt decoded from scratch.
 TEST_F(Batched, ForkedSessionContinuesLikeAFreshOne) {

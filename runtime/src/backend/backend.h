@@ -7,8 +7,10 @@
 // One backend object serves every session of its model: ops keep no state between calls.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "cpu/attention.h"
 #include "cpu/matmul.h"
@@ -91,6 +93,22 @@ class Backend {
   // Causal attention of every call over its sequence's layer `layer` (one call a sequence of the
   // batch: the backend may run them together).
   virtual void attention(std::span<const AttentionCall> calls, size_t layer, const cpu::AttentionShape& shape) = 0;
+
+  // ids[t] = the argmax of row t of x (n, width), activation memory, in the host sampler's order
+  // (std::max_element: the first maximum). Waits for the ids. The CUDA backend reduces on the
+  // device, so only the ids cross; this default reads the rows on the host.
+  virtual void argmax_rows(const float* x, size_t n, size_t width, int32_t* ids) {
+    std::vector<float> host;
+    if (!host_activations()) {
+      host.resize(n * width);
+      download(host.data(), x, n * width);
+      x = host.data();
+    }
+    for (size_t t = 0; t < n; ++t) {
+      const float* row = x + t * width;
+      ids[t] = int32_t(std::max_element(row, row + width) - row);
+    }
+  }
 
   // Recording a step (CUDA graphs, docs/cuda.md). begin_graph(rows) returns true when the ops
   // that follow, up to end_graph(), are recorded instead of run (`rows`: the step's batch size;

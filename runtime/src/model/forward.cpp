@@ -16,7 +16,7 @@ using format::Status;
 using format::StatusCode;
 
 Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batch& batch, std::vector<float>* logits,
-               size_t max_length) {
+               size_t max_length, std::vector<int32_t>* argmax) {
   const ModelDims& d = model.dims();
   const size_t n = batch.size();
   if (n == 0) return fail(StatusCode::invalid_argument, "forward: an empty batch");
@@ -77,11 +77,12 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
 
   std::vector<const KvSequence*> row_seq(n);
   for (size_t i = 0; i < n; ++i) row_seq[i] = seqs[batch.tokens[i].seq];
-  const size_t n_logits = logits == nullptr ? 0 : batch.n_logits();
-  if (n_logits > 0) logits->resize(n_logits * d.vocab);
-  // The logits in activation memory when it is not host memory (downloaded once, at the end).
+  const size_t n_logits = logits == nullptr && argmax == nullptr ? 0 : batch.n_logits();
+  if (n_logits > 0 && logits != nullptr) logits->resize(n_logits * d.vocab);
+  // The logits in activation memory, unless they go straight into `logits` (host activations):
+  // downloaded once, at the end, or only their argmax.
   const std::unique_ptr<ActivationBuffer> out =
-      n_logits > 0 && !be.host_activations() ? be.alloc(n_logits * d.vocab) : nullptr;
+      n_logits > 0 && (logits == nullptr || !be.host_activations()) ? be.alloc(n_logits * d.vocab) : nullptr;
 
   // x (n, dim), rows in batch order, and the layers' activations (`scratch`) are the backend's
   // activation memory: only its ops and copies touch them. They outlive the step's ops, which a
@@ -155,7 +156,13 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
     ran = be.end_graph(recorded);
   }
   if (!ran) step();
-  if (out != nullptr) be.download(logits->data(), out->data(), n_logits * d.vocab);
+  if (n_logits == 0) return Status::success();
+  const float* wanted = out != nullptr ? out->data() : logits->data();
+  if (logits != nullptr && out != nullptr) be.download(logits->data(), wanted, n_logits * d.vocab);
+  if (argmax != nullptr) {
+    argmax->resize(n_logits);
+    be.argmax_rows(wanted, n_logits, d.vocab, argmax->data());
+  }
   return Status::success();
 }
 

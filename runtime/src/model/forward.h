@@ -17,8 +17,10 @@ namespace ingot::runtime {
 // context). Fails, changing nothing, on an invalid batch (invalid_argument) or when the model's
 // page pool has too few free pages (kv_cache_full). On success every sequence holds its new
 // positions and `logits` gets (batch.n_logits(), vocab), rows in batch order (may be null when
-// no token wants logits).
+// no token wants logits). `argmax`, when given, gets (batch.n_logits()) the argmax of each of
+// those rows (Backend::argmax_rows: on the device when that is where the logits are); with
+// `logits` null only the ids leave the backend.
 format::Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batch& batch,
-                       std::vector<float>* logits, size_t max_length = 0);
+                       std::vector<float>* logits, size_t max_length = 0, std::vector<int32_t>* argmax = nullptr);
 
 }  // namespace ingot::runtime

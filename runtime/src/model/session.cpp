@@ -29,13 +29,18 @@ void Session::fork_from(const Session& other) {
   n_ctx_ = other.n_ctx_;
 }
 
-Status Session::eval(std::span<const int32_t> tokens, float* logits, std::vector<float>* all_logits) {
-  const size_t n = tokens.size();
+Status Session::room_for(size_t n) const {
   if (n == 0) return fail(StatusCode::invalid_argument, "eval: no tokens");
   if (position() + n > n_ctx_) {
     return fail(StatusCode::invalid_argument, "context overflow: ", position(), " tokens in the cache + ", n,
                 " new exceed the context length ", n_ctx_);
   }
+  return Status::success();
+}
+
+Status Session::eval(std::span<const int32_t> tokens, float* logits, std::vector<float>* all_logits) {
+  const size_t n = tokens.size();
+  INGOT_RETURN_IF_ERROR(room_for(n));
   Batch batch;
   for (size_t t = 0; t < n; ++t) batch.add(tokens[t], 0, position() + t, all_logits != nullptr || t + 1 == n);
   KvSequence* seq = &kv_;
@@ -45,6 +50,19 @@ Status Session::eval(std::span<const int32_t> tokens, float* logits, std::vector
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
   const size_t vocab = model_.dims().vocab;
   if (logits != nullptr) std::memcpy(logits, dest->data() + (dest->size() / vocab - 1) * vocab, vocab * sizeof(float));
+  return Status::success();
+}
+
+Status Session::eval_greedy(std::span<const int32_t> tokens, int32_t* next) {
+  const size_t n = tokens.size();
+  INGOT_RETURN_IF_ERROR(room_for(n));
+  Batch batch;
+  for (size_t t = 0; t < n; ++t) batch.add(tokens[t], 0, position() + t, t + 1 == n);
+  KvSequence* seq = &kv_;
+  std::vector<int32_t> ids;
+  INGOT_RETURN_IF_ERROR(forward(model_, {&seq, 1}, batch, nullptr, n_ctx_, &ids));
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  *next = ids.back();
   return Status::success();
 }
 

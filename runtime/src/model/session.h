@@ -23,6 +23,9 @@ class Session {
   // the vocabulary, when the tokens would pass the context length (invalid_argument), or when the
   // model's page pool is exhausted (kv_cache_full).
   format::Status eval(std::span<const int32_t> tokens, float* logits, std::vector<float>* all_logits = nullptr);
+  // As eval, but *next gets the argmax of the last token's logits (greedy sampling), computed
+  // by the backend: on the CUDA backend only the id crosses to the host.
+  format::Status eval_greedy(std::span<const int32_t> tokens, int32_t* next);
 
   size_t position() const { return tokens_.size(); }
   size_t context() const { return n_ctx_; }
@@ -54,6 +57,9 @@ class Session {
  private:
   friend format::Status eval_sessions(std::span<Session* const>, std::span<const std::vector<int32_t>>,
                                       std::vector<float>*);
+  // invalid_argument unless 1 <= n and n more tokens fit in the context.
+  format::Status room_for(size_t n) const;
+
   const Model& model_;
   size_t n_ctx_;
   std::vector<int32_t> tokens_;  // the ids at positions [0, position())

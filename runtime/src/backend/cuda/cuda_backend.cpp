@@ -272,6 +272,14 @@ class CudaBackend final : public Backend {
     to_host(host, src, n);
   }
 
+  void argmax_rows(const float* x, size_t n, size_t width, int32_t* ids) override {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    if (n == 0) return;
+    int32_t* d_ids = buffer<int32_t>(slot(kIds), n);
+    check(cuda::argmax_rows(x, uint32_t(n), uint32_t(width), d_ids, stream_), "argmax");
+    to_host(ids, d_ids, n);
+  }
+
   std::unique_ptr<PagePool> make_page_pool(const PageShape& shape, size_t max_pages) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     auto pool = std::make_unique<PagePool>(shape, max_pages);
@@ -428,7 +436,7 @@ class CudaBackend final : public Backend {
   // pages: 16 KB of page table), so four 256 KiB chunks are reused only steps later.
   static constexpr size_t kRingChunks = 4, kRingChunkBytes = size_t{256} << 10;
   static constexpr size_t kGraphMaxRows = 16;
-  enum Slot { kGather, kWs, kTok, kPos, kTables, kKvOff, kSlots };
+  enum Slot { kGather, kWs, kTok, kPos, kTables, kKvOff, kIds, kSlots };
 
   struct Staging {
     void* host = nullptr;
