@@ -19,6 +19,11 @@ inline uint32_t batch_width(uint32_t n) {
   return 16;
 }
 
+// Rows above which a quantized linear runs the tensor-core product (quant_gemm: 64-token tiles,
+// each weight tile read once per 64 rows) instead of the GEMV in chunks of 16.
+constexpr uint32_t kQuantGemmMinRows = 17;
+inline bool use_quant_gemm(uint32_t n) { return n >= kQuantGemmMinRows; }
+
 enum class QuantPath {
   word,     // b ∈ {2, 4, 8}, whole words in one group, no act-order: 16-byte loads of 4 columns
   generic,  // anything else (3-bit, act-order, groups that split a word, out % 4 ≠ 0): per value

@@ -24,6 +24,10 @@ struct QuantWeight {
   uint32_t out, in;
 };
 
+// y (n, out) = x (n, in) · dequant(W)ᵀ on the tensor cores, x and the weights rounded to f16
+// (gemm_quant.cu): prefill, n above 16 (use_quant_gemm). sm_80 and newer.
+cudaError_t quant_gemm(const QuantWeight& w, const float* x, uint32_t n, float* y, cudaStream_t stream);
+
 // y (n, out) = x (n, in) · dequant(W)ᵀ (gemv_quant.cu). `workspace` holds quant_gemv_workspace
 // floats for the configuration of min(n, 16) rows (null when that is 0).
 cudaError_t quant_gemv(const QuantWeight& w, const float* x, uint32_t n, float* y, float* workspace,

@@ -350,6 +350,10 @@ TEST(CudaLaunch, QuantGemvConfigurationCoversTheShape) {
   EXPECT_EQ(pick_quant_gemv(4096, 4096, 1, 4, 128, true, true, 132).path, QuantPath::generic);
   EXPECT_EQ(pick_quant_gemv(4096, 4096, 1, 4, 128, false, false, 132).path, QuantPath::generic);
   EXPECT_EQ(pick_quant_gemv(4096, 4096, 5, 4, 128, false, true, 132).nb, 8u);
+  // Above the GEMV's widest instantiation the tensor-core product takes over.
+  EXPECT_FALSE(use_quant_gemm(16));
+  EXPECT_TRUE(use_quant_gemm(17));
+  EXPECT_TRUE(use_quant_gemm(512));
 }
 
 TEST(CudaLaunch, AttentionAndDenseConfigurations) {

@@ -14,7 +14,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cpu/attention.h"
@@ -86,6 +88,59 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
   }
 }
 
+// A random quantized weight (out, in) with its device copies, random activations x (n, in), the
+// CPU's y = x · Wᵀ (cpu::quant_matmul) and the scale Σ_k |w·x| of each output the tolerances
+// are relative to.
+struct RandomQuantCase {
+  std::vector<uint32_t> qw, zw;
+  std::vector<uint16_t> sc;
+  std::vector<int32_t> gi;
+  std::vector<float> x, want, scale;
+  std::unique_ptr<Dev<uint32_t>> dq, dz;
+  std::unique_ptr<Dev<uint16_t>> ds;
+  std::unique_ptr<Dev<int32_t>> dg;
+  std::unique_ptr<Dev<float>> dx;
+  QuantWeight dw{};
+  std::string what;
+
+  RandomQuantCase(std::mt19937& rng, uint32_t out, uint32_t in, uint32_t bits, int32_t group, bool act_order,
+                  uint32_t n) {
+    const size_t n_groups = cpu::quant_n_groups(in, group);
+    std::vector<uint8_t> q(size_t(out) * in), z(n_groups * out);
+    for (auto& v : q) v = uint8_t(rng() % (1u << bits));
+    for (auto& v : z) v = uint8_t(rng() % (1u << bits));
+    EXPECT_TRUE(cpu::pack_gptq(q.data(), out, in, bits, &qw).ok());
+    EXPECT_TRUE(cpu::pack_zeros(z.data(), n_groups, out, bits, &zw).ok());
+    sc.resize(n_groups * out);
+    for (auto& s : sc) s = cpu::f32_to_f16(0.001f + float(rng() % 1000) * 2e-5f);
+    gi.resize(in);
+    for (auto& g : gi) g = int32_t(rng() % n_groups);
+    const bool sym = (rng() % 3) == 0;
+    cpu::QuantView v{qw.data(), sc.data(), sym ? nullptr : zw.data(), act_order ? gi.data() : nullptr,
+                     bits, group, out, in};
+    EXPECT_TRUE(cpu::check_quant_view(v).ok());
+    x = randn(rng, size_t(n) * in);
+    want.assign(size_t(n) * out, 0);
+    scale.assign(want.size(), 0);
+    std::vector<float> w(size_t(out) * in);
+    cpu::quant_matmul(x.data(), n, v, want.data());
+    cpu::dequantize(v, w.data());
+    for (uint32_t b = 0; b < n; ++b) {
+      for (uint32_t o = 0; o < out; ++o) {
+        for (uint32_t k = 0; k < in; ++k) scale[b * out + o] += std::fabs(w[o * in + k] * x[b * in + k]);
+      }
+    }
+    dq = std::make_unique<Dev<uint32_t>>(qw), dz = std::make_unique<Dev<uint32_t>>(zw);
+    ds = std::make_unique<Dev<uint16_t>>(sc);
+    dg = std::make_unique<Dev<int32_t>>(gi);
+    dx = std::make_unique<Dev<float>>(x);
+    dw = QuantWeight{dq->p, ds->p, sym ? nullptr : dz->p, act_order ? dg->p : nullptr, bits, group, out, in};
+    what = "bits " + std::to_string(bits) + " group " + std::to_string(group) + " act " + std::to_string(act_order) +
+           " sym " + std::to_string(sym) + " n " + std::to_string(n) + " shape " + std::to_string(out) + "x" +
+           std::to_string(in);
+  }
+};
+
 TEST(CudaKernels, QuantGemvMatchesCpuQuantMatmul) {
   REQUIRE_DEVICE();
   std::mt19937 rng(1234);
@@ -100,41 +155,39 @@ TEST(CudaKernels, QuantGemvMatchesCpuQuantMatmul) {
           for (uint32_t n : {1u, 2u, 3u, 8u, 16u, 17u}) {
             if (sh.out * sh.in > (1u << 22) && (n > 2 || bits != 4 || act_order)) continue;  // keep it short
             if (quick() && (sh.out * sh.in > 256u * 512u || n > 3)) continue;
-            const size_t n_groups = cpu::quant_n_groups(sh.in, group);
-            std::vector<uint8_t> q(size_t(sh.out) * sh.in), z(n_groups * sh.out);
-            for (auto& v : q) v = uint8_t(rng() % (1u << bits));
-            for (auto& v : z) v = uint8_t(rng() % (1u << bits));
-            std::vector<uint32_t> qw, zw;
-            ASSERT_TRUE(cpu::pack_gptq(q.data(), sh.out, sh.in, bits, &qw).ok());
-            ASSERT_TRUE(cpu::pack_zeros(z.data(), n_groups, sh.out, bits, &zw).ok());
-            std::vector<uint16_t> sc(n_groups * sh.out);
-            for (auto& s : sc) s = cpu::f32_to_f16(0.001f + float(rng() % 1000) * 2e-5f);
-            std::vector<int32_t> gi(sh.in);
-            for (auto& g : gi) g = int32_t(rng() % n_groups);
-            const bool sym = (rng() % 3) == 0;
-            cpu::QuantView v{qw.data(), sc.data(), sym ? nullptr : zw.data(), act_order ? gi.data() : nullptr,
-                             bits, group, sh.out, sh.in};
-            ASSERT_TRUE(cpu::check_quant_view(v).ok());
-            const std::vector<float> x = randn(rng, size_t(n) * sh.in);
-            std::vector<float> want(size_t(n) * sh.out), w(size_t(sh.out) * sh.in), scale(want.size(), 0);
-            cpu::quant_matmul(x.data(), n, v, want.data());
-            cpu::dequantize(v, w.data());
-            for (uint32_t b = 0; b < n; ++b) {
-              for (uint32_t o = 0; o < sh.out; ++o) {
-                for (uint32_t k = 0; k < sh.in; ++k) scale[b * sh.out + o] += std::fabs(w[o * sh.in + k] * x[b * sh.in + k]);
-              }
-            }
-            Dev<uint32_t> dq(qw), dz(zw);
-            Dev<uint16_t> ds(sc);
-            Dev<int32_t> dg(gi);
-            Dev<float> dx(x), dy(want.size());
-            const QuantWeight dw{dq.p, ds.p, sym ? nullptr : dz.p, act_order ? dg.p : nullptr, bits, group, sh.out, sh.in};
-            Dev<float> ws(std::max<size_t>(1, quant_gemv_workspace_floats(dw, n, n_sm())));
-            CUDA_OK(quant_gemv(dw, dx.p, n, dy.p, ws.p, n_sm(), nullptr));
-            expect_close(dy.host(), want, scale, 2e-5,
-                         "quant_gemv bits " + std::to_string(bits) + " group " + std::to_string(group) + " act " +
-                             std::to_string(act_order) + " n " + std::to_string(n) + " shape " +
-                             std::to_string(sh.out) + "x" + std::to_string(sh.in));
+            RandomQuantCase c(rng, sh.out, sh.in, bits, group, act_order, n);
+            Dev<float> dy(c.want.size());
+            Dev<float> ws(std::max<size_t>(1, quant_gemv_workspace_floats(c.dw, n, n_sm())));
+            CUDA_OK(quant_gemv(c.dw, c.dx->p, n, dy.p, ws.p, n_sm(), nullptr));
+            expect_close(dy.host(), c.want, c.scale, 2e-5, "quant_gemv " + c.what);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The tensor-core prefill product (f16 inputs, f32 accumulation) against the same CPU reference:
+// x and the dequantized weights are each rounded to f16 (relative error ≤ 2^-11 each), so every
+// output is within 2^-10 (≈ 9.8e-4) of Σ|w·x| of the f32 result; the tolerance is 1.2e-3. Row
+// counts around the 64-token tile, shapes that leave partial tiles in both dimensions and along k.
+TEST(CudaKernels, QuantGemmMatchesCpuQuantMatmulToF16Rounding) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(4321);
+  struct Shape {
+    uint32_t out, in;
+  };
+  const Shape shapes[] = {{7, 10}, {64, 172}, {172, 64}, {1000, 333}, {256, 512}, {4096, 512}};
+  for (const Shape& sh : shapes) {
+    for (uint32_t bits : {2u, 3u, 4u, 8u}) {
+      for (int32_t group : {-1, 32, 128, 44}) {
+        for (bool act_order : {false, true}) {
+          for (uint32_t n : {17u, 64u, 65u, 200u}) {
+            if (quick() && (sh.out * sh.in > 256u * 512u || n > 65)) continue;
+            RandomQuantCase c(rng, sh.out, sh.in, bits, group, act_order, n);
+            Dev<float> dy(c.want.size());
+            CUDA_OK(quant_gemm(c.dw, c.dx->p, n, dy.p, nullptr));
+            expect_close(dy.host(), c.want, c.scale, 1.2e-3, "quant_gemm " + c.what);
           }
         }
       }

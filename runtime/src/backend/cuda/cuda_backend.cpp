@@ -25,6 +25,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/cuda_backend.h"
+#include "cuda/launch.h"
 #include "cuda/ops.h"
 #include "cuda/upload_ring.h"
 
@@ -332,6 +333,10 @@ class CudaBackend final : public Backend {
         float* d_g = buffer<float>(slot(kGather), n * q.cols);
         check(cuda::gather_columns(x, uint32_t(n), uint32_t(q.cols), d_order, d_g, stream_), "act-order gather");
         x = d_g;
+      }
+      if (cuda::use_quant_gemm(uint32_t(n))) {
+        check(cuda::quant_gemm(dq, x, uint32_t(n), y, stream_), "quantized linear (tensor cores)");
+        return;
       }
       const size_t ws = cuda::quant_gemv_workspace_floats(dq, uint32_t(n), n_sm_);
       float* d_ws = ws == 0 ? nullptr : buffer<float>(slot(kWs), ws);
