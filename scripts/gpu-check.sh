@@ -141,7 +141,7 @@ fi
   printf '%s\n' "${rows[@]}"
   echo
   echo "--- benchmark figures ---"
-  grep -E '^(device|copy|4-bit|q4 n=|cublas|weight-streaming)|tok/s|tokens/s' "$log" || true
+  grep -E '^(device|copy|4-bit|b-bit|q[348] n=|q4 gemm|cublas|weight-streaming)|tok/s|tokens/s' "$log" || true
 } | tee -a "$log"
 grep -q 'FAIL' <(printf '%s\n' "${rows[@]}") && exit 1
 exit 0

@@ -136,30 +136,37 @@ int main(int argc, char** argv) {
   CHECK(cudaFree(src));
   CHECK(cudaFree(dst));
 
-  // 2. The 4-bit g128 linears of `layers` layers.
+  // 2. The b-bit g128 linears of `layers` layers (4-bit: the goal's; 3- and 8-bit: bytes per
+  // second against it, at batch 1).
   std::mt19937 rng(1);
   struct Lin {
     ingot::cuda::QuantWeight w;
     size_t bytes;
   };
-  std::vector<Lin> lins;
-  size_t weight_bytes = 0;
-  for (int l = 0; l < layers; ++l) {
-    for (const Shape& s : kShapes) {
-      const size_t qbytes = size_t(s.in / 8) * s.out * 4, groups = s.in / 128, sbytes = groups * s.out * 2;
-      ingot::cuda::QuantWeight w{};
-      w.qweight = static_cast<const uint32_t*>(dev_random(qbytes, rng));
-      w.scales = static_cast<const uint16_t*>(dev_random_f16(groups * s.out, rng));
-      w.zeros = nullptr;
-      w.g_idx = nullptr;
-      w.bits = 4;
-      w.group_size = 128;
-      w.out = s.out;
-      w.in = s.in;
-      lins.push_back({w, qbytes + sbytes});
-      weight_bytes += qbytes + sbytes;
+  const auto make_lins = [&](uint32_t bits, int n_layers, size_t* total) {
+    std::vector<Lin> out;
+    *total = 0;
+    for (int l = 0; l < n_layers; ++l) {
+      for (const Shape& s : kShapes) {
+        const size_t qbytes = size_t((s.in * bits + 31) / 32) * s.out * 4, groups = s.in / 128,
+                     sbytes = groups * s.out * 2;
+        ingot::cuda::QuantWeight w{};
+        w.qweight = static_cast<const uint32_t*>(dev_random(qbytes, rng));
+        w.scales = static_cast<const uint16_t*>(dev_random_f16(groups * s.out, rng));
+        w.zeros = nullptr;
+        w.g_idx = nullptr;
+        w.bits = bits;
+        w.group_size = 128;
+        w.out = s.out;
+        w.in = s.in;
+        out.push_back({w, qbytes + sbytes});
+        *total += qbytes + sbytes;
+      }
     }
-  }
+    return out;
+  };
+  size_t weight_bytes = 0;
+  const std::vector<Lin> lins = make_lins(4, layers, &weight_bytes);
   const uint32_t max_n = *std::max_element(batches.begin(), batches.end());
   float *x = nullptr, *y = nullptr, *ws = nullptr;
   size_t ws_floats = 1;
@@ -177,6 +184,41 @@ int main(int argc, char** argv) {
     });
     const double gbs = double(weight_bytes) / (ms * 1e-3) / 1e9;
     std::printf("q4 n=%-3u %10.3f %12.0f %13.1f%%\n", n, ms, gbs, 100.0 * gbs / copy_gbs);
+  }
+
+  // 2b. 3- and 8-bit at batch 1: GB/s of their own bytes, beside the 4-bit rows.
+  for (uint32_t bits : {3u, 8u}) {
+    size_t bytes = 0;
+    const std::vector<Lin> other = make_lins(bits, layers, &bytes);
+    size_t need = 1;
+    for (const Lin& l : other) need = std::max(need, ingot::cuda::quant_gemv_workspace_floats(l.w, 1, n_sm));
+    if (need > ws_floats) {
+      std::printf("q%u: workspace larger than the 4-bit one (not measured)\n", bits);
+      continue;
+    }
+    const double ms = median_ms(repeats, [&] {
+      for (const Lin& l : other) CHECK(ingot::cuda::quant_gemv(l.w, x, 1, y, ws, n_sm, nullptr));
+    });
+    const double gbs = double(bytes) / (ms * 1e-3) / 1e9;
+    std::printf("q%u n=1   %10.3f %12.0f %13.1f%% (%.2f GB)\n", bits, ms, gbs, 100.0 * gbs / copy_gbs, double(bytes) / 1e9);
+  }
+
+  // 2c. Prefill: the tensor-core product (quant_gemm) of 512 tokens through the 4-bit linears.
+  {
+    const uint32_t n = 512;
+    float *xp = nullptr, *yp = nullptr;
+    CHECK(cudaMalloc(&xp, size_t(n) * 11008 * 4));
+    CHECK(cudaMalloc(&yp, size_t(n) * 11008 * 4));
+    CHECK(cudaMemset(xp, 0, size_t(n) * 11008 * 4));
+    double flops = 0;
+    for (const Lin& l : lins) flops += 2.0 * n * l.w.out * l.w.in;
+    const double ms = median_ms(repeats, [&] {
+      for (const Lin& l : lins) CHECK(ingot::cuda::quant_gemm(l.w, xp, n, yp, nullptr));
+    });
+    std::printf("q4 gemm n=%u: %.3f ms, %.1f TFLOP/s (tensor cores, f16 in, f32 accumulate)\n", n, ms,
+                flops / (ms * 1e-3) / 1e12);
+    CHECK(cudaFree(xp));
+    CHECK(cudaFree(yp));
   }
 
   // 3. cuBLAS f16 GEMV of the same shapes (one layer's f16 weights, rotated over 4 copies).

@@ -25,9 +25,13 @@ constexpr uint32_t kQuantGemmMinRows = 17;
 inline bool use_quant_gemm(uint32_t n) { return n >= kQuantGemmMinRows; }
 
 enum class QuantPath {
-  word,     // b ∈ {2, 4, 8}, whole words in one group, no act-order: 16-byte loads of 4 columns
-  generic,  // anything else (3-bit, act-order, groups that split a word, out % 4 ≠ 0): per value
+  word,     // whole units in one group (a unit: one word for b ∈ {2, 4, 8}, three words = 32 values
+            // for b = 3), no act-order: 16-byte loads of 4 columns
+  generic,  // anything else (act-order, groups that split a unit, out % 4 ≠ 0): per value
 };
+
+// Values of one unit of the word path along k: 32 / b words' worth, 32 for 3-bit (three words).
+inline uint32_t unit_values(uint32_t bits) { return bits == 3 ? 32 : 32 / bits; }
 
 struct QuantGemvConfig {
   QuantPath path = QuantPath::generic;
@@ -35,29 +39,29 @@ struct QuantGemvConfig {
   uint32_t threads = 256;   // per block
   uint32_t col_blocks = 1;  // blocks along the output dimension
   uint32_t k_split = 1;     // blocks along the input dimension (partial sums reduced after)
-  uint32_t k_chunk = 0;     // word rows (word path) or input columns (generic) per k-split block
+  uint32_t k_chunk = 0;     // unit rows (word path) or input columns (generic) per k-split block
 };
 
 // The quantized GEMV's configuration for y (n, out) = x (n, in) · Wᵀ, W b-bit in the GPTQ layout.
 // `aligned16`: qweight's base is 16-byte aligned. `n_sm`: multiprocessors of the device. The grid
 // aims at 2 blocks per multiprocessor; when the output dimension alone gives fewer, the input
-// dimension is split too (at least 8 word rows per warp, so a split never reads less than a few KB).
+// dimension is split too (at least 8 unit rows per warp, so a split never reads less than a few KB).
 inline QuantGemvConfig pick_quant_gemv(uint32_t out, uint32_t in, uint32_t n, uint32_t bits, int32_t group_size,
                                        bool act_order, bool aligned16, uint32_t n_sm) {
   QuantGemvConfig c;
   c.nb = batch_width(n);
-  const uint32_t per_word = bits == 3 ? 0 : 32 / bits;
-  const bool whole_words = per_word != 0 && (group_size < 0 || uint32_t(group_size) % per_word == 0);
-  c.path = whole_words && !act_order && out % 4 == 0 && aligned16 ? QuantPath::word : QuantPath::generic;
+  const uint32_t per_unit = unit_values(bits);
+  const bool whole_units = group_size < 0 || uint32_t(group_size) % per_unit == 0;
+  c.path = whole_units && !act_order && out % 4 == 0 && aligned16 ? QuantPath::word : QuantPath::generic;
   const uint32_t target = 2 * std::max(n_sm, 1u);
   const uint32_t warps = c.threads / 32;
   if (c.path == QuantPath::word) {
-    const uint32_t n_words = (in * bits + 31) / 32;
+    const uint32_t n_units = (in + per_unit - 1) / per_unit;
     c.col_blocks = (out + 127) / 128;  // 32 lanes × 4 columns
-    const uint32_t max_split = std::max(1u, n_words / (8 * warps));
+    const uint32_t max_split = std::max(1u, n_units / (8 * warps));
     c.k_split = std::clamp((target + c.col_blocks - 1) / c.col_blocks, 1u, max_split);
-    c.k_chunk = (n_words + c.k_split - 1) / c.k_split;
-    c.k_split = (n_words + c.k_chunk - 1) / c.k_chunk;  // no empty split
+    c.k_chunk = (n_units + c.k_split - 1) / c.k_split;
+    c.k_split = (n_units + c.k_chunk - 1) / c.k_chunk;  // no empty split
   } else {
     c.col_blocks = (out + c.threads - 1) / c.threads;  // one column a thread
     const uint32_t max_split = std::max(1u, in / 64);

@@ -58,4 +58,13 @@ INGOT_HD uint32_t q3_value(uint32_t w0, uint32_t w1, uint32_t w2, int j) {
   return v & 7u;
 }
 
+// Σ_j q_j · x[j] over values 8c .. 8c + 7 (c in 0..3) of a 3-bit triple: the 3-bit word path
+// takes a unit's 32 values 8 at a time (with c a constant after unrolling, the shifts are too).
+INGOT_HD float q3_dot8(uint32_t w0, uint32_t w1, uint32_t w2, int c, const float* x) {
+  float acc = 0.0f;
+  INGOT_UNROLL
+  for (int j = 0; j < 8; ++j) acc += float(q3_value(w0, w1, w2, c * 8 + j)) * x[j];
+  return acc;
+}
+
 }  // namespace ingot::cuda

@@ -81,6 +81,28 @@ TEST(CudaQuantMath, StreamValueAndQ3TripleReadTheSpecQ3Example) {
   }
 }
 
+// The 3-bit word path's dot product of 8 values of a triple against float64 (values read by the
+// 96-bit integer rule above, not by q3_value).
+TEST(CudaQuantMath, Q3Dot8MatchesFloat64) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-2, 2);
+  for (int trial = 0; trial < 300; ++trial) {
+    const uint32_t w[3] = {uint32_t(rng()), uint32_t(rng()), uint32_t(rng())};
+    for (int c = 0; c < 4; ++c) {
+      float x[8];
+      double ref = 0;
+      for (int j = 0; j < 8; ++j) {
+        x[j] = u(rng);
+        const int t = 3 * (8 * c + j);
+        uint64_t v = 0;
+        for (int b = 0; b < 3; ++b) v |= uint64_t((w[(t + b) / 32] >> ((t + b) % 32)) & 1u) << b;
+        ref += double(v) * double(x[j]);
+      }
+      ASSERT_NEAR(q3_dot8(w[0], w[1], w[2], c, x), ref, 1e-5 * (1 + std::fabs(ref))) << c;
+    }
+  }
+}
+
 template <int BITS>
 void check_word_qdot(std::mt19937& rng) {
   constexpr int kPer = 32 / BITS;
@@ -326,9 +348,10 @@ TEST(CudaLaunch, QuantGemvConfigurationCoversTheShape) {
       for (uint32_t in : {1u, 10u, 172u, 4096u, 11008u}) {
         for (int32_t group : {-1, 32, 44, 128}) {
           const QuantGemvConfig c = pick_quant_gemv(out, in, 1, bits, group, false, true, 132);
-          const bool word_ok = bits != 3 && out % 4 == 0 && (group < 0 || group % int32_t(32 / bits) == 0);
+          const int32_t unit = bits == 3 ? 32 : int32_t(32 / bits);  // values of a word (three for 3-bit)
+          const bool word_ok = out % 4 == 0 && (group < 0 || group % unit == 0);
           ASSERT_EQ(c.path == QuantPath::word, word_ok) << bits << " " << out << " " << in << " " << group;
-          const uint32_t extent = c.path == QuantPath::word ? (in * bits + 31) / 32 : in;
+          const uint32_t extent = c.path == QuantPath::word ? (in + uint32_t(unit) - 1) / uint32_t(unit) : in;
           const uint32_t per_block = c.path == QuantPath::word ? 128 : c.threads;
           ASSERT_GE(c.col_blocks * per_block, out);
           ASSERT_LT((c.col_blocks - 1) * per_block, out);
