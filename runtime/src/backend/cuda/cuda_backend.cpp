@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <utility>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -156,7 +157,9 @@ class CudaBackend final : public Backend {
     }
     if (ring_host_ != nullptr) cudaFreeHost(ring_host_);
     if (arena_host_ != nullptr) cudaFreeHost(arena_host_);
-    for (auto& [rows, exec] : execs_) cudaGraphExecDestroy(exec);
+    for (auto& [key, exec] : execs_) {
+      if (exec != nullptr) cudaGraphExecDestroy(exec);
+    }
     free_graveyard();
     for (auto e : ring_done_) {
       if (e != nullptr) cudaEventDestroy(e);
@@ -220,8 +223,12 @@ class CudaBackend final : public Backend {
     const cudaError_t e = cudaStreamEndCapture(stream_, &g);
     capturing_ = false;
     bool good = ok && !capture_failed_ && e == cudaSuccess && g != nullptr;
+    size_t n_nodes = 0;
+    if (good && cudaGraphGetNodes(g, nullptr, &n_nodes) != cudaSuccess) good = false;
     if (good) {
-      cudaGraphExec_t& exec = execs_[graph_rows_];
+      // Keyed by batch size and node count: steps whose sequences gather rows differently (more
+      // copies) keep graphs of their own instead of re-instantiating one in turn.
+      cudaGraphExec_t& exec = execs_[{graph_rows_, n_nodes}];
       if (exec != nullptr) {
         cudaGraphExecUpdateResultInfo info{};
         if (cudaGraphExecUpdate(exec, g, &info) == cudaSuccess) {
@@ -601,12 +608,12 @@ class CudaBackend final : public Backend {
   std::vector<uint64_t> kv_offs_uploaded_;  // what slot kKvOff holds
   cudaStream_t stream_ = nullptr;
   cudaStream_t upload_stream_ = nullptr;  // weight uploads
-  // CUDA graphs (begin_graph/end_graph): one executable graph per batch size.
+  // CUDA graphs (begin_graph/end_graph): one executable graph per batch size and node count.
   bool graphs_enabled_ = true;            // INGOT_CUDA_GRAPHS=0 turns them off
   bool capturing_ = false;
   bool capture_failed_ = false;           // an upload did not fit the arena: discard the recording
   size_t steps_ = 0, graph_rows_ = 0, failures_in_row_ = 0;
-  std::map<size_t, cudaGraphExec_t> execs_;
+  std::map<std::pair<size_t, size_t>, cudaGraphExec_t> execs_;
   void* arena_host_ = nullptr;            // pinned: the captured step's uploads
   size_t arena_bytes_ = size_t{1} << 20, arena_fill_ = 0, arena_want_ = 0;
   std::vector<void*> graveyard_;          // scratch blocks replaced while capturing
