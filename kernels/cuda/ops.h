@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cuda/sampling_math.cuh"
+
 namespace ingot::cuda {
 
 enum class WeightType : uint32_t { f32, f16, bf16 };
@@ -57,6 +59,11 @@ cudaError_t gather_columns(const float* x, uint32_t n, uint32_t cols, const int3
 
 // out[t] = the argmax of row t of x (n, width), the host sampler's order (argmax.cu).
 cudaError_t argmax_rows(const float* x, uint32_t n, uint32_t width, int32_t* out, cudaStream_t stream);
+
+// out (n, k): the k best candidates of each row of x (n, width), best first, in the host
+// sampler's order (topk.cu); k ≤ min(kMaxTopK, width), else cudaErrorInvalidValue.
+constexpr uint32_t kMaxTopK = 1024;
+cudaError_t top_k_rows(const float* x, uint32_t n, uint32_t width, uint32_t k, Candidate* out, cudaStream_t stream);
 
 // x (count) += y (count) (add.cu).
 cudaError_t add(float* x, const float* y, size_t count, cudaStream_t stream);

@@ -1,6 +1,7 @@
 // The reductions of sampling on the device: argmax and the top-k order (the host sampler's:
-// higher logit first, ties to the lower id, runtime/src/sampling/sampler.cpp), and the top-p
-// cut of a sorted probability list.
+// higher logit first, ties to the lower id, runtime/src/sampling/sampler.cpp), the steps of the
+// radix selection of a row's k best candidates (topk.cu), and the top-p cut of a sorted
+// probability list.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,36 @@ INGOT_HD bool ranks_before(Candidate a, Candidate b) {
 // The reduction step of argmax: associative and commutative, so any tree order gives one answer
 // (std::max_element's: the first maximum).
 INGOT_HD Candidate argmax_combine(Candidate a, Candidate b) { return ranks_before(b, a) ? b : a; }
+
+// A logit as an unsigned key whose order is ranks_before's by logit: a larger key ranks first,
+// -0 and +0 share a key (they are equal logits, so their order is the ids'), and every NaN is 0,
+// below -inf (0x007fffff). Keys are equal exactly when ranks_before compares ids.
+INGOT_HD uint32_t order_key(float logit) {
+  if (logit != logit) return 0;
+#if defined(__CUDA_ARCH__)
+  uint32_t u = __float_as_uint(logit);
+#else
+  uint32_t u = __builtin_bit_cast(uint32_t, logit);
+#endif
+  if (u == 0x80000000u) u = 0;  // -0 → +0
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+// One pass of the radix selection, over the 256 counts of one key digit (hist[d]: candidates
+// still in play whose digit is d): the digit that holds the `want`-th best candidate of those
+// (1-based, want ≤ their total) and how many rank above that digit's bucket.
+struct RadixPick {
+  uint32_t digit;
+  uint32_t above;
+};
+INGOT_HD RadixPick radix_pick(const uint32_t* hist, uint32_t want) {
+  uint32_t above = 0;
+  for (int d = 255; d > 0; --d) {
+    if (above + hist[d] >= want) return {uint32_t(d), above};
+    above += hist[d];
+  }
+  return {0, above};
+}
 
 // Of n probabilities sorted high to low, how many top-p keeps: the shortest prefix whose sum
 // reaches p (at least 1), summed in double as the host sampler does.

@@ -54,12 +54,22 @@ Status generate(Session& session, const std::vector<int32_t>& prompt, const Gene
   const bool greedy = sp.temperature <= 0 && (sp.repeat_penalty == 1.0f || sp.repeat_last_n <= 0) &&
                       !(hooks != nullptr && (hooks->has_process_logits() || hooks->has_sample()));
   int32_t greedy_next = -1;
+  // Top-k sampling needs only the row's best candidates (Sampler::candidates_needed): the
+  // backend selects them where the logits are, and the sampler draws from them the token it would
+  // draw from the whole row.
+  Sampler sampler(params.sampler);
+  const size_t need = greedy || (hooks != nullptr && (hooks->has_process_logits() || hooks->has_sample()))
+                          ? 0
+                          : sampler.candidates_needed(model.dims().vocab);
+  const bool from_top = need > 0 && need <= model.backend().max_top_k();
+  std::vector<Candidate> top;
   const auto eval = [&](std::span<const int32_t> tokens) {
-    return greedy ? session.eval_greedy(tokens, &greedy_next) : session.eval(tokens, logits.data());
+    if (greedy) return session.eval_greedy(tokens, &greedy_next);
+    if (from_top) return session.eval_top(tokens, need, &top);
+    return session.eval(tokens, logits.data());
   };
   INGOT_RETURN_IF_ERROR(eval(std::span<const int32_t>(prompt).subspan(st.n_prompt_cached)));
   st.prompt_seconds = seconds_since(t0);
-  Sampler sampler(params.sampler);
   HookContext hc;
   hc.model = &model;
   hc.n_prompt = prompt.size();
@@ -103,6 +113,8 @@ Status generate(Session& session, const std::vector<int32_t>& prompt, const Gene
           return stop_with(fail(StatusCode::script_error, "sample chose token ", next, ", outside the vocabulary [0, ",
                                 vocab, ")"));
         }
+      } else if (from_top) {
+        next = sampler.sample_top(top, history);
       } else {
         next = sampler.sample(logits, history);
       }

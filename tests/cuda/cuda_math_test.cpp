@@ -336,6 +336,76 @@ TEST(CudaSamplingMath, ArgmaxTreeEqualsMaxElementAndTopPMatchesTheSampler) {
   EXPECT_EQ(top_p_count(probs, 5, 0.0f), 1u);
 }
 
+// order_key orders logits as ranks_before does: a larger key exactly when the logit ranks first
+// by value, equal keys exactly for equal logits (-0 and +0 included), NaN below everything.
+TEST(CudaSamplingMath, OrderKeyOrdersLogitsAsTheSampler) {
+  std::vector<float> v = {0.0f, -0.0f, 1.0f, -1.0f, INFINITY, -INFINITY, 1e-45f, -1e-45f, 3.4e38f, -3.4e38f,
+                          1.17549435e-38f, 0.5f, -0.5f};
+  std::mt19937 rng(17);
+  for (int i = 0; i < 300; ++i) v.push_back(std::ldexp(float(int(rng() % 2001) - 1000), int(rng() % 60) - 30));
+  for (float a : v) {
+    for (float b : v) {
+      ASSERT_EQ(order_key(a) > order_key(b), a > b) << a << " vs " << b;
+      ASSERT_EQ(order_key(a) == order_key(b), a == b) << a << " vs " << b;
+    }
+    EXPECT_GT(order_key(a), order_key(NAN));
+  }
+  EXPECT_EQ(order_key(NAN), 0u);
+  EXPECT_EQ(order_key(-NAN), 0u);
+}
+
+// The selection topk.cu runs, step by step on the host: four radix passes of radix_pick over the
+// keys' digits give the threshold key; the candidates above it and the lowest ids equal to it,
+// sorted by ranks_before, are the row's first k in the sampler's order (a full sort, here).
+TEST(CudaSamplingMath, RadixSelectionFindsTheSamplersTopK) {
+  std::mt19937 rng(19);
+  for (int trial = 0; trial < 300; ++trial) {
+    const size_t width = 1 + rng() % 5000;
+    std::vector<float> row(width);
+    const int style = trial % 3;  // many ties / all equal / distinct values with -inf and NaN
+    for (float& x : row) {
+      x = style == 0 ? float(int(rng() % 30)) * 0.5f : style == 1 ? -2.0f : float(int(rng() % 100000) - 50000) * 1e-3f;
+    }
+    if (style == 2) {
+      for (int j = 0; j < 4; ++j) row[rng() % width] = -INFINITY;
+      row[rng() % width] = NAN;
+    }
+    const uint32_t k = uint32_t(1 + rng() % std::min<size_t>(width, 1024));
+    uint32_t prefix = 0, mask = 0, want = k;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      uint32_t hist[256] = {};
+      for (float x : row) {
+        const uint32_t key = order_key(x);
+        if ((key & mask) == prefix) ++hist[(key >> shift) & 255u];
+      }
+      const RadixPick p = radix_pick(hist, want);
+      ASSERT_LT(p.above, want);
+      ASSERT_GE(p.above + hist[p.digit], want);
+      prefix |= p.digit << shift;
+      want -= p.above;
+      mask |= 255u << shift;
+    }
+    std::vector<Candidate> got;
+    for (size_t i = 0; i < width; ++i) {
+      if (order_key(row[i]) > prefix) got.push_back({row[i], int32_t(i)});
+    }
+    ASSERT_EQ(got.size(), k - want);
+    for (size_t i = 0; i < width && got.size() < k; ++i) {
+      if (order_key(row[i]) == prefix) got.push_back({row[i], int32_t(i)});
+    }
+    ASSERT_EQ(got.size(), k);
+    std::sort(got.begin(), got.end(), ranks_before);
+    std::vector<int32_t> want_ids(width);
+    std::iota(want_ids.begin(), want_ids.end(), 0);
+    std::stable_sort(want_ids.begin(), want_ids.end(), [&](int32_t a, int32_t b) {
+      const bool an = std::isnan(row[size_t(a)]), bn = std::isnan(row[size_t(b)]);
+      if (an != bn) return bn;  // NaN last, as the device ranks it
+      return row[size_t(a)] > row[size_t(b)];
+    });
+    for (uint32_t j = 0; j < k; ++j) ASSERT_EQ(got[j].id, want_ids[j]) << "trial " << trial << ", place " << j;
+  }
+}
+
 // Launch configurations cover every output and input exactly, fill the device where the shape
 // allows, and take the word path only where its assumptions hold.
 TEST(CudaLaunch, QuantGemvConfigurationCoversTheShape) {

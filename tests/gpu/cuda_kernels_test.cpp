@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -322,6 +323,60 @@ TEST(CudaKernels, ArgmaxRowsEqualsTheHostArgmax) {
       EXPECT_EQ(dout.host(), want) << "width " << width << ", " << n << " rows";
     }
   }
+}
+
+// Top-k on the device: each row's k best (logit, id) pairs equal the host's full sort in the
+// sampler's order (higher logit, ties to the lower id, NaN last), best first; rows with many
+// ties, all equal, -inf and NaN; widths to Llama 3's vocabulary, k from 1 to kMaxTopK, 1 to 16
+// rows; the output poisoned (Dev). k above the limit is refused.
+TEST(CudaKernels, TopKRowsEqualsTheHostSort) {
+  REQUIRE_DEVICE();
+  std::mt19937 rng(21);
+  int style = 0;
+  for (uint32_t width : {1u, 31u, 1000u, 32000u, 49152u, 128256u}) {
+    for (uint32_t k : {1u, 40u, 104u, 1000u, 1024u}) {
+      if (k > width) continue;
+      for (uint32_t n : {1u, 16u}) {
+        std::vector<float> x(size_t(n) * width);
+        for (float& v : x) {
+          v = style == 0 ? float(int(rng() % 64)) * 0.25f
+              : style == 1 ? 1.5f
+                           : float(int(rng() % 2000001) - 1000000) * 1e-5f;
+        }
+        if (style == 2) {
+          for (int j = 0; j < 8; ++j) x[rng() % x.size()] = -INFINITY;
+          for (int j = 0; j < 3; ++j) x[rng() % x.size()] = NAN;
+        }
+        style = (style + 1) % 3;
+        std::vector<Candidate> want;
+        for (uint32_t t = 0; t < n; ++t) {
+          const float* row = x.data() + size_t(t) * width;
+          std::vector<int32_t> ids(width);
+          std::iota(ids.begin(), ids.end(), 0);
+          std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) {
+            const bool an = std::isnan(row[a]), bn = std::isnan(row[b]);
+            if (an != bn) return bn;
+            return row[a] > row[b];
+          });
+          for (uint32_t j = 0; j < k; ++j) want.push_back({row[ids[j]], ids[j]});
+        }
+        Dev<float> dx(x);
+        Dev<Candidate> dout(size_t(n) * k);
+        CUDA_OK(top_k_rows(dx.p, n, width, k, dout.p, nullptr));
+        CUDA_OK(cudaDeviceSynchronize());
+        const std::vector<Candidate> got = dout.host();
+        for (size_t j = 0; j < want.size(); ++j) {
+          ASSERT_EQ(got[j].id, want[j].id) << "width " << width << ", k " << k << ", " << n << " rows, place " << j;
+          const bool both_nan = std::isnan(got[j].logit) && std::isnan(want[j].logit);
+          ASSERT_TRUE(both_nan || got[j].logit == want[j].logit) << "place " << j;
+        }
+      }
+    }
+  }
+  Dev<float> dx(std::vector<float>(2048, 0.0f));
+  Dev<Candidate> dout(kMaxTopK + 1);
+  EXPECT_EQ(top_k_rows(dx.p, 1, 2048, kMaxTopK + 1, dout.p, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(top_k_rows(dx.p, 1, 16, 17, dout.p, nullptr), cudaErrorInvalidValue);
 }
 
 TEST(CudaKernels, RopeMatchesTheCpuInBothFormsWithLlama3Scaling) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <random>
 #include <sstream>
 
@@ -328,6 +329,84 @@ TEST_F(Batched, ArgmaxOutputIsTheArgmaxOfTheWantedRows) {
     }
     for (size_t s = 0; s < 3; ++s) next.add(last[s], s, a[s]->length(), true);
     batch = next;
+  }
+}
+
+// forward's top-k output (Backend::top_k_rows) is each wanted row's best candidates, best first,
+// by a full sort of its logits here (higher logit, ties to the lower id); too many is refused.
+TEST_F(Batched, TopOutputIsTheBestCandidatesOfTheWantedRows) {
+  auto m = load(runtime::KvDtype::f32);
+  ASSERT_NE(m, nullptr);
+  const size_t vocab = m->dims().vocab;
+  runtime::KvSequence s1(m->kv_pool()), s2(m->kv_pool());
+  runtime::Batch batch;
+  const int32_t ids[] = {1, 403, 407, 261, 298};
+  for (size_t t = 0; t < 5; ++t) batch.add(ids[t], 0, t, t % 2 == 0);
+  std::vector<float> logits;
+  std::vector<runtime::Candidate> top;
+  runtime::KvSequence* a = &s1;
+  runtime::KvSequence* b = &s2;
+  ASSERT_TRUE(runtime::forward(*m, {&a, 1}, batch, &logits, 0).ok());
+  ASSERT_TRUE(runtime::forward(*m, {&b, 1}, batch, nullptr, 0, nullptr, 72, &top).ok());
+  ASSERT_EQ(top.size(), batch.n_logits() * 72);
+  for (size_t r = 0; r < batch.n_logits(); ++r) {
+    std::vector<int32_t> order(vocab);
+    std::iota(order.begin(), order.end(), 0);
+    const float* row = logits.data() + r * vocab;
+    std::stable_sort(order.begin(), order.end(), [&](int32_t x, int32_t y) { return row[x] > row[y]; });
+    for (size_t j = 0; j < 72; ++j) {
+      EXPECT_EQ(top[r * 72 + j].id, order[j]) << "row " << r << " place " << j;
+      EXPECT_EQ(top[r * 72 + j].logit, row[order[j]]);
+    }
+  }
+  runtime::KvSequence s3(m->kv_pool());
+  runtime::KvSequence* c = &s3;
+  EXPECT_FALSE(runtime::forward(*m, {&c, 1}, batch, nullptr, 0, nullptr, vocab + 1, &top).ok());
+  EXPECT_EQ(s3.length(), 0u) << "a refused step changes nothing";
+}
+
+// generate() with top-k sampling draws from the backend's best candidates
+// (Sampler::sample_top); its text equals sampling every whole row of logits with the plain
+// sampler (Session::eval + Sampler::sample, written out here), with and without a repetition
+// penalty, over seeds.
+TEST_F(Batched, TopKGenerationEqualsSamplingTheWholeRow) {
+  auto m = load(runtime::KvDtype::f32);
+  ASSERT_NE(m, nullptr);
+  const std::vector<int32_t> prompt = runtime::prompt_tokens(*m, "Once upon a time, there was a little girl");
+  for (float penalty : {1.0f, 1.3f}) {
+    for (uint64_t seed : {1u, 2u, 3u}) {
+      runtime::GenerateParams p;
+      p.n_predict = 80;
+      p.sampler.temperature = 1.0f;
+      p.sampler.top_k = 40;
+      p.sampler.top_p = 0.9f;
+      p.sampler.repeat_penalty = penalty;
+      p.sampler.repeat_last_n = 32;
+      p.sampler.seed = seed;
+      ASSERT_GT(runtime::Sampler(p.sampler).candidates_needed(m->dims().vocab), 0u) << "the top-k path is taken";
+      runtime::Session session(*m);
+      std::vector<int32_t> got;
+      ASSERT_TRUE(runtime::generate(session, prompt, p, [&](int32_t id, const std::string&) {
+                    got.push_back(id);
+                    return true;
+                  }, nullptr).ok());
+      runtime::Session plain(*m);
+      runtime::Sampler sampler(p.sampler);
+      std::vector<float> logits(m->dims().vocab);
+      std::vector<int32_t> history = prompt, want;
+      ASSERT_TRUE(plain.eval(prompt, logits.data()).ok());
+      for (int i = 0; i < p.n_predict; ++i) {
+        const int32_t next = sampler.sample(logits, history);
+        if (m->is_eos(next)) break;
+        want.push_back(next);
+        history.push_back(next);
+        if (i + 1 < p.n_predict) {
+          ASSERT_TRUE(plain.eval({&next, 1}, logits.data()).ok());
+        }
+      }
+      EXPECT_GT(want.size(), 10u);
+      EXPECT_EQ(got, want) << "penalty " << penalty << ", seed " << seed;
+    }
   }
 }
 

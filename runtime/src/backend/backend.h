@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "cpu/rope.h"
 #include "ingot/format/status.h"
 #include "kv/kv_sequence.h"
+#include "sampling/sampler.h"
 
 namespace ingot::runtime {
 
@@ -108,6 +110,21 @@ class Backend {
       const float* row = x + t * width;
       ids[t] = int32_t(std::max_element(row, row + width) - row);
     }
+  }
+
+  // out (n, k): the k best candidates (logit, id) of each row of x (n, width), activation memory,
+  // best first in the host sampler's order (sampling/sampler.h ranks_before); 1 ≤ k ≤
+  // min(width, max_top_k()). Waits for them. The CUDA backend selects on the device, so only the
+  // pairs cross (top-k sampling, Sampler::sample_top); this default reads the rows on the host.
+  virtual size_t max_top_k() const { return SIZE_MAX; }
+  virtual void top_k_rows(const float* x, size_t n, size_t width, size_t k, Candidate* out) {
+    std::vector<float> host;
+    if (!host_activations()) {
+      host.resize(n * width);
+      download(host.data(), x, n * width);
+      x = host.data();
+    }
+    for (size_t t = 0; t < n; ++t) top_candidates({x + t * width, width}, k, out + t * k);
   }
 
   // Recording a step (CUDA graphs, docs/cuda.md). begin_graph(rows) returns true when the ops

@@ -16,10 +16,14 @@ using format::Status;
 using format::StatusCode;
 
 Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batch& batch, std::vector<float>* logits,
-               size_t max_length, std::vector<int32_t>* argmax) {
+               size_t max_length, std::vector<int32_t>* argmax, size_t top_k, std::vector<Candidate>* top) {
   const ModelDims& d = model.dims();
   const size_t n = batch.size();
   if (n == 0) return fail(StatusCode::invalid_argument, "forward: an empty batch");
+  if (top != nullptr && (top_k == 0 || top_k > d.vocab || top_k > model.backend().max_top_k())) {
+    return fail(StatusCode::invalid_argument, "forward: top ", top_k, " candidates of a row of ", d.vocab,
+                " (this backend selects at most ", model.backend().max_top_k(), ")");
+  }
   if (max_length == 0 || max_length > d.context) max_length = d.context;
   PagePool& pool = model.kv_pool();
   cpu::ScopedPool workers(&model.workers());  // every kernel loop of this step runs on the model's pool
@@ -77,7 +81,7 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
 
   std::vector<const KvSequence*> row_seq(n);
   for (size_t i = 0; i < n; ++i) row_seq[i] = seqs[batch.tokens[i].seq];
-  const size_t n_logits = logits == nullptr && argmax == nullptr ? 0 : batch.n_logits();
+  const size_t n_logits = logits == nullptr && argmax == nullptr && top == nullptr ? 0 : batch.n_logits();
   if (n_logits > 0 && logits != nullptr) logits->resize(n_logits * d.vocab);
   // The logits in activation memory, unless they go straight into `logits` (host activations):
   // downloaded once, at the end, or only their argmax.
@@ -162,6 +166,10 @@ Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batc
   if (argmax != nullptr) {
     argmax->resize(n_logits);
     be.argmax_rows(wanted, n_logits, d.vocab, argmax->data());
+  }
+  if (top != nullptr) {
+    top->resize(n_logits * top_k);
+    be.top_k_rows(wanted, n_logits, d.vocab, top_k, top->data());
   }
   return Status::success();
 }

@@ -19,8 +19,11 @@ namespace ingot::runtime {
 // positions and `logits` gets (batch.n_logits(), vocab), rows in batch order (may be null when
 // no token wants logits). `argmax`, when given, gets (batch.n_logits()) the argmax of each of
 // those rows (Backend::argmax_rows: on the device when that is where the logits are); with
-// `logits` null only the ids leave the backend.
+// `logits` null only the ids leave the backend. `top`, when given, gets (batch.n_logits(), top_k)
+// the top_k best candidates of each of those rows, best first (Backend::top_k_rows; 1 ≤ top_k ≤
+// min(vocab, backend.max_top_k())).
 format::Status forward(const Model& model, std::span<KvSequence* const> seqs, const Batch& batch,
-                       std::vector<float>* logits, size_t max_length = 0, std::vector<int32_t>* argmax = nullptr);
+                       std::vector<float>* logits, size_t max_length = 0, std::vector<int32_t>* argmax = nullptr,
+                       size_t top_k = 0, std::vector<Candidate>* top = nullptr);
 
 }  // namespace ingot::runtime

@@ -66,6 +66,17 @@ Status Session::eval_greedy(std::span<const int32_t> tokens, int32_t* next) {
   return Status::success();
 }
 
+Status Session::eval_top(std::span<const int32_t> tokens, size_t k, std::vector<Candidate>* top) {
+  const size_t n = tokens.size();
+  INGOT_RETURN_IF_ERROR(room_for(n));
+  Batch batch;
+  for (size_t t = 0; t < n; ++t) batch.add(tokens[t], 0, position() + t, t + 1 == n);
+  KvSequence* seq = &kv_;
+  INGOT_RETURN_IF_ERROR(forward(model_, {&seq, 1}, batch, nullptr, n_ctx_, nullptr, k, top));
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  return Status::success();
+}
+
 Status eval_sessions(std::span<Session* const> sessions, std::span<const std::vector<int32_t>> tokens,
                      std::vector<float>* last_logits) {
   if (sessions.empty() || sessions.size() != tokens.size()) {

@@ -8,6 +8,7 @@
 
 #include "kv/kv_sequence.h"
 #include "model/model.h"
+#include "sampling/sampler.h"
 
 namespace ingot::runtime {
 
@@ -26,6 +27,10 @@ class Session {
   // As eval, but *next gets the argmax of the last token's logits (greedy sampling), computed
   // by the backend: on the CUDA backend only the id crosses to the host.
   format::Status eval_greedy(std::span<const int32_t> tokens, int32_t* next);
+  // As eval, but `top` gets the k best candidates of the last token's logits, best first
+  // (top-k sampling, Sampler::sample_top), selected by the backend: on the CUDA backend only the
+  // k pairs cross. 1 ≤ k ≤ min(vocab, the backend's max_top_k()).
+  format::Status eval_top(std::span<const int32_t> tokens, size_t k, std::vector<Candidate>* top);
 
   size_t position() const { return tokens_.size(); }
   size_t context() const { return n_ctx_; }

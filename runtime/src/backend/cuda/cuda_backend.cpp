@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -288,6 +289,21 @@ class CudaBackend final : public Backend {
     to_host(ids, d_ids, n);
   }
 
+  size_t max_top_k() const override { return cuda::kMaxTopK; }
+
+  void top_k_rows(const float* x, size_t n, size_t width, size_t k, Candidate* out) override {
+    static_assert(sizeof(Candidate) == sizeof(cuda::Candidate) && offsetof(Candidate, id) == offsetof(cuda::Candidate, id));
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    if (n == 0) return;
+    if (k == 0 || k > width || k > cuda::kMaxTopK) {
+      throw std::invalid_argument("top_k_rows: " + std::to_string(k) + " candidates of rows of " +
+                                  std::to_string(width) + " (at most " + std::to_string(cuda::kMaxTopK) + ")");
+    }
+    cuda::Candidate* d_top = buffer<cuda::Candidate>(slot(kTop), n * k);
+    check(cuda::top_k_rows(x, uint32_t(n), uint32_t(width), uint32_t(k), d_top, stream_), "top-k");
+    to_host(reinterpret_cast<cuda::Candidate*>(out), d_top, n * k);
+  }
+
   std::unique_ptr<PagePool> make_page_pool(const PageShape& shape, size_t max_pages) override {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     auto pool = std::make_unique<PagePool>(shape, max_pages);
@@ -448,7 +464,7 @@ class CudaBackend final : public Backend {
   // pages: 16 KB of page table), so four 256 KiB chunks are reused only steps later.
   static constexpr size_t kRingChunks = 4, kRingChunkBytes = size_t{256} << 10;
   static constexpr size_t kGraphMaxRows = 16;
-  enum Slot { kGather, kWs, kTok, kPos, kTables, kKvOff, kIds, kSlots };
+  enum Slot { kGather, kWs, kTok, kPos, kTables, kKvOff, kIds, kTop, kSlots };
 
   struct Staging {
     void* host = nullptr;
