@@ -28,23 +28,29 @@ if [ "$mode" = "--prepare" ]; then
   source "$root/scripts/env.sh"
   ingot_configure "$root/build-gpu" Release -DINGOT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache >/dev/null
-  targets="cuda_kernels_test cuda_backend_test cuda_device_test cuda_math_test cuda-gemv-bench synthetic-model ingot"
+  targets="cuda_kernels_test cuda_backend_test cuda_device_test cuda_math_test gptq_cuda_test cuda-gemv-bench synthetic-model ingot ingotc"
   # shellcheck disable=SC2086
   nice cmake --build "$root/build-gpu" -j"${INGOT_JOBS:-2}" --target $targets
   rm -rf "$carry" && mkdir -p "$carry/stage/bin" "$carry/stage/lib" "$carry/stage/shared/models/stories260K"
   for t in tests/cuda_kernels_test tests/cuda_backend_test tests/cuda_device_test tests/cuda_math_test \
-           bench/cuda-gemv-bench bench/synthetic-model runtime/ingot; do
+           tests/gptq_cuda_test bench/cuda-gemv-bench bench/synthetic-model runtime/ingot compiler/ingotc; do
     cp "$root/build-gpu/$t" "$carry/stage/bin/"
   done
   strip "$carry"/stage/bin/* 2>/dev/null || true
-  # The libraries the binaries load, except glibc's own (the device's newer glibc serves them).
+  # The libraries the binaries load, except glibc's own (the device's newer glibc serves them) and
+  # cuBLAS / cuSOLVER and theirs (0.7 GB: the device's CUDA toolkit and its nvidia-* wheels have
+  # them; the run below finds them there).
   for b in "$carry"/stage/bin/*; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
-    grep -Ev '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*)\.so' | while read -r lib; do
+    grep -Ev '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*)\.so' |
+    grep -Ev '/lib(cublas|cublasLt|cusolver|cusparse|nvJitLink)\.so' | while read -r lib; do
       cp -L "$lib" "$carry/stage/lib/"
     done
   shared="${INGOT_SHARED:-$root/../shared}"
   cp "$shared/models/stories260K/stories260K.bin" "$shared/models/stories260K/tok512.model" \
      "$carry/stage/shared/models/stories260K/"
+  mkdir -p "$carry/stage/shared/data/c4" "$carry/stage/shared/data/tinystories"
+  cp "$shared/data/c4/c4_sample.json" "$carry/stage/shared/data/c4/"
+  cp "$shared/data/tinystories/tinystories_val.txt" "$carry/stage/shared/data/tinystories/"
   tar -C "$carry/stage" -czf "$carry/carry.tar.gz" .
   rm -rf "$carry/stage"
   size=$(stat -c %s "$carry/carry.tar.gz")
@@ -72,7 +78,16 @@ for lib in "$work"/lib/*; do
   name="$(basename "$lib")"
   if ! ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$name "; then ln -s "$lib" "$work/missing/$name"; fi
 done
-export LD_LIBRARY_PATH="$work/missing${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# cuBLAS and cuSOLVER (not carried): the toolkit's lib64, else the nvidia-* wheels' lib folders.
+cuda_libs=""
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+         $(python3 -c 'import glob, site; print(" ".join(sorted({p for s in site.getsitepackages() for p in glob.glob(s + "/nvidia/*/lib")})))' 2>/dev/null); do
+  if ls "$d"/libcublas.so* "$d"/libcusolver.so* >/dev/null 2>&1 || ls "$d"/libcublasLt.so* >/dev/null 2>&1 ||
+     ls "$d"/libnvJitLink.so* "$d"/libcusparse.so* >/dev/null 2>&1; then
+    cuda_libs="$cuda_libs${cuda_libs:+:}$d"
+  fi
+done
+export LD_LIBRARY_PATH="$work/missing${cuda_libs:+:$cuda_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export INGOT_SHARED="$work/shared"
 
 declare -a rows
@@ -112,6 +127,21 @@ step "cuda_math_test (host)" "$bin/cuda_math_test" --gtest_brief=1
 step "cuda_device_test" "$bin/cuda_device_test"
 step "cuda_kernels_test" "$bin/cuda_kernels_test"
 step "cuda_backend_test (stories260K)" "$bin/cuda_backend_test"
+step "gptq_cuda_test (device vs CPU GPTQ)" "$bin/gptq_cuda_test"
+# stories260K through ingotc on both devices: both containers' TinyStories perplexity (issue 20:
+# within 0.1%); the integers' agreement is gptq_cuda_test's.
+gptq_model() {
+  local s="$INGOT_SHARED/models/stories260K" d
+  [ $have_gpu -eq 1 ] || return 77
+  for d in cpu cuda; do
+    "$bin/ingotc" build "$s/stories260K.bin" --tokenizer "$s/tok512.model" --method gptq --bits 4 --group-size 32 \
+      --calib "$INGOT_SHARED/data/c4/c4_sample.json" --calib-samples 32 --calib-seqlen 256 --device "$d" \
+      -o "$work/s260k-$d.ingot" || return 1
+    "$bin/ingot" perplexity "$work/s260k-$d.ingot" -f "$INGOT_SHARED/data/tinystories/tinystories_val.txt" \
+      --ctx 256 --max-chunks 40 | sed "s/^/$d: /" || return 1
+  done
+}
+step "ingotc --device cuda vs cpu (stories260K)" gptq_model
 
 if [ $have_gpu -eq 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
   san() { INGOT_GPU_TEST_QUICK=1 compute-sanitizer --tool "$1" --error-exitcode 3 "$bin/cuda_kernels_test" --gtest_brief=1; }
@@ -141,7 +171,7 @@ fi
   printf '%s\n' "${rows[@]}"
   echo
   echo "--- benchmark figures ---"
-  grep -E '^(device|copy|4-bit|b-bit|q[348] n=|q4 gemm|cublas|weight-streaming)|tok/s|tokens/s' "$log" || true
+  grep -E '^(device|copy|4-bit|b-bit|q[348] n=|q4 gemm|cublas|weight-streaming)|tok/s|tokens/s|^(cpu|cuda): ppl|^\[ device \]' "$log" || true
 } | tee -a "$log"
 grep -q 'FAIL' <(printf '%s\n' "${rows[@]}") && exit 1
 exit 0

@@ -18,6 +18,7 @@
 #include "emit.h"
 #include "export/gptq_export.h"
 #include "gptq/calibration.h"
+#include "gptq/gptq_cuda.h"
 #include "gptq/quantize_model.h"
 #include "import/file.h"
 #include "import/gguf.h"
@@ -46,6 +47,7 @@ struct BuildArgs {
   std::string preset, grid, damp_text, damp_choices;
   bool gptaq = false, foem = false;
   float gptaq_alpha = 0.25f, foem_beta = 0.2f;
+  std::string device = "cpu";
   std::vector<std::string> calib;
   size_t calib_samples = 128, calib_seqlen = 2048;
   std::string calib_draw = "stream";
@@ -198,6 +200,15 @@ format::Status gptq_extras(BuildArgs& a, compiler::QuantizeOptions* q) {
     return fail(StatusCode::invalid_argument, "--damp auto, --damp-choices, --gptaq and --foem need --method gptq");
   }
   if (a.gptaq && !a.true_sequential) return fail(StatusCode::invalid_argument, "--gptaq needs --true-sequential");
+  if (a.device == "auto") a.device = gptq && compiler::gptq_cuda_available() ? "cuda" : "cpu";
+  if (a.device == "cuda") {
+    if (!gptq) return fail(StatusCode::invalid_argument, "--device cuda needs --method gptq (RTN runs on the CPU)");
+    if (!compiler::gptq_cuda_available()) {
+      return fail(StatusCode::invalid_argument, "--device cuda: no CUDA device here, or this ingotc was built without "
+                  "CUDA; use --device cpu");
+    }
+    q->config.device = compiler::GptqDevice::cuda;
+  }
   if (!a.preset.empty()) {
     if (a.preset != "paper") return fail(StatusCode::invalid_argument, "--gptq-preset ", a.preset, " is not 'paper'");
     if (extras) {
@@ -347,6 +358,7 @@ int build(BuildArgs& a) {
     if (!a.damp_choices.empty()) opt.options.emplace_back("damp_choices", a.damp_choices);
     if (a.gptaq) opt.options.emplace_back("gptaq_alpha", std::to_string(a.gptaq_alpha));
     if (a.foem) opt.options.emplace_back("foem_beta", std::to_string(a.foem_beta));
+    if (a.device == "cuda") opt.options.emplace_back("gptq_device", "cuda");
   }
   if (format::Status s = compiler::emit(model, a.out, opt); !s.ok()) return die(s);
   if (!a.depfile.empty()) {
@@ -425,6 +437,12 @@ int main(int argc, char** argv) {
                 "paper: the paper's algorithm exactly (min/max grids, as ingotc wrote before --gptq-grid hessian "
                 "became the default; refuses the options above)");
   b->add_option("--block-size", a.block_size, "GPTQ: lazy-batch width in columns")->capture_default_str();
+  b->add_option("--device", a.device,
+                "GPTQ: where each weight's factorization and column loop run: cpu, cuda (device 0: cuSOLVER, cuBLAS "
+                "and our kernel; not yet run on a GPU, docs/gptq.md) or auto (cuda when a device is present); "
+                "calibration and Hessians run on the CPU either way")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
   b->add_flag("--true-sequential,!--no-true-sequential", a.true_sequential,
               "GPTQ: q/k/v, then o, then gate/up, then down, each on inputs from the quantized parts (default on)");
   b->add_option("--calib", a.calib, "GPTQ calibration text (plain, or JSON Lines with a \"text\" field)");

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cuda/gptq_math.cuh"
 #include "cuda/sampling_math.cuh"
 
 namespace ingot::cuda {
@@ -71,6 +72,42 @@ cudaError_t add(float* x, const float* y, size_t count, cudaStream_t stream);
 // x (n, dim) = rows tokens[t] of table (vocab, dim), widened to f32 (embed.cu).
 cudaError_t embed(const void* table, WeightType type, uint32_t dim, const int32_t* tokens, uint32_t n, float* x,
                   cudaStream_t stream);
+
+// ---- GPTQ on the device (ingotc --device cuda; compiler/src/gptq/gptq_cuda.cpp) ----
+
+// One weight's column loop state (device pointers), quantization order throughout.
+struct GptqColumns {
+  double* w;             // (out, in) weights, updated in place
+  const double* hinv;    // (in, in) U, the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU)
+  const double* pmat;    // (in, in) GPTAQ's P, or null
+  const double* wfp;     // (out, in) FOEM's weights before any update, or null
+  const double* hdiag;   // (in) diag(H)
+  const int32_t* perm;   // (in) original column of each position (static groups' group)
+  QParams* params;       // (n_groups, out): per-channel / static grids given; the others written
+  uint8_t* q;            // (out, in) integers
+  double* err;           // (out, bs) the block's fed-back errors, for the lazy update
+  double* xval;          // (out, bs) GPTAQ: the block's weights before rounding (null without P)
+  double* gbuf;          // (out, group_size) one group's values a row (grouped, not static)
+  double* row_loss;      // (out) each row's Σ (w − q)² / d² / 2, accumulated
+  uint32_t out, in, bs;
+  int32_t group_size;    // −1: one group a row (params given)
+  bool static_groups, sym;
+  Grid grid;
+  int32_t n_try, grid_points;  // the searches' candidates: ⌊maxshrink · points⌋, points
+  double norm, maxq, beta;     // mse's exponent, 2^bits − 1, FOEM's β (0: off)
+};
+
+// The column loop over [i1, i1 + count) of every row (gptq_columns.cu): count ≤ bs.
+cudaError_t gptq_block(const GptqColumns& c, uint32_t i1, uint32_t count, cudaStream_t stream);
+
+// b (n, n) column-major, lower triangle = J·(H + damp·I)·J (J the reversal; H (n, n) f32
+// row-major, symmetric), the matrix gptq.cpp's inverse_factor factorizes (gptq_factor.cu).
+cudaError_t gptq_reversed_damped(const float* h, uint32_t n, double damp, double* b, cudaStream_t stream);
+// u (n, n) row-major = J·L̃⁻¹·J's upper triangle, zero below (L̃⁻¹ lower, in b column-major);
+// *bad (device) is set to 1 when a value is not finite or a diagonal one not positive.
+cudaError_t gptq_upper_from_reversed(const double* b, uint32_t n, double* u, int32_t* bad, cudaStream_t stream);
+// a (n, n) row-major: a[i][k] = 0 for k ≤ i (GPTAQ's triu₁).
+cudaError_t gptq_strict_upper(double* a, uint32_t n, cudaStream_t stream);
 
 // KV pages in device memory: `base` holds max_pages pages of page_bytes each, laid out as
 // PagePool's (n_layer, 2 [k, v], page_size, kv_dim) values, f16 or f32.

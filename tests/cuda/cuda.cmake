@@ -10,6 +10,9 @@ if(INGOT_HAVE_CUDA)
   ingot_add_test(NAME cuda_backend_test SOURCES gpu/cuda_backend_test.cpp LABELS "gpu;model"
                  LIBS ingot_compiler ingot_runtime ingot_kernels_cuda ingot_test_support)
   set_tests_properties(cuda_backend_test PROPERTIES SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
+  # GPTQ's device path (ingotc --device cuda) against the CPU quantizer on random layers.
+  ingot_add_test(NAME gptq_cuda_test SOURCES gpu/gptq_cuda_test.cpp LABELS "gpu" LIBS ingot_compiler)
+  set_tests_properties(gptq_cuda_test PROPERTIES SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
   # Compiles every kernels/cuda/*.cu for sm_80 and sm_90, warnings as errors, and fails on
   # register spills or local memory (kernels/cuda/ptxas_check.cmake).
   add_test(NAME cuda_ptxas_check

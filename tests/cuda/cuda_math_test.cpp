@@ -14,6 +14,7 @@
 #include "cpu/convert.h"
 #include "cpu/quant.h"
 #include "cpu/rope.h"
+#include "cuda/gptq_math.cuh"
 #include "cuda/hd.cuh"
 #include "cuda/launch.h"
 #include "cuda/quant_math.cuh"
@@ -404,6 +405,92 @@ TEST(CudaSamplingMath, RadixSelectionFindsTheSamplersTopK) {
     });
     for (uint32_t j = 0; j < k; ++j) ASSERT_EQ(got[j].id, want_ids[j]) << "trial " << trial << ", place " << j;
   }
+}
+
+// GPTQ's grid search on the device spreads the candidates over 32 lanes (each taking i = lane,
+// lane + 32, …) and reduces the lanes' best by a butterfly with candidate_first; that gives the
+// serial search's choice (the first candidate with the least error, a NaN never chosen), here on
+// groups with exact ties (quantized values) and with NaN and infinite errors planted.
+TEST(CudaGptqMath, LaneReductionOfTheGridSearchEqualsTheSerialSearch) {
+  std::mt19937 rng(23);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int n_try = 1 + int(rng() % 100);
+    std::vector<double> err(static_cast<size_t>(n_try));
+    for (double& e : err) e = trial % 2 ? double(rng() % 8) : std::ldexp(double(rng() % 1000), -int(rng() % 8));
+    if (trial % 5 == 0) err[rng() % err.size()] = NAN;
+    if (trial % 7 == 0) err[rng() % err.size()] = INFINITY;
+    int serial = -1;  // the serial rule: a strictly smaller error replaces, from +inf
+    double best_err = INFINITY;
+    for (int i = 0; i < n_try; ++i) {
+      if (err[size_t(i)] < best_err) best_err = err[size_t(i)], serial = i;
+    }
+    double lane_err[32];
+    int lane_best[32];
+    for (int lane = 0; lane < 32; ++lane) {
+      lane_best[lane] = n_try;
+      lane_err[lane] = NAN;
+      for (int i = lane; i < n_try; i += 32) {
+        if (lane_best[lane] == n_try || candidate_first(err[size_t(i)], i, lane_err[lane], lane_best[lane])) {
+          lane_err[lane] = err[size_t(i)], lane_best[lane] = i;
+        }
+      }
+    }
+    for (int off = 16; off > 0; off /= 2) {
+      double e2[32];
+      int b2[32];
+      for (int lane = 0; lane < 32; ++lane) {
+        const int o = lane ^ off;
+        e2[lane] = lane_err[lane], b2[lane] = lane_best[lane];
+        if (lane_best[o] != n_try &&
+            (lane_best[lane] == n_try || candidate_first(lane_err[o], lane_best[o], lane_err[lane], lane_best[lane]))) {
+          e2[lane] = lane_err[o], b2[lane] = lane_best[o];
+        }
+      }
+      for (int lane = 0; lane < 32; ++lane) lane_err[lane] = e2[lane], lane_best[lane] = b2[lane];
+    }
+    for (int lane = 0; lane < 32; ++lane) {
+      // The kernel keeps the min/max grid (candidate 0's) when nothing finite was found.
+      const int got = !(lane_err[lane] < INFINITY) ? -1 : lane_best[lane];
+      ASSERT_EQ(got, serial) << "trial " << trial << " lane " << lane;
+    }
+  }
+}
+
+// The shared quantizer arithmetic against quant.py's definitions in float64, written out here.
+TEST(CudaGptqMath, QuantizerFollowsTheReferenceDefinitions) {
+  double lo, hi;
+  const double xs[] = {-0.5, 0.25, 1.5};
+  find_range(xs, 3, true, &lo, &hi);
+  EXPECT_EQ(lo, -1.5);
+  EXPECT_EQ(hi, 1.5);
+  const double pos[] = {0.5, 2.0};
+  find_range(pos, 2, true, &lo, &hi);  // no negative value: the range keeps xmin = 0
+  EXPECT_EQ(lo, 0.0);
+  EXPECT_EQ(hi, 2.0);
+  const double zeros[] = {0.0, 0.0};
+  find_range(zeros, 2, false, &lo, &hi);
+  EXPECT_EQ(lo, -1.0);
+  EXPECT_EQ(hi, 1.0);
+  const QParams s = params_of_range(-1.5, 1.5, 15.0, true);
+  EXPECT_EQ(s.scale, 0.2);
+  EXPECT_EQ(s.zero, 8.0);
+  const QParams a = params_of_range(-0.75, 3.0, 15.0, false);
+  EXPECT_EQ(a.scale, 0.25);
+  EXPECT_EQ(a.zero, 3.0);
+  EXPECT_EQ(quantize_int(0.125, a, 15.0), 3.0) << "0.5 rounds half to even";
+  EXPECT_EQ(quantize_int(0.375, a, 15.0), 5.0) << "1.5 rounds half to even";
+  EXPECT_EQ(quantize_int(100.0, a, 15.0), 15.0);
+  EXPECT_EQ(quantize_int(-100.0, a, 15.0), 0.0);
+  EXPECT_EQ(dequantize(5.0, a), 0.5);
+  const QParams c = candidate_params(20, -1.5, 1.5, 15.0, true, 100);
+  EXPECT_DOUBLE_EQ(c.scale, 0.8 * 3.0 / 15.0);
+  const double x[] = {0.1, -0.7};
+  const double hd[] = {2.0, 3.0};
+  const double q0 = s.scale * (rint(0.1 / s.scale) + s.zero - s.zero) - 0.1;
+  const double q1 = s.scale * (rint(-0.7 / s.scale) + s.zero - s.zero) + 0.7;
+  EXPECT_NEAR(candidate_error(x, 2, hd, s, 15.0, Grid::hessian, 2.4), 2.0 * q0 * q0 + 3.0 * q1 * q1, 1e-15);
+  EXPECT_NEAR(candidate_error(x, 2, hd, s, 15.0, Grid::mse, 2.4),
+              std::pow(std::fabs(q0), 2.4) + std::pow(std::fabs(q1), 2.4), 1e-15);
 }
 
 // Launch configurations cover every output and input exactly, fill the device where the shape

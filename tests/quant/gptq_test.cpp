@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gptq/gptq.h"
+#include "gptq/gptq_cuda.h"
 #include "gptq/hessian.h"
 #include "gptq_reference.h"
 
@@ -382,6 +383,19 @@ TEST(Gptq, DeterministicAcrossThreadCounts) {
   EXPECT_EQ(a.dequantized, b.dequantized);
   EXPECT_EQ(a.scales, b.scales);
   EXPECT_EQ(a.loss, b.loss);
+}
+
+// GptqDevice::cuda where it cannot run (no device, or a build without CUDA) fails, saying what
+// to do, instead of quietly running on the CPU; with a device, gptq_cuda_test compares the two.
+TEST(Gptq, DeviceCudaWithoutADeviceIsRefusedByName) {
+  if (gptq_cuda_available()) GTEST_SKIP() << "a CUDA device is present: gptq_cuda_test covers this path";
+  const Layer l = make_layer(8, 64, 128, 3);
+  QuantConfig cfg;
+  cfg.device = GptqDevice::cuda;
+  QuantResult res;
+  const format::Status s = gptq_quantize(l.w.data(), l.out, l.in, l.h, cfg, &res);
+  EXPECT_EQ(s.code(), format::StatusCode::invalid_argument);
+  EXPECT_NE(s.message().find("--device cpu"), std::string::npos) << s.message();
 }
 
 TEST(Gptq, RejectsBadArguments) {

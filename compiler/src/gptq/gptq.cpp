@@ -14,6 +14,7 @@
 // double, integers and loss match the paper's algorithm evaluated in f64 to ~1e-9 instead of
 // ~1e-5, for about twice the time of f32 lazy updates (docs/gptq.md).
 #include "gptq/gptq.h"
+#include "gptq/gptq_cuda.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -23,6 +24,8 @@
 #include <cmath>
 #include <climits>
 #include <numeric>
+
+#include "cuda/gptq_math.cuh"
 
 namespace ingot::compiler {
 namespace {
@@ -56,63 +59,11 @@ class BlasSingleThreaded {
   int saved_;
 };
 
-struct Params {
-  double scale = 1.0;
-  double zero = 0.0;  // an integer value, kept floating as the reference's quantize() uses it
-};
-
-// The range quant.py find_params starts from for one output channel over x[0, n) (perchannel=True):
-// min/max with 0 included, symmetric if asked, [-1, 1] for an all-zero channel.
-template <typename T>
-void find_range(const T* x, size_t n, bool sym, double* lo, double* hi) {
-  double xmin = 0.0, xmax = 0.0;  // the range always includes 0
-  for (size_t i = 0; i < n; ++i) {
-    xmin = std::min(xmin, double(x[i]));
-    xmax = std::max(xmax, double(x[i]));
-  }
-  if (sym) {
-    xmax = std::max(-xmin, xmax);
-    // As the reference: only a channel with a negative value gets a symmetric range. A channel
-    // with all values >= 0 keeps xmin = 0 (scale xmax/maxq, zero at mid-range, so values above
-    // about half of xmax clip). Kept for fidelity; it needs a whole group of one sign.
-    if (xmin < 0.0) xmin = -xmax;
-  }
-  if (xmin == 0.0 && xmax == 0.0) {
-    xmin = -1.0;
-    xmax = 1.0;
-  }
-  *lo = xmin;
-  *hi = xmax;
-}
-
-// The grid of the range [xmin, xmax]: quant.py find_params' scale and zero.
-Params params_of_range(double xmin, double xmax, double maxq, bool sym) {
-  Params p;
-  p.scale = (xmax - xmin) / maxq;
-  if (sym) {
-    p.zero = (maxq + 1.0) / 2.0;
-  } else {
-    // round(-xmin / scale) lies in [0, maxq] mathematically; the clamp only guards rounding.
-    p.zero = std::clamp(std::nearbyint(-xmin / p.scale), 0.0, maxq);
-  }
-  return p;
-}
-
-// quant.py find_params for one output channel over x[0, n), perchannel=True, mse=False.
-template <typename T>
-Params find_params(const T* x, size_t n, double maxq, bool sym) {
-  double xmin, xmax;
-  find_range(x, n, sym, &xmin, &xmax);
-  return params_of_range(xmin, xmax, maxq, sym);
-}
-
-// quant.py quantize without the final dequantization: clamp(round(x / scale) + zero, 0, maxq).
-// std::nearbyint in the default rounding mode rounds half to even, as torch.round does.
-inline double quantize_int(double x, const Params& p, double maxq) {
-  return std::clamp(std::nearbyint(x / p.scale) + p.zero, 0.0, maxq);
-}
-
-inline double dequantize(double q, const Params& p) { return p.scale * (q - p.zero); }
+using Params = cuda::QParams;
+using cuda::dequantize;
+using cuda::find_range;
+using cuda::params_of_range;
+using cuda::quantize_int;
 
 // The value a kernel computes from the stored results: f32 scale · (q − zero), in f32.
 inline float stored_dequantize(uint8_t q, const Params& p) { return float(p.scale) * (float(q) - float(p.zero)); }
@@ -125,23 +76,19 @@ inline float stored_dequantize(uint8_t q, const Params& p) { return float(p.scal
 // range). hessian: the same candidates, error Σ diag(H)_c · (w_c − q_c)².
 // Deviation: the asymmetric zero of a candidate is clamped to [0, maxq] as find_params' is above
 // (quant.py leaves it unclamped; it is in range unless rounding pushes it out).
+// The arithmetic is kernels/cuda/gptq_math.cuh's, which the device quantizer runs too.
 template <typename T>
 Params choose_params(const T* x, size_t n, const double* hdiag, double maxq, const QuantConfig& c) {
   double xmin, xmax;
-  find_range(x, n, c.sym, &xmin, &xmax);
+  find_range(x, uint32_t(n), c.sym, &xmin, &xmax);
   Params best = params_of_range(xmin, xmax, maxq, c.sym);
   if (c.grid == GridSearch::minmax) return best;
   const int n_try = int(double(c.grid_maxshrink) * double(c.grid_points));
-  const double norm = c.grid_norm;
+  const cuda::Grid grid = c.grid == GridSearch::mse ? cuda::Grid::mse : cuda::Grid::hessian;
   double best_err = INFINITY;
   for (int i = 0; i < n_try; ++i) {
-    const double p = 1.0 - double(i) / double(c.grid_points);
-    const Params cand = params_of_range(p * xmin, p * xmax, maxq, c.sym);
-    double err = 0.0;
-    for (size_t k = 0; k < n; ++k) {
-      const double d = std::fabs(dequantize(quantize_int(double(x[k]), cand, maxq), cand) - double(x[k]));
-      err += c.grid == GridSearch::mse ? std::pow(d, norm) : hdiag[k] * d * d;
-    }
+    const Params cand = cuda::candidate_params(i, xmin, xmax, maxq, c.sym, c.grid_points);
+    const double err = cuda::candidate_error(x, uint32_t(n), hdiag, cand, maxq, grid, double(c.grid_norm));
     if (err < best_err) {
       best_err = err;
       best = cand;
@@ -319,140 +266,156 @@ Status gptq_core(const float* W, size_t out, size_t in, std::vector<float> H, co
   std::vector<double>().swap(w);
   std::vector<double> hdiag_p(in);  // diag(H) in quantization order
   for (size_t i = 0; i < in; ++i) hdiag_p[i] = hdiag[size_t(perm[i])];
-  std::vector<double> hinv;
-  {
-    std::vector<float> hp(in * in);
-    for (size_t i = 0; i < in; ++i)
-      for (size_t j = 0; j < in; ++j) hp[i * in + j] = H[size_t(perm[i]) * in + size_t(perm[j])];
-    std::vector<float>().swap(H);
-    INGOT_RETURN_IF_ERROR(inverse_factor(hp, in, config.damp, config, &hinv, &res.damp_used, &res.damp_raises));
-  }
-
-  // GPTAQ: P = α · triu₁(D · Uᵀ) · U (in, in), D the permuted dXXT with dead columns zeroed (as
-  // the authors' gptaq_utils.py fasterquant and GPTQModel's gptaq.py). P is strictly upper
-  // triangular: row i only reaches the columns after i. Two (in, in, in) products in double.
-  std::vector<double> pmat;
-  if (dxxt != nullptr) {
-    std::vector<double> dp(in * in), a(in * in);
-    for (size_t i = 0; i < in; ++i)
-      for (size_t j = 0; j < in; ++j) {
-        const size_t pj = size_t(perm[j]);
-        dp[i * in + j] = dead[pj] ? 0.0 : double(dxxt[size_t(perm[i]) * in + pj]);
-      }
-    const int ni = int(in);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, ni, ni, 1.0, dp.data(), ni, hinv.data(), ni, 0.0,
-                a.data(), ni);  // A = D · Uᵀ
-    for (size_t i = 0; i < in; ++i)
-      for (size_t k = 0; k <= i; ++k) a[i * in + k] = 0.0;  // triu, diagonal excluded
-    pmat.assign(in * in, 0.0);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, double(config.gptaq_alpha), a.data(), ni,
-                hinv.data(), ni, 0.0, pmat.data(), ni);  // P = α · triu₁(A) · U
-  }
-  const bool gptaq = dxxt != nullptr;
-  // FOEM: the weights before any update (quantization order, dead columns zeroed), w_fp.
-  const double beta = double(config.foem_beta);
-  const bool foem = beta != 0.0;
-  const std::vector<double> wfp = foem ? wp : std::vector<double>();
-
   // Group of quantization position i (a column of wp).
   auto group_of_position = [&](size_t i) -> size_t {
     if (!grouped) return 0;
     return static_groups ? size_t(perm[i]) / g : i / g;
   };
-
-  const size_t bs = std::min(size_t(config.block_size), in);
+  std::vector<float> hp(in * in);  // H in quantization order
+  for (size_t i = 0; i < in; ++i)
+    for (size_t j = 0; j < in; ++j) hp[i * in + j] = H[size_t(perm[i]) * in + size_t(perm[j])];
+  std::vector<float>().swap(H);
+  // GPTAQ's D: the permuted dXXT with dead columns zeroed (as the authors' gptaq_utils.py
+  // fasterquant and GPTQModel's gptaq.py).
+  const auto permuted_cross = [&] {
+    std::vector<double> dp(in * in);
+    for (size_t i = 0; i < in; ++i)
+      for (size_t j = 0; j < in; ++j) {
+        const size_t pj = size_t(perm[j]);
+        dp[i * in + j] = dead[pj] ? 0.0 : double(dxxt[size_t(perm[i]) * in + pj]);
+      }
+    return dp;
+  };
   std::vector<uint8_t> qp(out * in);          // (out, in) integers in quantization order
   std::vector<double> row_loss(out, 0.0);     // per row, summed in row order at the end
-  const size_t n_chunks = (out + kRowChunk - 1) / kRowChunk;
+  if (config.device == GptqDevice::cuda) {
+    // The factorization, GPTAQ's P and the column loop on the device (gptq_cuda.cpp), the same
+    // algorithm in the same arithmetic; the lazy updates and the factorization sum in cuBLAS's
+    // and cuSOLVER's orders.
+    DeviceColumns dc{out, in, config, hp, dxxt != nullptr ? permuted_cross() : std::vector<double>(),
+                     hdiag_p, perm, wp, params, qp, row_loss};
+    INGOT_RETURN_IF_ERROR(gptq_columns_cuda(dc, &res.damp_used, &res.damp_raises, &res.device_peak_bytes));
+  } else {
+    std::vector<double> hinv;
+    INGOT_RETURN_IF_ERROR(inverse_factor(hp, in, config.damp, config, &hinv, &res.damp_used, &res.damp_raises));
+    std::vector<float>().swap(hp);
 
-  // Rows are independent given Hinv, so each chunk of kRowChunk rows runs the whole block loop on
-  // its own: one OpenMP pool, no barrier per block, and BLAS single-threaded inside it (two
-  // pools spinning against each other cost more than they give; see kernels/cpu/matmul.cpp).
-  // The chunks are fixed, not per-thread slices, so every BLAS call has the same shape whatever
-  // the thread count: results are bit-identical for any number of threads.
-  const bool parallel = n_chunks > 1 && omp_get_max_threads() > 1;
-#pragma omp parallel if (parallel)
-  {
-    std::vector<double> err(kRowChunk * bs);  // (rows, bs) Err1 of the reference: (w − q) / d
-    std::vector<double> xval(gptaq ? kRowChunk * bs : 0);  // (rows, bs) GPTAQ: w before rounding
-    std::vector<double> group_buf;            // one row's current weights over one group
-#pragma omp for schedule(dynamic, 1)
-    for (int chunk = 0; chunk < int(n_chunks); ++chunk) {
-      const size_t r0 = size_t(chunk) * kRowChunk, n_rows = std::min(kRowChunk, out - r0);
-      for (size_t i1 = 0; i1 < in; i1 += bs) {
-        const size_t i2 = std::min(i1 + bs, in), count = i2 - i1;
-        for (size_t r = r0; r < r0 + n_rows; ++r) {
-          double* wr = wp.data() + r * in;  // this row; columns [i1, i2) are the block
-          double* er = err.data() + (r - r0) * bs;
-          double* xr = gptaq ? xval.data() + (r - r0) * bs : nullptr;
-          double loss = 0.0;
-          for (size_t i = 0; i < count; ++i) {
-            const size_t j = i1 + i;
-            // FOEM: the column moves towards its full-precision value before it is rounded (and
-            // before its group's params are chosen, so they see the value that is rounded).
-            // GPTQModel applies this to the next column right after each update, which is the
-            // same value; it skips it at block starts, we do not (no block-size dependence).
-            if (foem) wr[j] -= beta * (wr[j] - wfp[r * in + j]);
-            if (grouped && !static_groups && j % g == 0) {
-              // Params over the group's columns [j, j + g) with every update made so far, the
-              // weights the unblocked Algorithm 1 sees. Columns inside the block are current;
-              // those past it still lack this block's pending update, applied here to a copy
-              // (the dgemm below applies it for real).
-              // Deviation: the reference passes W[:, j:j+g], which lacks the in-block updates
-              // whenever a group starts inside a block. Both agree when group_size is a multiple
-              // of block_size (the default 128/128).
-              const size_t je = std::min(j + g, in), inside = std::min(je, i2);
-              group_buf.assign(wr + j, wr + je);
-              for (size_t k = 0; k < i; ++k) {
-                const double e = er[k];
-                const double* hrow = hinv.data() + (i1 + k) * in;
-                for (size_t c = inside; c < je; ++c) group_buf[c - j] -= e * hrow[c];
-                if (gptaq) {
-                  const double xk = xr[k];
-                  const double* prow = pmat.data() + (i1 + k) * in;
-                  for (size_t c = inside; c < je; ++c) group_buf[c - j] += xk * prow[c];
+    // GPTAQ: P = α · triu₁(D · Uᵀ) · U (in, in), D the permuted dXXT with dead columns zeroed. P is
+    // strictly upper triangular: row i only reaches the columns after i. Two (in, in, in) products
+    // in double.
+    std::vector<double> pmat;
+    if (dxxt != nullptr) {
+      const std::vector<double> dp = permuted_cross();
+      std::vector<double> a(in * in);
+      const int ni = int(in);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, ni, ni, 1.0, dp.data(), ni, hinv.data(), ni, 0.0,
+                  a.data(), ni);  // A = D · Uᵀ
+      for (size_t i = 0; i < in; ++i)
+        for (size_t k = 0; k <= i; ++k) a[i * in + k] = 0.0;  // triu, diagonal excluded
+      pmat.assign(in * in, 0.0);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, double(config.gptaq_alpha), a.data(), ni,
+                  hinv.data(), ni, 0.0, pmat.data(), ni);  // P = α · triu₁(A) · U
+    }
+    const bool gptaq = dxxt != nullptr;
+    // FOEM: the weights before any update (quantization order, dead columns zeroed), w_fp.
+    const double beta = double(config.foem_beta);
+    const bool foem = beta != 0.0;
+    const std::vector<double> wfp = foem ? wp : std::vector<double>();
+
+
+    const size_t bs = std::min(size_t(config.block_size), in);
+    const size_t n_chunks = (out + kRowChunk - 1) / kRowChunk;
+
+    // Rows are independent given Hinv, so each chunk of kRowChunk rows runs the whole block loop on
+    // its own: one OpenMP pool, no barrier per block, and BLAS single-threaded inside it (two
+    // pools spinning against each other cost more than they give; see kernels/cpu/matmul.cpp).
+    // The chunks are fixed, not per-thread slices, so every BLAS call has the same shape whatever
+    // the thread count: results are bit-identical for any number of threads.
+    const bool parallel = n_chunks > 1 && omp_get_max_threads() > 1;
+  #pragma omp parallel if (parallel)
+    {
+      std::vector<double> err(kRowChunk * bs);  // (rows, bs) Err1 of the reference: (w − q) / d
+      std::vector<double> xval(gptaq ? kRowChunk * bs : 0);  // (rows, bs) GPTAQ: w before rounding
+      std::vector<double> group_buf;            // one row's current weights over one group
+  #pragma omp for schedule(dynamic, 1)
+      for (int chunk = 0; chunk < int(n_chunks); ++chunk) {
+        const size_t r0 = size_t(chunk) * kRowChunk, n_rows = std::min(kRowChunk, out - r0);
+        for (size_t i1 = 0; i1 < in; i1 += bs) {
+          const size_t i2 = std::min(i1 + bs, in), count = i2 - i1;
+          for (size_t r = r0; r < r0 + n_rows; ++r) {
+            double* wr = wp.data() + r * in;  // this row; columns [i1, i2) are the block
+            double* er = err.data() + (r - r0) * bs;
+            double* xr = gptaq ? xval.data() + (r - r0) * bs : nullptr;
+            double loss = 0.0;
+            for (size_t i = 0; i < count; ++i) {
+              const size_t j = i1 + i;
+              // FOEM: the column moves towards its full-precision value before it is rounded (and
+              // before its group's params are chosen, so they see the value that is rounded).
+              // GPTQModel applies this to the next column right after each update, which is the
+              // same value; it skips it at block starts, we do not (no block-size dependence).
+              if (foem) wr[j] -= beta * (wr[j] - wfp[r * in + j]);
+              if (grouped && !static_groups && j % g == 0) {
+                // Params over the group's columns [j, j + g) with every update made so far, the
+                // weights the unblocked Algorithm 1 sees. Columns inside the block are current;
+                // those past it still lack this block's pending update, applied here to a copy
+                // (the dgemm below applies it for real).
+                // Deviation: the reference passes W[:, j:j+g], which lacks the in-block updates
+                // whenever a group starts inside a block. Both agree when group_size is a multiple
+                // of block_size (the default 128/128).
+                const size_t je = std::min(j + g, in), inside = std::min(je, i2);
+                group_buf.assign(wr + j, wr + je);
+                for (size_t k = 0; k < i; ++k) {
+                  const double e = er[k];
+                  const double* hrow = hinv.data() + (i1 + k) * in;
+                  for (size_t c = inside; c < je; ++c) group_buf[c - j] -= e * hrow[c];
+                  if (gptaq) {
+                    const double xk = xr[k];
+                    const double* prow = pmat.data() + (i1 + k) * in;
+                    for (size_t c = inside; c < je; ++c) group_buf[c - j] += xk * prow[c];
+                  }
                 }
+                params[(j / g) * out + r] = choose_params(group_buf.data(), je - j, hdiag_p.data() + j, maxq, config);
               }
-              params[(j / g) * out + r] = choose_params(group_buf.data(), je - j, hdiag_p.data() + j, maxq, config);
+              const Params& p = params[group_of_position(j) * out + r];
+              const double x = wr[j];
+              const double q = quantize_int(x, p, maxq);
+              const double dq = dequantize(q, p);
+              const double eq = (x - dq) / hinv[j * in + j];
+              loss += eq * eq;
+              // FOEM feeds back ((w − q) − β·(w − w_fp)) / d.
+              const double e = foem ? eq - beta * (x - wfp[r * in + j]) / hinv[j * in + j] : eq;
+              qp[r * in + j] = uint8_t(q);
+              er[i] = e;
+              // Error feedback inside the block: W1[:, j+1:i2] -= e · Hinv[j, j+1:i2].
+              const double* hrow = hinv.data() + j * in;
+              for (size_t c = j + 1; c < i2; ++c) wr[c] -= e * hrow[c];
+              if (gptaq) {
+                // GPTAQ adds x · P[j, j+1:i2], x the weight just rounded (before rounding).
+                xr[i] = x;
+                const double* prow = pmat.data() + j * in;
+                for (size_t c = j + 1; c < i2; ++c) wr[c] += x * prow[c];
+              }
             }
-            const Params& p = params[group_of_position(j) * out + r];
-            const double x = wr[j];
-            const double q = quantize_int(x, p, maxq);
-            const double dq = dequantize(q, p);
-            const double eq = (x - dq) / hinv[j * in + j];
-            loss += eq * eq;
-            // FOEM feeds back ((w − q) − β·(w − w_fp)) / d.
-            const double e = foem ? eq - beta * (x - wfp[r * in + j]) / hinv[j * in + j] : eq;
-            qp[r * in + j] = uint8_t(q);
-            er[i] = e;
-            // Error feedback inside the block: W1[:, j+1:i2] -= e · Hinv[j, j+1:i2].
-            const double* hrow = hinv.data() + j * in;
-            for (size_t c = j + 1; c < i2; ++c) wr[c] -= e * hrow[c];
-            if (gptaq) {
-              // GPTAQ adds x · P[j, j+1:i2], x the weight just rounded (before rounding).
-              xr[i] = x;
-              const double* prow = pmat.data() + j * in;
-              for (size_t c = j + 1; c < i2; ++c) wr[c] += x * prow[c];
-            }
+            row_loss[r] += loss / 2.0;
           }
-          row_loss[r] += loss / 2.0;
+          // Lazy batch update of everything after the block: W[:, i2:] -= Err1 · Hinv[i1:i2, i2:].
+          if (i2 < in)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(in - i2), int(count), -1.0,
+                        err.data(), int(bs), hinv.data() + i1 * in + i2, int(in), 1.0, wp.data() + r0 * in + i2,
+                        int(in));
+          // GPTAQ: W[:, i2:] += X1 · P[i1:i2, i2:], X1 the block's weights before rounding.
+          // Deviation: the authors' code (and GPTQModel) multiply P by W1 here, which by now holds the
+          // block's rounded values q, while inside the block they use the value before rounding; we
+          // use the value before rounding in both places, so the result does not depend on the block
+          // size and equals the unblocked per-column rule (the test's float64 reference).
+          if (gptaq && i2 < in)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(in - i2), int(count), 1.0,
+                        xval.data(), int(bs), pmat.data() + i1 * in + i2, int(in), 1.0, wp.data() + r0 * in + i2,
+                        int(in));
         }
-        // Lazy batch update of everything after the block: W[:, i2:] -= Err1 · Hinv[i1:i2, i2:].
-        if (i2 < in)
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(in - i2), int(count), -1.0,
-                      err.data(), int(bs), hinv.data() + i1 * in + i2, int(in), 1.0, wp.data() + r0 * in + i2,
-                      int(in));
-        // GPTAQ: W[:, i2:] += X1 · P[i1:i2, i2:], X1 the block's weights before rounding.
-        // Deviation: the authors' code (and GPTQModel) multiply P by W1 here, which by now holds the
-        // block's rounded values q, while inside the block they use the value before rounding; we
-        // use the value before rounding in both places, so the result does not depend on the block
-        // size and equals the unblocked per-column rule (the test's float64 reference).
-        if (gptaq && i2 < in)
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(in - i2), int(count), 1.0,
-                      xval.data(), int(bs), pmat.data() + i1 * in + i2, int(in), 1.0, wp.data() + r0 * in + i2,
-                      int(in));
       }
     }
+
   }
 
   // Back to the original column order.

@@ -27,6 +27,9 @@ enum class GridSearch {
             // search of llama.cpp's imatrix quantization, here with GPTQ's own H)
 };
 
+// Where gptq_quantize runs its factorization and column loop (gptq_cuda.h).
+enum class GptqDevice { cpu, cuda };
+
 struct QuantConfig {
   int bits = 4;             // 1..8; integers in [0, 2^bits)
   int group_size = 128;     // input columns per (scale, zero); -1: one group per output channel
@@ -62,6 +65,12 @@ struct QuantConfig {
   // full-precision value, w ← w − β·(w − w_fp), and its fed-back error becomes
   // ((w − q) − β·(w − w_fp)) / d. 0: off; GPTQModel's FOEMConfig uses 0.2. In [0, 1].
   float foem_beta = 0.0f;
+
+  // cuda: the Cholesky factorizations (cuSOLVER), GPTAQ's P (cuBLAS), the column loop (our
+  // kernel, kernels/cuda/gptq_columns.cu) and its lazy updates (cuBLAS) on device 0, in double,
+  // with the same rounding rules; results agree with the CPU's up to the summation order of the
+  // factorization and the lazy products (docs/gptq.md "On the GPU"). Not for rtn_quantize.
+  GptqDevice device = GptqDevice::cpu;
 };
 
 struct QuantResult {
@@ -85,6 +94,7 @@ struct QuantResult {
   // damp_choices chose between results (0 otherwise).
   double output_loss = 0.0;
   int damp_raises = 0;      // how many times it was raised (x10, or + damp_auto_increment) to pass
+  size_t device_peak_bytes = 0;  // GptqDevice::cuda: the most device memory held at once
   std::vector<float> dequantized;  // (out, in) scales[g_idx[c]][r] · (q[r][c] − zeros[g_idx[c]][r])
 };
 
