@@ -439,8 +439,8 @@ int main(int argc, char** argv) {
   b->add_option("--block-size", a.block_size, "GPTQ: lazy-batch width in columns")->capture_default_str();
   b->add_option("--device", a.device,
                 "GPTQ: where each weight's factorization and column loop run: cpu, cuda (device 0: cuSOLVER, cuBLAS "
-                "and our kernel; not yet run on a GPU, docs/gptq.md) or auto (cuda when a device is present); "
-                "calibration and Hessians run on the CPU either way")
+                "and our kernel, Hessians with cuBLAS; not yet run on a GPU, docs/gptq.md) or auto (cuda when a "
+                "device is present); the calibration forward runs on the CPU either way")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
   b->add_flag("--true-sequential,!--no-true-sequential", a.true_sequential,

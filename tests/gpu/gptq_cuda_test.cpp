@@ -1,7 +1,8 @@
 // GPTQ on the device (QuantConfig::device = cuda; ingotc --device cuda) against the CPU
 // quantizer on the same inputs, the criterion: at least 99.9% of the integers equal, the
 // loss within 1e-6 relative, the same damp; over bits, groups (partial last groups), act-order,
-// static groups, sym/asym, the grid searches, FOEM, GPTAQ and a singular H that needs raises.
+// static groups, sym/asym, the grid searches, FOEM, GPTAQ and a singular H that needs raises;
+// the device Hessians and cross terms (cuBLAS) within the f32 summation bound of the CPU's.
 // Skipped (not passed) without a device.
 #include <gtest/gtest.h>
 
@@ -112,6 +113,54 @@ TEST(GptqCuda, RaisesTheDampAsTheCpu) {
   cfg.damp_auto = true;
   cfg.damp = 0.01f;
   compare(l, cfg, nullptr, "rank-deficient H, damp auto");
+}
+
+// H and GPTAQ's cross term accumulated on the device (cuBLAS, f32, TF32 off) in the same uneven
+// batches as on the CPU: every element within the worst-case bound of two f32 sums of the same N
+// products in different orders, 2 · N · 2⁻²⁴ · (2/N) Σ_t |a_t b_t| (plus the running mean's
+// rescalings, a few more roundings).
+TEST(GptqCuda, DeviceHessiansMatchTheCpuWithinF32Rounding) {
+  REQUIRE_DEVICE();
+  const gptq_ref::Layer l = gptq_ref::make_layer(8, 300, 900, 13);
+  const size_t in = l.in, n = l.n_tokens;
+  std::mt19937_64 rng(6);
+  std::normal_distribution<float> noise(0.0f, 0.05f);
+  std::vector<float> x_fp = l.x;
+  for (float& v : x_fp) v += noise(rng);
+  HessianAccumulator hc(in), hd(in, GptqDevice::cuda);
+  CrossAccumulator cc(in), cd(in, GptqDevice::cuda);
+  ASSERT_TRUE(hd.status().ok()) << hd.status().to_string();
+  const size_t cuts[] = {0, n / 3, n / 2, n};
+  for (int b = 0; b < 3; ++b) {
+    const size_t t0 = cuts[b], k = cuts[b + 1] - cuts[b];
+    hc.add(l.x.data() + t0 * in, k);
+    hd.add(l.x.data() + t0 * in, k);
+    cc.add(x_fp.data() + t0 * in, l.x.data() + t0 * in, k);
+    cd.add(x_fp.data() + t0 * in, l.x.data() + t0 * in, k);
+  }
+  const std::vector<float> a = hc.finish(), b = hd.finish();
+  ASSERT_TRUE(hd.status().ok()) << hd.status().to_string();
+  const std::vector<float>& ca = cc.value();
+  const std::vector<float>& cb = cd.value();
+  ASSERT_TRUE(cd.status().ok()) << cd.status().to_string();
+  const double u = std::ldexp(1.0, -24);
+  size_t bad_h = 0, bad_c = 0;
+  for (size_t i = 0; i < in; ++i) {
+    for (size_t j = 0; j < in; ++j) {
+      double abs_h = 0, abs_c = 0;
+      for (size_t t = 0; t < n; ++t) {
+        abs_h += std::fabs(double(l.x[t * in + i]) * l.x[t * in + j]);
+        abs_c += std::fabs(double(x_fp[t * in + i] - l.x[t * in + i]) * l.x[t * in + j]);
+      }
+      const double bound_h = (2.0 * double(n) + 8.0) * u * (2.0 / double(n)) * abs_h;
+      const double bound_c = (2.0 * double(n) + 8.0) * u * (2.0 / double(n)) * abs_c;
+      bad_h += std::fabs(double(a[i * in + j]) - b[i * in + j]) > bound_h;
+      bad_c += std::fabs(double(ca[i * in + j]) - cb[i * in + j]) > bound_c;
+    }
+  }
+  EXPECT_EQ(bad_h, 0u);
+  EXPECT_EQ(bad_c, 0u);
+  EXPECT_EQ(hd.n_samples(), n);
 }
 
 }  // namespace

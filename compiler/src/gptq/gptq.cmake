@@ -11,10 +11,11 @@ target_sources(ingot_compiler PRIVATE
 # The device half of GPTQ (--device cuda): cuSOLVER for the factorization, cuBLAS for the products,
 # our column-loop kernel (kernels/cuda/gptq_columns.cu); without CUDA a stub that refuses it.
 if(INGOT_HAVE_CUDA)
-  target_sources(ingot_compiler PRIVATE ${CMAKE_CURRENT_LIST_DIR}/gptq_cuda.cpp)
+  target_sources(ingot_compiler PRIVATE ${CMAKE_CURRENT_LIST_DIR}/gptq_cuda.cpp ${CMAKE_CURRENT_LIST_DIR}/hessian_cuda.cpp)
   target_link_libraries(ingot_compiler PRIVATE ingot_kernels_cuda CUDA::cudart CUDA::cublas CUDA::cusolver)
 else()
-  target_sources(ingot_compiler PRIVATE ${CMAKE_CURRENT_LIST_DIR}/gptq_cuda_stub.cpp)
+  target_sources(ingot_compiler PRIVATE ${CMAKE_CURRENT_LIST_DIR}/gptq_cuda_stub.cpp
+                 ${CMAKE_CURRENT_LIST_DIR}/hessian_cuda_stub.cpp)
 endif()
 # PUBLIC: users of the quantizers (tests, bench) set BLAS and OpenMP threads.
 target_link_libraries(ingot_compiler PUBLIC PkgConfig::INGOT_GPTQ_LAPACK OpenMP::OpenMP_CXX)

@@ -380,6 +380,8 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
       forward(L, x.data() + offset[i] * d_.dim, n, stop, q);
     }
   };
+  // Hessians (and GPTAQ's cross terms) where the weights are quantized (QuantConfig::device).
+  const GptqDevice device = opt_.config.device;
   for (size_t l = 0; l < d_.n_layer; ++l) {
     Layer L;
     INGOT_RETURN_IF_ERROR(load_layer(l, &L));
@@ -388,14 +390,17 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
       const Layer Lf = L;  // the unquantized weights, for the full-precision stream
       std::vector<float> H;
       auto stage = [&](Stop stop, size_t width, std::initializer_list<Linear*> lins) -> Status {
-        HessianAccumulator h(width);
-        CrossAccumulator c(width);
+        HessianAccumulator h(width, device);
+        CrossAccumulator c(width, device);
         pass_gptaq(Lf, L, stop, &h, &c);
         H = h.finish();
+        INGOT_RETURN_IF_ERROR(h.status());
+        const float* cross = c.value().data();
+        INGOT_RETURN_IF_ERROR(c.status());
         size_t k = 0;
         for (Linear* lin : lins) {
           ++k;
-          INGOT_RETURN_IF_ERROR(quantize(l, *lin, &H, k == lins.size(), c.value().data()));
+          INGOT_RETURN_IF_ERROR(quantize(l, *lin, &H, k == lins.size(), cross));
         }
         return Status::success();
       };
@@ -412,46 +417,54 @@ Status Driver::run(const std::vector<std::vector<int32_t>>& samples) {
       // one accumulator lives at a time.
       std::vector<float> H;
       {
-        HessianAccumulator h(d_.dim);
+        HessianAccumulator h(d_.dim, device);
         pass(L, Stop::qkv_input, {.qkv = &h});
         H = h.finish();
+        INGOT_RETURN_IF_ERROR(h.status());
       }
       INGOT_RETURN_IF_ERROR(quantize(l, L.wq, &H, false));
       INGOT_RETURN_IF_ERROR(quantize(l, L.wk, &H, false));
       INGOT_RETURN_IF_ERROR(quantize(l, L.wv, &H, true));
       {
-        HessianAccumulator h(d_.q_dim);
+        HessianAccumulator h(d_.q_dim, device);
         pass(L, Stop::o_input, {.o = &h});
         H = h.finish();
+        INGOT_RETURN_IF_ERROR(h.status());
       }
       INGOT_RETURN_IF_ERROR(quantize(l, L.wo, &H, true));
       {
-        HessianAccumulator h(d_.dim);
+        HessianAccumulator h(d_.dim, device);
         pass(L, Stop::w13_input, {.w13 = &h});
         H = h.finish();
+        INGOT_RETURN_IF_ERROR(h.status());
       }
       INGOT_RETURN_IF_ERROR(quantize(l, L.w1, &H, false));
       INGOT_RETURN_IF_ERROR(quantize(l, L.w3, &H, true));
       {
-        HessianAccumulator h(d_.ffn);
+        HessianAccumulator h(d_.ffn, device);
         pass(L, Stop::w2_input, {.w2 = &h});
         H = h.finish();
+        INGOT_RETURN_IF_ERROR(h.status());
       }
       INGOT_RETURN_IF_ERROR(quantize(l, L.w2, &H, true));
     } else {
       // Every input from the unquantized layer, in one pass.
-      HessianAccumulator h_qkv(d_.dim), h_o(d_.q_dim), h_13(d_.dim), h_2(d_.ffn);
+      HessianAccumulator h_qkv(d_.dim, device), h_o(d_.q_dim, device), h_13(d_.dim, device), h_2(d_.ffn, device);
       pass(L, Stop::w2_input, {.qkv = &h_qkv, .o = &h_o, .w13 = &h_13, .w2 = &h_2});
       std::vector<float> H = h_qkv.finish();
+      INGOT_RETURN_IF_ERROR(h_qkv.status());
       INGOT_RETURN_IF_ERROR(quantize(l, L.wq, &H, false));
       INGOT_RETURN_IF_ERROR(quantize(l, L.wk, &H, false));
       INGOT_RETURN_IF_ERROR(quantize(l, L.wv, &H, true));
       H = h_o.finish();
+      INGOT_RETURN_IF_ERROR(h_o.status());
       INGOT_RETURN_IF_ERROR(quantize(l, L.wo, &H, true));
       H = h_13.finish();
+      INGOT_RETURN_IF_ERROR(h_13.status());
       INGOT_RETURN_IF_ERROR(quantize(l, L.w1, &H, false));
       INGOT_RETURN_IF_ERROR(quantize(l, L.w3, &H, true));
       H = h_2.finish();
+      INGOT_RETURN_IF_ERROR(h_2.status());
       INGOT_RETURN_IF_ERROR(quantize(l, L.w2, &H, true));
     }
     // The quantized layer's output is the next layer's input (in place, sample by sample).
