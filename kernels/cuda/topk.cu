@@ -34,9 +34,17 @@ __global__ void __launch_bounds__(kThreads) top_k_rows_kernel(const float* __res
   for (int shift = 24; shift >= 0; shift -= 8) {
     for (unsigned d = tid; d < 256; d += kThreads) hist[d] = 0;
     __syncthreads();
-    for (uint32_t i = tid; i < width; i += kThreads) {
-      const uint32_t key = order_key(row[i]);
-      if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & 255u], 1u);
+    // Warp-aggregated counts: a row's logits share few leading digits, so one shared atomic a
+    // digit and warp (its lanes' count) instead of one a lane.
+    for (uint32_t base = 0; base < width; base += kThreads) {
+      const uint32_t i = base + tid;
+      uint32_t digit = 256;  // not counted
+      if (i < width) {
+        const uint32_t key = order_key(row[i]);
+        if ((key & mask) == prefix) digit = (key >> shift) & 255u;
+      }
+      const unsigned peers = __match_any_sync(0xffffffffu, digit);
+      if (digit < 256 && lane == unsigned(__ffs(peers) - 1)) atomicAdd(&hist[digit], unsigned(__popc(peers)));
     }
     __syncthreads();
     if (tid == 0) {
