@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cuda/ops.h"
+#include "gptq/cuda_handles.h"
 
 namespace ingot::compiler {
 namespace {
@@ -30,7 +31,10 @@ constexpr double kMinRelativePivot = 1e-10;
 // Device memory of one call, freed on every return; counts what it holds at most.
 class Arena {
  public:
+  explicit Arena(cudaStream_t stream) : stream_(stream) {}
+  // Nothing queued may still use a block when it is freed.
   ~Arena() {
+    cudaStreamSynchronize(stream_);
     for (void* p : blocks_) cudaFree(p);
   }
   template <typename T>
@@ -55,6 +59,7 @@ class Arena {
   void release(void* p) {
     for (size_t i = 0; i < blocks_.size(); ++i) {
       if (blocks_[i] != p) continue;
+      cudaStreamSynchronize(stream_);
       cudaFree(p);
       held_ -= sizes_[i];
       blocks_.erase(blocks_.begin() + std::ptrdiff_t(i));
@@ -65,6 +70,7 @@ class Arena {
   size_t peak() const { return peak_; }
 
  private:
+  cudaStream_t stream_;
   std::vector<void*> blocks_;
   std::vector<size_t> sizes_;
   size_t held_ = 0, peak_ = 0;
@@ -83,17 +89,6 @@ Status solver_ok(cusolverStatus_t e, const char* what) {
   return fail(StatusCode::io_error, "gptq --device cuda: cuSOLVER ", what, ": status ", int(e));
 }
 
-struct Handles {
-  cudaStream_t stream = nullptr;
-  cublasHandle_t blas = nullptr;
-  cusolverDnHandle_t solver = nullptr;
-  ~Handles() {
-    if (solver) cusolverDnDestroy(solver);
-    if (blas) cublasDestroy(blas);
-    if (stream) cudaStreamDestroy(stream);
-  }
-};
-
 template <typename T>
 Status upload(T* d, const T* h, size_t count, cudaStream_t s) {
   return cuda_ok(cudaMemcpyAsync(d, h, count * sizeof(T), cudaMemcpyHostToDevice, s), "copy to device");
@@ -105,7 +100,7 @@ Status download(T* h, const T* d, size_t count, cudaStream_t s) {
 }
 
 // inverse_factor (gptq.cpp) on the device: U (in, in) row-major in `u`.
-Status inverse_factor_cuda(const Handles& hd, Arena& arena, const float* d_h, size_t n, const QuantConfig& c,
+Status inverse_factor_cuda(const CudaHandles& hd, Arena& arena, const float* d_h, size_t n, const QuantConfig& c,
                            const std::vector<float>& hp, double* u, float* damp_used, int* damp_raises) {
   double mean_diag = 0.0, max_diag = 0.0;
   for (size_t i = 0; i < n; ++i) {
@@ -179,6 +174,33 @@ Status inverse_factor_cuda(const Handles& hd, Arena& arena, const float* d_h, si
 
 }  // namespace
 
+Status cuda_handles(CudaHandles** out) {
+  static CudaHandles* made = nullptr;
+  static Status failed = Status::success();
+  if (made == nullptr && failed.ok()) {
+    auto h = std::make_unique<CudaHandles>();
+    failed = [&]() -> Status {
+      int n = 0;
+      const cudaError_t probe = cudaGetDeviceCount(&n);
+      if (probe != cudaSuccess || n == 0) {
+        return fail(StatusCode::invalid_argument, "--device cuda: no CUDA device (",
+                    probe != cudaSuccess ? cudaGetErrorString(probe) : "none found", "); use --device cpu");
+      }
+      INGOT_RETURN_IF_ERROR(cuda_ok(cudaSetDevice(0), "cudaSetDevice"));
+      INGOT_RETURN_IF_ERROR(cuda_ok(cudaStreamCreateWithFlags(&h->stream, cudaStreamNonBlocking), "stream"));
+      INGOT_RETURN_IF_ERROR(blas_ok(cublasCreate(&h->blas), "create"));
+      INGOT_RETURN_IF_ERROR(blas_ok(cublasSetStream(h->blas, h->stream), "stream"));
+      INGOT_RETURN_IF_ERROR(blas_ok(cublasSetMathMode(h->blas, CUBLAS_DEFAULT_MATH), "math mode"));
+      INGOT_RETURN_IF_ERROR(solver_ok(cusolverDnCreate(&h->solver), "create"));
+      return solver_ok(cusolverDnSetStream(h->solver, h->stream), "stream");
+    }();
+    if (failed.ok()) made = h.release();  // kept to the process's exit (cuda_handles.h)
+  }
+  if (!failed.ok()) return failed;
+  *out = made;
+  return Status::success();
+}
+
 bool gptq_cuda_available() {
   int n = 0;
   return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
@@ -196,14 +218,10 @@ Status gptq_columns_cuda(DeviceColumns& d, float* damp_used, int* damp_raises, s
   if (out > UINT32_MAX || in > uint32_t(INT32_MAX)) {
     return fail(StatusCode::invalid_argument, "gptq --device cuda: weight (", out, ", ", in, ") too large");
   }
-  Arena arena;
-  Handles hd;
-  INGOT_RETURN_IF_ERROR(cuda_ok(cudaSetDevice(0), "cudaSetDevice"));
-  INGOT_RETURN_IF_ERROR(cuda_ok(cudaStreamCreateWithFlags(&hd.stream, cudaStreamNonBlocking), "stream"));
-  INGOT_RETURN_IF_ERROR(blas_ok(cublasCreate(&hd.blas), "create"));
-  INGOT_RETURN_IF_ERROR(blas_ok(cublasSetStream(hd.blas, hd.stream), "stream"));
-  INGOT_RETURN_IF_ERROR(solver_ok(cusolverDnCreate(&hd.solver), "create"));
-  INGOT_RETURN_IF_ERROR(solver_ok(cusolverDnSetStream(hd.solver, hd.stream), "stream"));
+  CudaHandles* handles = nullptr;
+  INGOT_RETURN_IF_ERROR(cuda_handles(&handles));
+  const CudaHandles& hd = *handles;
+  Arena arena(hd.stream);
 
   float* d_h = nullptr;
   double* d_u = nullptr;

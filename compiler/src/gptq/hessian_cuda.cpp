@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <string>
 
+#include "gptq/cuda_handles.h"
 #include "gptq/hessian.h"
 
 namespace ingot::compiler {
@@ -19,18 +20,16 @@ using format::StatusCode;
 
 struct DeviceAccumulator {
   size_t in = 0;
-  cudaStream_t stream = nullptr;
+  cudaStream_t stream = nullptr;  // the process's (cuda_handles.h); every call ends synchronized
   cublasHandle_t blas = nullptr;
-  float* c = nullptr;           // (in, in)
-  float* x = nullptr;           // a batch (capacity floats)
-  float* dx = nullptr;          // GPTAQ: its difference (capacity floats)
+  float* c = nullptr;             // (in, in)
+  float* x = nullptr;             // a batch (capacity floats)
+  float* dx = nullptr;            // GPTAQ: its difference (capacity floats)
   size_t capacity = 0;
   ~DeviceAccumulator() {
-    if (blas) cublasDestroy(blas);
     cudaFree(c);
     cudaFree(x);
     cudaFree(dx);
-    if (stream) cudaStreamDestroy(stream);
   }
 };
 
@@ -66,17 +65,12 @@ Status reserve(DeviceAccumulator& d, size_t count, bool cross) {
 }  // namespace
 
 Status device_accumulator_create(size_t in, DeviceAccumulatorPtr* out) {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-    return fail(StatusCode::invalid_argument, "Hessians on the device: no CUDA device; use --device cpu");
-  }
+  CudaHandles* h = nullptr;
+  INGOT_RETURN_IF_ERROR(cuda_handles(&h));
   DeviceAccumulatorPtr d(new DeviceAccumulator);
   d->in = in;
-  INGOT_RETURN_IF_ERROR(cuda_ok(cudaSetDevice(0), "cudaSetDevice"));
-  INGOT_RETURN_IF_ERROR(cuda_ok(cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking), "stream"));
-  INGOT_RETURN_IF_ERROR(blas_ok(cublasCreate(&d->blas), "create"));
-  INGOT_RETURN_IF_ERROR(blas_ok(cublasSetStream(d->blas, d->stream), "stream"));
-  INGOT_RETURN_IF_ERROR(blas_ok(cublasSetMathMode(d->blas, CUBLAS_DEFAULT_MATH), "math mode"));
+  d->stream = h->stream;
+  d->blas = h->blas;
   const size_t bytes = std::max<size_t>(1, in * in) * sizeof(float);
   INGOT_RETURN_IF_ERROR(cuda_ok(cudaMalloc(&d->c, bytes), ("the (in, in) matrix, " + std::to_string(bytes) + " bytes").c_str()));
   INGOT_RETURN_IF_ERROR(cuda_ok(cudaMemsetAsync(d->c, 0, bytes, d->stream), "zero"));
