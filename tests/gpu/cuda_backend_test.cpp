@@ -121,6 +121,64 @@ TEST(CudaBackend, GreedyGenerationsEqualTheCpuBackend) {
   }
 }
 
+// Top-k sampling on the CUDA backend: Session::eval_top's candidates (selected on the device,
+// topk.cu) equal the best candidates of the logits the same backend hands over for the same
+// tokens (a full sort on the host), step after step; and generate()'s sampled text, which then
+// draws from the device's candidates, equals drawing from those logits with the plain sampler.
+TEST(CudaBackend, TopKCandidatesEqualTheBestOfTheDevicesLogits) {
+  INGOT_REQUIRE_SHARED(kCheckpoint);
+  const cuda::DeviceInfo info = cuda::query_devices();
+  if (info.count == 0) GTEST_SKIP() << "no CUDA device: " << info.reason;
+  TempDir dir;
+  auto gpu = load(compile(dir, 4), runtime::BackendKind::cuda);
+  ASSERT_NE(gpu, nullptr);
+  const size_t vocab = gpu->dims().vocab;
+  const std::vector<int32_t> prompt = runtime::prompt_tokens(*gpu, "Once upon a time");
+  runtime::Session a(*gpu), b(*gpu);
+  std::vector<float> logits(vocab);
+  std::vector<runtime::Candidate> top;
+  ASSERT_TRUE(a.eval(prompt, logits.data()).ok());
+  ASSERT_TRUE(b.eval_top(prompt, 104, &top).ok());
+  for (int step = 0; step < 20; ++step) {
+    std::vector<int32_t> order(vocab);
+    for (size_t i = 0; i < vocab; ++i) order[i] = int32_t(i);
+    std::stable_sort(order.begin(), order.end(), [&](int32_t x, int32_t y) { return logits[x] > logits[y]; });
+    ASSERT_EQ(top.size(), 104u);
+    for (size_t j = 0; j < 104; ++j) {
+      ASSERT_EQ(top[j].id, order[j]) << "step " << step << " place " << j;
+      ASSERT_EQ(top[j].logit, logits[size_t(order[j])]);
+    }
+    const int32_t next = order[size_t(step) % 7];
+    ASSERT_TRUE(a.eval({&next, 1}, logits.data()).ok());
+    ASSERT_TRUE(b.eval_top({&next, 1}, 104, &top).ok());
+  }
+  runtime::GenerateParams p;
+  p.n_predict = 60;
+  p.sampler.temperature = 0.9f;
+  p.sampler.top_k = 40;
+  p.sampler.repeat_penalty = 1.2f;
+  p.sampler.repeat_last_n = 64;
+  p.sampler.seed = 7;
+  runtime::Session g(*gpu), plain(*gpu);
+  std::vector<int32_t> got, want, history = prompt;
+  ASSERT_TRUE(runtime::generate(g, prompt, p, [&](int32_t id, const std::string&) {
+                got.push_back(id);
+                return true;
+              }, nullptr).ok());
+  runtime::Sampler sampler(p.sampler);
+  ASSERT_TRUE(plain.eval(prompt, logits.data()).ok());
+  for (int i = 0; i < p.n_predict; ++i) {
+    const int32_t next = sampler.sample(logits, history);
+    if (gpu->is_eos(next)) break;
+    want.push_back(next);
+    history.push_back(next);
+    if (i + 1 < p.n_predict) {
+      ASSERT_TRUE(plain.eval({&next, 1}, logits.data()).ok());
+    }
+  }
+  EXPECT_EQ(got, want);
+}
+
 // One step of three sequences whose rows are interleaved (so attention gathers and scatters
 // them), with a prompt chunk, a sequence that continues after it and single decode tokens, then
 // a second step: every wanted row's logits on the CUDA backend equal the CPU backend's within
