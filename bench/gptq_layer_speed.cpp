@@ -2,10 +2,12 @@
 // whole GPTQ driver (compiler::quantize_model: forward passes for the calibration activations,
 // the four Hessians, true-sequential recomputation, GPTQ of q/k/v/o/gate/up/down, packing) with
 // 4 bits, g128, act-order, sym, damp 0.01, block 128.
-// Usage: gptq-layer-speed [samples=16] [seqlen=2048] [threads=0 (all)] [option=paper]
+// Usage: gptq-layer-speed [samples=16] [seqlen=2048] [threads=0 (all)] [option=paper] [device=cpu]
 // option: paper (ingotc --gptq-preset paper), or one of the GPTQ options past the paper
 // (docs/gptq.md) on top of it: grid-mse, grid-hessian (ingotc's default), damp-auto, damp-choices
 // (0.001,0.003,0.01,0.03,0.1), static-groups, gptaq, foem (beta 0.2).
+// device: cpu, or cuda (ingotc --device cuda: each weight's factorization, column loop and the
+// Hessians on device 0; the forward passes stay on the CPU, docs/gptq.md "On the GPU").
 // The weights are random (uniform, ±1/sqrt(in)); the token windows are random ids of a 512-token
 // vocabulary. Time does not depend on the values. Prints the seconds of each weight (GPTQ only)
 // and the total; the rest of the total is the forward passes and the Hessians, which grow
@@ -52,10 +54,16 @@ int main(int argc, char** argv) {
   const size_t seqlen = argc > 2 ? size_t(std::strtoull(argv[2], nullptr, 10)) : 2048;
   const int threads = argc > 3 ? std::atoi(argv[3]) : 0;
   const std::string option = argc > 4 ? argv[4] : "paper";
+  const std::string device = argc > 5 ? argv[5] : "cpu";
+  if (device != "cpu" && device != "cuda") {
+    std::fprintf(stderr, "gptq-layer-speed: device '%s' is not cpu or cuda\n", device.c_str());
+    return 2;
+  }
   const uint32_t dim = 4096, n_head = 32, ffn = 11008, vocab = 512;
   cpu::set_threads(threads);
   std::printf("gptq-layer-speed: one LLaMA-7B layer (dim %u, heads %u, ffn %u), %zu x %zu calibration tokens, "
-              "%d threads, option %s\n", dim, n_head, ffn, n_samples, seqlen, cpu::threads(), option.c_str());
+              "%d threads, option %s, device %s\n", dim, n_head, ffn, n_samples, seqlen, cpu::threads(), option.c_str(),
+              device.c_str());
 
   compiler::SourceModel m;
   fb::ModelConfigT& c = m.config;
@@ -88,6 +96,7 @@ int main(int argc, char** argv) {
   o.config.act_order = true;
   o.config.sym = true;
   o.threads = threads;
+  if (device == "cuda") o.config.device = compiler::GptqDevice::cuda;
   if (option == "grid-mse") {
     o.config.grid = compiler::GridSearch::mse;
   } else if (option == "grid-hessian") {

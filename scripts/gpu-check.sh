@@ -28,12 +28,13 @@ if [ "$mode" = "--prepare" ]; then
   source "$root/scripts/env.sh"
   ingot_configure "$root/build-gpu" Release -DINGOT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache >/dev/null
-  targets="cuda_kernels_test cuda_backend_test cuda_device_test cuda_math_test gptq_cuda_test cuda-gemv-bench synthetic-model ingot ingotc"
+  targets="cuda_kernels_test cuda_backend_test cuda_device_test cuda_math_test gptq_cuda_test cuda-gemv-bench synthetic-model gptq-layer-speed ingot ingotc"
   # shellcheck disable=SC2086
   nice cmake --build "$root/build-gpu" -j"${INGOT_JOBS:-2}" --target $targets
   rm -rf "$carry" && mkdir -p "$carry/stage/bin" "$carry/stage/lib" "$carry/stage/shared/models/stories260K"
   for t in tests/cuda_kernels_test tests/cuda_backend_test tests/cuda_device_test tests/cuda_math_test \
-           tests/gptq_cuda_test bench/cuda-gemv-bench bench/synthetic-model runtime/ingot compiler/ingotc; do
+           tests/gptq_cuda_test bench/cuda-gemv-bench bench/synthetic-model bench/gptq-layer-speed runtime/ingot \
+           compiler/ingotc; do
     cp "$root/build-gpu/$t" "$carry/stage/bin/"
   done
   strip "$carry"/stage/bin/* 2>/dev/null || true
@@ -161,6 +162,10 @@ if [ $have_gpu -eq 1 ]; then
   nographs() { INGOT_CUDA_GRAPHS=0 "$bin/ingot" bench "$model" --backend cuda --prompt 64 --gen 16 --repeats 2; }
   step "decode batch 1 (cuda, no graphs)" nographs
   step "decode batch 1 (cpu, same model)" "$bin/ingot" bench "$model" --prompt 64 --gen 4 --repeats 1
+  # Issue 20: one 7B-shaped layer through the GPTQ driver, 4 x 512 tokens, the default grid, each
+  # weight on the device and then on the machine's CPU cores (the forward passes are CPU in both).
+  step "gptq 7B layer (cuda)" "$bin/gptq-layer-speed" 4 512 0 grid-hessian cuda
+  step "gptq 7B layer (cpu)" "$bin/gptq-layer-speed" 4 512 0 grid-hessian cpu
 else
   rows+=("$(printf '%-36s %-18s' 'benchmarks' 'SKIP (no GPU)')")
 fi
@@ -171,7 +176,7 @@ fi
   printf '%s\n' "${rows[@]}"
   echo
   echo "--- benchmark figures ---"
-  grep -E '^(device|copy|4-bit|b-bit|q[348] n=|q4 gemm|cublas|weight-streaming)|tok/s|tokens/s|^(cpu|cuda): ppl|^\[ device \]' "$log" || true
+  grep -E '^(device|copy|4-bit|b-bit|q[348] n=|q4 gemm|cublas|weight-streaming)|tok/s|tokens/s|^(cpu|cuda): ppl|^\[ device \]|^layer total|GPTQ +[0-9.]+ s' "$log" || true
 } | tee -a "$log"
 grep -q 'FAIL' <(printf '%s\n' "${rows[@]}") && exit 1
 exit 0
